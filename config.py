@@ -1,0 +1,202 @@
+"""Typed settings, read once from the environment and validated at start.
+
+Every setting has one name in the environment (``REFERRALS_…`` or a name that
+operators already know, such as ``DATABASE_URL``). Production refuses to start
+with insecure defaults; development generates its secrets once and keeps them in
+``instance/dev-secrets.json`` so that a restart does not sign everyone out or
+make stored TOTP secrets unreadable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+ENVIRONMENTS = ("development", "test", "production")
+DEFAULT_SECRET_KEY = "change-me"
+
+
+class ConfigError(RuntimeError):
+    """The settings cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    secret_key: str
+    database_url: str
+    instance_path: Path
+    password_salt: str
+    totp_secrets: dict[int, str]
+    redis_url: str | None = None
+    jobs_immediate: bool = False
+    session_idle: timedelta = timedelta(minutes=30)
+    session_absolute: timedelta = timedelta(hours=12)
+    lockout_attempts: int = 5
+    lockout_window: timedelta = timedelta(minutes=15)
+    sign_in_rate_limit: str = "10 per minute"
+    rate_limit_storage_url: str = "memory://"
+    password_length_min: int = 12
+    password_length_max: int = 128
+    secure_cookies: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def flask_config(self) -> dict:
+        """The settings in the names Flask and its extensions read."""
+        return {
+            "ENV_NAME": self.environment,
+            "TESTING": self.environment == "test",
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "REFERRALS_SETTINGS": self,
+            # Sessions: idle expiry is enforced on the server too (core.sessions).
+            "PERMANENT_SESSION_LIFETIME": self.session_idle,
+            "SESSION_REFRESH_EACH_REQUEST": True,
+            "SESSION_COOKIE_NAME": "referrals_session",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "SESSION_COOKIE_SAMESITE": "Strict",
+            "REMEMBER_COOKIE_DURATION": timedelta(seconds=0),
+            "WTF_CSRF_TIME_LIMIT": int(self.session_absolute.total_seconds()),
+            "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+            # Flask-Limiter
+            "RATELIMIT_STORAGE_URI": self.rate_limit_storage_url,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            # flask-smorest
+            "API_TITLE": "Referrals API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.0.3",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            # Flask-Security-Too
+            "SECURITY_PASSWORD_HASH": "argon2",
+            "SECURITY_PASSWORD_SALT": self.password_salt,
+            "SECURITY_PASSWORD_LENGTH_MIN": self.password_length_min,
+            "SECURITY_PASSWORD_COMPLEXITY_CHECKER": None,
+            "SECURITY_PASSWORD_CHECK_BREACHED": False,
+            "SECURITY_RETURN_GENERIC_RESPONSES": True,
+            "SECURITY_TWO_FACTOR": True,
+            "SECURITY_TWO_FACTOR_REQUIRED": True,
+            "SECURITY_TWO_FACTOR_ENABLED_METHODS": ["authenticator"],
+            "SECURITY_TWO_FACTOR_ALWAYS_VALIDATE": True,
+            "SECURITY_TWO_FACTOR_RESCUE_EMAIL": False,
+            "SECURITY_TOTP_SECRETS": self.totp_secrets,
+            "SECURITY_TOTP_ISSUER": "Referrals",
+            "SECURITY_TRACKABLE": True,
+            "SECURITY_CHANGEABLE": True,
+            "SECURITY_SEND_PASSWORD_CHANGE_EMAIL": False,
+            "SECURITY_REGISTERABLE": False,
+            "SECURITY_RECOVERABLE": False,
+            "SECURITY_CONFIRMABLE": False,
+            "SECURITY_DEFAULT_REMEMBER_ME": False,
+            "SECURITY_LOGOUT_METHODS": ["POST"],
+            "SECURITY_POST_LOGIN_VIEW": "/",
+            "SECURITY_POST_LOGOUT_VIEW": "/login",
+            "SECURITY_POST_CHANGE_VIEW": "/",
+            "SECURITY_FLASH_MESSAGES": True,
+            "SECURITY_CSRF_IGNORE_UNAUTH_ENDPOINTS": False,
+            "SECURITY_FRESHNESS": timedelta(minutes=30),
+            "SECURITY_FRESHNESS_GRACE_PERIOD": timedelta(minutes=0),
+            "SECURITY_EMAIL_SENDER": "ler-no-reply@referrals.invalid",
+        }
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    """Secrets for development and tests, made once and kept under instance/."""
+    path = instance_path / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    made = {
+        "secret_key": secrets.token_urlsafe(48),
+        "password_salt": secrets.token_urlsafe(24),
+        "totp_secret": secrets.token_urlsafe(32),
+    }
+    path.write_text(json.dumps(made, indent=2))
+    path.chmod(0o600)
+    return made
+
+
+def _totp_secrets(raw: str) -> dict[int, str]:
+    """``REFERRALS_TOTP_SECRETS`` is ``1:secret,2:newer-secret``; the highest id encrypts."""
+    result: dict[int, str] = {}
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key_id, sep, secret = part.partition(":")
+        if not sep or not key_id.isdigit() or len(secret) < 16:
+            raise ConfigError(
+                "REFERRALS_TOTP_SECRETS must look like '1:<at least 16 characters>,2:…'"
+            )
+        result[int(key_id)] = secret
+    return result
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    environment = env.get("REFERRALS_ENV", "development")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"REFERRALS_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    instance_path = Path(env.get("REFERRALS_INSTANCE_PATH", BASE_DIR / "instance")).resolve()
+    production = environment == "production"
+
+    if production:
+        dev = {}
+    else:
+        dev = _dev_secrets(instance_path)
+
+    secret_key = env.get("SECRET_KEY") or dev.get("secret_key", "")
+    password_salt = env.get("REFERRALS_PASSWORD_SALT") or dev.get("password_salt", "")
+    totp_raw = env.get("REFERRALS_TOTP_SECRETS") or (
+        f"1:{dev['totp_secret']}" if "totp_secret" in dev else ""
+    )
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'referrals.db'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    if production:
+        problems = []
+        if not secret_key or secret_key == DEFAULT_SECRET_KEY or len(secret_key) < 32:
+            problems.append("SECRET_KEY is missing, the default, or shorter than 32 characters")
+        if not password_salt or len(password_salt) < 16:
+            problems.append("REFERRALS_PASSWORD_SALT is missing or shorter than 16 characters")
+        if not totp_raw:
+            problems.append("REFERRALS_TOTP_SECRETS (the key that encrypts TOTP secrets) is missing")
+        if database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must name a PostgreSQL server, not SQLite")
+        if problems:
+            raise ConfigError("Production refuses to start: " + "; ".join(problems) + ".")
+
+    settings = Settings(
+        environment=environment,
+        secret_key=secret_key,
+        database_url=database_url,
+        instance_path=instance_path,
+        password_salt=password_salt,
+        totp_secrets=_totp_secrets(totp_raw),
+        redis_url=env.get("REDIS_URL") or None,
+        jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
+        rate_limit_storage_url=env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://"),
+        sign_in_rate_limit=env.get("REFERRALS_SIGN_IN_RATE_LIMIT", "10 per minute"),
+        secure_cookies=_bool(env.get("REFERRALS_SECURE_COOKIES"), environment != "development"),
+    )
+    if overrides:
+        settings = Settings(**{**settings.__dict__, **overrides})
+    return settings

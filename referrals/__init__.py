@@ -1,0 +1,115 @@
+"""Referrals: the Law Enforcement Response team's case manager."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, jsonify
+from sqlalchemy import event
+
+from config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL, foreign keys, a busy timeout, and transactions that SAVEPOINT correctly."""
+    from referrals.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(settings.flask_config())
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("referrals").setLevel(logging.INFO)
+
+    from referrals.extensions import api, csrf, db, jobs, limiter, migrate
+
+    db.init_app(app)
+    if settings.is_sqlite:
+        _configure_sqlite(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    import referrals.jobs  # noqa: F401  (declares every task before binding)
+
+    jobs.init_app(app)
+    api.init_app(app)
+
+    # Models must be imported before Flask-Security and migrations look at them.
+    from referrals import models  # noqa: F401
+    from referrals.accounts.sign_in import init_sign_in
+    from referrals.core.errors import register_error_handlers
+    from referrals.core.guards import init_guards
+    from referrals.core.headers import init_headers
+    from referrals.core.sessions import init_sessions
+    from referrals.core.transaction import commit, rollback
+
+    init_headers(app)
+    init_sign_in(app)
+    init_sessions(app)
+    init_guards(app)
+    register_error_handlers(app)
+
+    @app.after_request
+    def commit_request(response):
+        # One commit per request. Error handlers have already rolled back.
+        if response.status_code >= 500:
+            rollback()
+        else:
+            commit()
+        return response
+
+    @app.get("/healthz")
+    def health():
+        return jsonify(status="ok")
+
+    @app.get("/")
+    def home():
+        from flask import redirect, url_for
+        from flask_login import current_user
+
+        if current_user.kind == "agency":
+            return redirect(url_for("portal.index"))
+        return redirect(url_for("dashboard.index"))
+
+    from referrals.accounts.staff_views import bp as accounts_bp
+    from referrals.audit.staff_views import bp as audit_bp
+    from referrals.dashboard.staff_views import bp as dashboard_bp
+    from referrals.portal.portal_views import bp as portal_bp
+
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(portal_bp)
+
+    from referrals.cli import register_cli
+
+    register_cli(app)
+    from referrals.core.display import register_filters
+
+    register_filters(app)
+    return app

@@ -1,0 +1,122 @@
+"""Accounts: staff users with roles, and agency officers tied to one agency.
+
+Both kinds live in one table so that one sign-in (Flask-Security-Too, with
+TOTP) serves both; ``kind`` keeps them apart everywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_security import RoleMixin, UserMixin
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referrals.core.clock import now
+from referrals.core.types import UTCDateTime
+from referrals.extensions import db
+
+USER_KINDS = ("staff", "agency")
+
+roles_users = Table(
+    "roles_users",
+    db.metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", Integer, ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(db.Model, RoleMixin):
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+    def __repr__(self) -> str:
+        return f"<Role {self.name}>"
+
+
+class User(db.Model, UserMixin):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("kind IN ('staff', 'agency')", name="kind"),
+        CheckConstraint(
+            "(kind = 'agency' AND agency_id IS NOT NULL) OR (kind = 'staff' AND agency_id IS NULL)",
+            name="agency_matches_kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    fs_uniquifier: Mapped[str] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="staff")
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    # 18 U.S.C. 2258B(c): as few people as possible may see media that may be CSAM.
+    cleared_for_csam: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")  # IANA name, for display
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    # Lockout: consecutive failures inside a window, then locked until an admin unlocks.
+    failed_sign_in_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Security-Too trackable
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    current_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_ip: Mapped[str | None] = mapped_column(String(64))
+    current_login_ip: Mapped[str | None] = mapped_column(String(64))
+    login_count: Mapped[int | None] = mapped_column(Integer, default=0)
+
+    # Flask-Security-Too two-factor (TOTP only); the secret is encrypted by passlib.
+    tf_primary_method: Mapped[str | None] = mapped_column(String(64))
+    tf_totp_secret: Mapped[str | None] = mapped_column(Text)
+    tf_phone_number: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted, so that each code works once.
+    totp_last_counter: Mapped[int | None] = mapped_column(Integer)
+
+    roles: Mapped[list[Role]] = relationship(
+        secondary=roles_users, lazy="selectin", order_by=Role.name
+    )
+    agency = relationship("Agency", lazy="joined")
+
+    @property
+    def is_locked_out(self) -> bool:
+        return self.locked_at is not None
+
+    def is_locked(self, form_error: list[str] | None = None) -> bool:
+        """Flask-Security asks this after the password has been verified."""
+        if self.locked_at is None:
+            return False
+        if form_error is not None:
+            form_error.append(LOCKED_MESSAGE)
+        return True
+
+    def track_failed_authn(self, auth_type: str, tfa: bool = False) -> None:
+        """Flask-Security calls this on every wrong password or code."""
+        from referrals.accounts.services import record_failed_sign_in
+
+        record_failed_sign_in(self, reason="code" if tfa else auth_type)
+
+    @property
+    def role_names(self) -> list[str]:
+        return [role.name for role in self.roles]
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email}>"
+
+
+LOCKED_MESSAGE = (
+    "This account is locked after too many failed sign-ins. "
+    "Ask an administrator to unlock it."
+)

@@ -1,0 +1,123 @@
+"""Flask-Security-Too wired to our rules: notice, lockout, single-use codes, audit."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, session
+from flask_security import (
+    LoginForm,
+    SQLAlchemyUserDatastore,
+    TwoFactorVerifyCodeForm,
+    password_changed,
+    tf_profile_changed,
+    user_authenticated,
+)
+from flask_login import user_logged_out
+from flask_security.totp import Totp
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+from referrals.accounts.models import LOCKED_MESSAGE, Role, User
+from referrals.accounts.passwords import ReferralsPasswordUtil
+from referrals.accounts import services
+from referrals.core.clock import now
+from referrals.extensions import db, limiter, security
+
+SYSTEM_USE_NOTICE = (
+    "This is a restricted system of the Law Enforcement Response team. Only authorised "
+    "users may use it. Everything done here is recorded and monitored, and may be reviewed "
+    "by compliance and disclosed to the authorities. By signing in you consent to this."
+)
+
+
+class SingleUseTotp(Totp):
+    """Each time step's code is accepted once per account (RFC 6238 §5.2)."""
+
+    def get_last_counter(self, user: User):
+        return user.totp_last_counter
+
+    def set_last_counter(self, user: User, tmatch) -> None:
+        user.totp_last_counter = tmatch.counter
+
+
+class NoticeLoginForm(LoginForm):
+    acknowledge_notice = BooleanField(
+        "I have read the notice above and consent to monitoring",
+        validators=[DataRequired("Acknowledge the system-use notice to sign in.")],
+    )
+
+    def validate(self, **kwargs) -> bool:
+        ok = super().validate(**kwargs)
+        if ok:
+            self.remember.data = False  # no long-lived cookies on this system
+            session["notice_acknowledged_at"] = now().isoformat()
+        elif self.user is None and self.email.data and not self.acknowledge_notice.errors:
+            services.record_unknown_sign_in(self.email.data)
+        return ok
+
+
+class LockAwareVerifyCodeForm(TwoFactorVerifyCodeForm):
+    """The lock set by wrong codes must also stop a later right code."""
+
+    def validate(self, **kwargs) -> bool:
+        if self.user is not None and self.user.locked_at is not None:
+            self.code.errors = [LOCKED_MESSAGE]
+            return False
+        return super().validate(**kwargs)
+
+
+def _on_authenticated(app, user, authn_via=None, **extra):
+    # Flask-Security signs in after the TOTP step with authn_via None; "change" is
+    # the same session carrying on after a password change, not a new sign-in.
+    if authn_via and set(authn_via) - {"authenticator"}:
+        return
+    started = now()
+    session.permanent = True
+    session["signed_in_at"] = started.isoformat()
+    session["last_seen_at"] = started.isoformat()
+    services.record_sign_in(user)
+
+
+def _on_logged_out(app, user=None, **extra):
+    if user is not None and getattr(user, "id", None):
+        services.record_sign_out(user)
+
+
+def _on_password_changed(app, user, **extra):
+    services.record_password_changed(user)
+
+
+def _on_tf_changed(app, user, method=None, **extra):
+    services.record_two_factor_changed(user, method)
+
+
+SIGN_IN_ENDPOINTS = ("security.login", "security.two_factor_token_validation", "security.verify")
+
+
+def init_sign_in(app: Flask) -> None:
+    datastore = SQLAlchemyUserDatastore(db, User, Role)
+    security.init_app(
+        app,
+        datastore,
+        login_form=NoticeLoginForm,
+        two_factor_verify_code_form=LockAwareVerifyCodeForm,
+        password_util_cls=ReferralsPasswordUtil,
+        totp_cls=SingleUseTotp,
+    )
+    user_authenticated.connect(_on_authenticated, app)
+    user_logged_out.connect(_on_logged_out, app)
+    password_changed.connect(_on_password_changed, app)
+    tf_profile_changed.connect(_on_tf_changed, app)
+
+    @app.context_processor
+    def notice():
+        return {"system_use_notice": SYSTEM_USE_NOTICE}
+
+    # Rate limit sign-in attempts per client address, on top of per-account lockout.
+    limit = limiter.limit(
+        lambda: current_app.config["REFERRALS_SETTINGS"].sign_in_rate_limit,
+        methods=["POST"],
+        error_message="Too many sign-in attempts. Wait a minute and try again.",
+    )
+    for endpoint in SIGN_IN_ENDPOINTS:
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = limit(app.view_functions[endpoint])

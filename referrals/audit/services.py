@@ -1,0 +1,181 @@
+"""Writing and verifying the audit chain.
+
+Each event stores the hash of the event before it and its own hash over a
+canonical encoding of every field, so an edited, deleted or reordered row breaks
+the chain where it happened. Appending first updates the single head row, which
+takes a row lock on PostgreSQL (and the write lock on SQLite): two transactions
+can never read the same head and fork the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import g, has_request_context, request
+from sqlalchemy import select, text
+
+from referrals.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from referrals.core.clock import as_utc, now
+from referrals.core.identity import Identity
+from referrals.extensions import db
+
+HEAD_ID = 1
+
+
+def canonical_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_digest(fields: dict[str, Any]) -> str:
+    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def hashed_fields(event: Any) -> dict[str, Any]:
+    """Everything the hash covers, in plain values."""
+    return {
+        "seq": event.seq,
+        "occurred_at": as_utc(event.occurred_at).isoformat(timespec="microseconds"),
+        "actor_kind": event.actor_kind,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "agency_id": event.agency_id,
+        "before": event.before,
+        "after": event.after,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def _advance_head() -> tuple[int, str]:
+    """Claim the next sequence number; holds the head's lock until commit."""
+    row = db.session.execute(
+        text("UPDATE audit_chain_head SET seq = seq + 1 WHERE id = :id RETURNING seq, last_hash"),
+        {"id": HEAD_ID},
+    ).first()
+    if row is None:
+        db.session.add(AuditChainHead(id=HEAD_ID, seq=1, last_hash=GENESIS_HASH))
+        db.session.flush()
+        return 1, GENESIS_HASH
+    return int(row[0]), row[1]
+
+
+def _request_context() -> dict[str, str | None]:
+    if not has_request_context():
+        return {"ip": None, "user_agent": None, "request_id": None}
+    return {
+        "ip": request.remote_addr,
+        "user_agent": (request.user_agent.string or "")[:512] or None,
+        "request_id": g.get("request_id"),
+    }
+
+
+def record_event(
+    actor: Identity,
+    action: str,
+    *,
+    object_type: str | None = None,
+    object_id: Any = None,
+    agency_id: int | None = None,
+    before: Any = None,
+    after: Any = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
+    """Append one event to the chain in the caller's transaction."""
+    db.session.flush()  # the change it describes goes first
+    seq, prev_hash = _advance_head()
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=occurred_at or now(),
+        actor_kind=actor.kind,
+        actor_id=actor.user_id,
+        actor_label=actor.label[:255],
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        agency_id=agency_id,
+        before=canonical_json(before),
+        after=canonical_json(after),
+        prev_hash=prev_hash,
+        **_request_context(),
+    )
+    event.hash = event_digest(hashed_fields(event))
+    db.session.add(event)
+    db.session.execute(
+        text("UPDATE audit_chain_head SET last_hash = :hash WHERE id = :id"),
+        {"hash": event.hash, "id": HEAD_ID},
+    )
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    ok: bool
+    bad_seq: int | None = None
+    bad_id: int | None = None
+    reason: str = ""
+
+
+def _events_in_order(batch: int = 5000) -> Iterator[Any]:
+    """Rows (not ORM objects, so nothing piles up in the session), in chain order."""
+    table = AuditEvent.__table__
+    last = 0
+    while True:
+        rows = db.session.execute(
+            select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify_chain() -> ChainReport:
+    """Walk the chain from the first event; stop at the first that does not fit."""
+    expected_seq = 1
+    prev_hash = GENESIS_HASH
+    checked = 0
+    for event in _events_in_order():
+        if event.seq != expected_seq:
+            return ChainReport(
+                checked, False, expected_seq, None,
+                f"event #{expected_seq} is missing (the next stored is #{event.seq})",
+            )
+        if event.prev_hash != prev_hash:
+            return ChainReport(
+                checked, False, event.seq, event.id,
+                f"event #{event.seq} does not follow event #{event.seq - 1} "
+                "(removed, inserted or reordered)",
+            )
+        if event_digest(hashed_fields(event)) != event.hash:
+            return ChainReport(
+                checked, False, event.seq, event.id,
+                f"event #{event.seq} was changed after it was written",
+            )
+        checked += 1
+        prev_hash = event.hash
+        expected_seq += 1
+
+    head = db.session.get(AuditChainHead, HEAD_ID)
+    head_seq = head.seq if head else 0
+    head_hash = head.last_hash if head else GENESIS_HASH
+    if head_seq != checked or head_hash != prev_hash:
+        return ChainReport(
+            checked, False, checked + 1 if head_seq > checked else head_seq, None,
+            f"the chain ends at event #{checked} but its head records #{head_seq}: "
+            "events at the end were removed or the head was altered",
+        )
+    return ChainReport(checked, True)

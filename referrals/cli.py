@@ -1,0 +1,95 @@
+"""``flask --app referrals …``: the one entry point for operators and scripts."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from referrals.core.transaction import unit_of_work
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+demo_cli = AppGroup("demo", help="Demo data for a local try-out.")
+accounts_cli = AppGroup("accounts", help="Accounts, for operators.")
+
+
+@audit_cli.command("verify")
+def audit_verify():
+    """Walk the audit chain; exit 1 naming the first bad event."""
+    from referrals.audit.services import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"Audit chain intact: {report.checked} events checked.")
+        return
+    click.echo(f"Audit chain BROKEN after {report.checked} good events: {report.reason}.", err=True)
+    if report.bad_id is not None:
+        click.echo(f"First bad event: #{report.bad_seq} (row id {report.bad_id}).", err=True)
+    else:
+        click.echo(f"First bad event: #{report.bad_seq}.", err=True)
+    sys.exit(1)
+
+
+@demo_cli.command("seed")
+def demo_seed():
+    """Create the demo users and agencies (running it twice is harmless)."""
+    from referrals.demo import seed_demo
+
+    with unit_of_work():
+        rows = seed_demo()
+    click.echo("Demo accounts (sign in at http://127.0.0.1:5000/):\n")
+    click.echo(f"  {'e-mail':38} {'password':28} role / agency")
+    for row in rows:
+        click.echo(f"  {row['email']:38} {row['password']:28} {row['what']}")
+        click.echo(f"  {'':38} TOTP secret {row['totp_key']}")
+    click.echo(
+        "\nEach account has TOTP two-factor. Its current code:"
+        "\n  flask --app referrals demo totp EMAIL"
+        "\n(or add the secret it prints to an authenticator app)."
+    )
+
+
+@demo_cli.command("totp")
+@click.argument("email")
+def demo_totp(email: str):
+    """Print an account's current TOTP code (demo accounts only)."""
+    from referrals.accounts.services import current_totp_code, find_user_by_email
+    from referrals.demo import is_demo_email
+    from referrals.core.clock import now
+
+    user = find_user_by_email(email)
+    if user is None or not is_demo_email(user.email):
+        raise click.ClickException(f"{email} is not a demo account.")
+    if not user.tf_totp_secret:
+        raise click.ClickException(f"{email} has not enrolled an authenticator.")
+    remaining = 30 - int(now().timestamp()) % 30
+    click.echo(f"{current_totp_code(user)}   (valid for {remaining} more seconds; each code works once)")
+
+
+@accounts_cli.command("create-admin")
+@click.argument("email")
+@click.option("--name", default="", help="Full name")
+def create_admin(email: str, name: str):
+    """Create an administrator; prints a one-time password to change at first sign-in."""
+    from referrals.accounts.services import create_staff_user
+    from referrals.core.errors import DomainError
+    from referrals.core.identity import system_identity
+
+    try:
+        with unit_of_work():
+            user, initial = create_staff_user(
+                system_identity("cli:accounts create-admin"),
+                email=email, full_name=name, roles=["admin"],
+            )
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Created {user.email} (admin). One-time password: {initial}")
+    click.echo("They must change it and enrol an authenticator at first sign-in.")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(demo_cli)
+    app.cli.add_command(accounts_cli)

@@ -1,0 +1,1 @@
+"""What every feature shares: time, transactions, errors, identity, policies, audit."""

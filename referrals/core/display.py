@@ -1,0 +1,31 @@
+"""How values are shown to people: times in the viewer's zone, with the zone named."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask
+from flask_login import current_user
+
+from referrals.core.clock import as_utc
+
+
+def viewer_zone() -> ZoneInfo:
+    name = getattr(current_user, "time_zone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def format_time(value: datetime | None, with_seconds: bool = False) -> str:
+    if value is None:
+        return "—"
+    local = as_utc(value).astimezone(viewer_zone())
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z"
+    return local.strftime(pattern)
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["localtime"] = format_time

@@ -1,0 +1,96 @@
+"""Deny by default.
+
+Every endpoint needs a signed-in user except the short list in PUBLIC_ENDPOINTS.
+Staff pages, the agency portal and the API are separate blueprints, each made by
+a factory here that installs its own guard, so a new view is protected before
+anybody remembers to protect it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, Flask, abort, jsonify, redirect, request, url_for
+from flask_login import current_user
+
+# Reachable without signing in. Keep this list short and named.
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "security.login",
+        "security.logout",
+        "security.two_factor_token_validation",
+        "security.two_factor_setup",
+        "security.two_factor_rescue",
+        "api.openapi_json",
+        "health",
+    }
+)
+# Reachable while a password change is pending.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"security.change_password", "security.logout", "static"})
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def require_sign_in():
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if _wants_json():
+            response = jsonify(code=401, status="Sign-in required",
+                               message="Send a valid API token or sign in.")
+            response.status_code = 401
+            return response
+        return redirect(url_for("security.login", next=request.full_path.rstrip("?")))
+    if current_user.password_change_required and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        return redirect(url_for("security.change_password"))
+    return None
+
+
+def init_guards(app: Flask) -> None:
+    app.before_request(require_sign_in)
+
+
+def staff_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A blueprint of staff pages: agency users get 404, as if nothing were here."""
+    bp = Blueprint(name, import_name, **kwargs)
+
+    @bp.before_request
+    def staff_only():
+        if not current_user.is_authenticated or current_user.kind != "staff":
+            abort(404)
+
+    return bp
+
+
+def portal_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A blueprint of portal pages: only agency officers; staff get 404."""
+    bp = Blueprint(name, import_name, **kwargs)
+
+    @bp.before_request
+    def agency_only():
+        if not current_user.is_authenticated or current_user.kind != "agency":
+            abort(404)
+
+    return bp
+
+
+def roles_required(*roles: str) -> Callable:
+    """A staff view open to any of ``roles``; other staff get 403."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated or current_user.kind != "staff":
+                abort(404)
+            if not set(current_user.role_names).intersection(roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles
+        return wrapper
+
+    return decorate

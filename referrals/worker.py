@@ -2,7 +2,6 @@
 
 from referrals import create_app
 from referrals.extensions import jobs
-import referrals.jobs  # noqa: F401  (registers every task)
 
 app = create_app()
-huey = jobs.huey
+huey = jobs.huey_for(app)

@@ -17,7 +17,9 @@ from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import STAFF_ROLES, Identity
-from referrals.extensions import db, security
+from flask_security.proxies import _security
+
+from referrals.extensions import db
 
 ROLE_DESCRIPTIONS = {
     "agent": "LER agent: works cases, requests and holds",
@@ -251,7 +253,7 @@ def reset_two_factor(actor: Identity, user: User) -> User:
 
 def set_totp_key(actor: Identity, user: User, base32_key: str) -> None:
     """Enrol a known TOTP key (demo seed only: real users scan a QR code)."""
-    totp_class = security.totp_factory._totp
+    totp_class = _security.totp_factory._totp
     user.tf_totp_secret = totp_class(key=base32_key, format="base32").to_json(encrypt=True)
     user.tf_primary_method = "authenticator"
     db.session.flush()
@@ -260,7 +262,7 @@ def set_totp_key(actor: Identity, user: User, base32_key: str) -> None:
 
 
 def current_totp_code(user: User) -> str:
-    return security.totp_factory.generate_totp_password(user.tf_totp_secret)
+    return _security.totp_factory.generate_totp_password(user.tf_totp_secret)
 
 
 # --- sign-in events (called from Flask-Security's hooks and signals) ---------------

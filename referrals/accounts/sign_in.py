@@ -102,6 +102,7 @@ def init_sign_in(app: Flask) -> None:
         two_factor_verify_code_form=LockAwareVerifyCodeForm,
         password_util_cls=ReferralsPasswordUtil,
         totp_cls=SingleUseTotp,
+        datetime_factory=now,
     )
     user_authenticated.connect(_on_authenticated, app)
     user_logged_out.connect(_on_logged_out, app)

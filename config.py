@@ -94,6 +94,7 @@ class Settings:
             "SECURITY_TOTP_ISSUER": "Referrals",
             "SECURITY_TRACKABLE": True,
             "SECURITY_CHANGEABLE": True,
+            "SECURITY_CHANGE_URL": "/account/password",
             "SECURITY_SEND_PASSWORD_CHANGE_EMAIL": False,
             "SECURITY_REGISTERABLE": False,
             "SECURITY_RECOVERABLE": False,

@@ -23,7 +23,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "security.two_factor_token_validation",
         "security.two_factor_setup",
         "security.two_factor_rescue",
-        "api.openapi_json",
+        "api-docs.openapi_json",
         "health",
     }
 )

@@ -9,6 +9,7 @@ make stored TOTP secrets unreadable.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -33,7 +34,10 @@ class Settings:
     instance_path: Path
     password_salt: str
     totp_secrets: dict[int, str]
+    storage_keys: dict[int, bytes] = field(default_factory=dict)
     redis_url: str | None = None
+    evidence_max_bytes: int = 2 * 1024**3
+    phone_region: str = "US"
     jobs_immediate: bool = False
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
@@ -59,6 +63,7 @@ class Settings:
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             "REFERRALS_SETTINGS": self,
+            "REFERRALS_PHONE_REGION": self.phone_region,
             # Sessions: idle expiry is enforced on the server too (core.sessions).
             "PERMANENT_SESSION_LIFETIME": self.session_idle,
             "SESSION_REFRESH_EACH_REQUEST": True,
@@ -122,13 +127,19 @@ def _dev_secrets(instance_path: Path) -> dict[str, str]:
     """Secrets for development and tests, made once and kept under instance/."""
     path = instance_path / "dev-secrets.json"
     if path.exists():
-        return json.loads(path.read_text())
+        kept = json.loads(path.read_text())
+        if "storage_key" not in kept:  # made before evidence storage existed
+            kept["storage_key"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+            path.write_text(json.dumps(kept, indent=2))
+        return kept
     instance_path.mkdir(parents=True, exist_ok=True)
     made = {
         "secret_key": secrets.token_urlsafe(48),
         "password_salt": secrets.token_urlsafe(24),
         "totp_secret": secrets.token_urlsafe(32),
     }
+    if "storage_key" not in made:
+        made["storage_key"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     path.write_text(json.dumps(made, indent=2))
     path.chmod(0o600)
     return made
@@ -150,6 +161,15 @@ def _totp_secrets(raw: str) -> dict[int, str]:
     return result
 
 
+def _storage_keys(raw: str) -> dict[int, bytes]:
+    from referrals.core.storage import parse_keys
+
+    try:
+        return parse_keys(raw)
+    except ValueError as error:
+        raise ConfigError(f"REFERRALS_STORAGE_KEYS: {error}") from error
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if environ is None else environ)
     environment = env.get("REFERRALS_ENV", "development")
@@ -168,6 +188,9 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
     totp_raw = env.get("REFERRALS_TOTP_SECRETS") or (
         f"1:{dev['totp_secret']}" if "totp_secret" in dev else ""
     )
+    storage_raw = env.get("REFERRALS_STORAGE_KEYS") or (
+        f"1:{dev['storage_key']}" if "storage_key" in dev else ""
+    )
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'referrals.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
@@ -180,8 +203,13 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
             problems.append("REFERRALS_PASSWORD_SALT is missing or shorter than 16 characters")
         if not totp_raw:
             problems.append("REFERRALS_TOTP_SECRETS (the key that encrypts TOTP secrets) is missing")
+        if not storage_raw:
+            problems.append("REFERRALS_STORAGE_KEYS (the keys that encrypt evidence) is missing")
         if database_url.startswith("sqlite"):
             problems.append("DATABASE_URL must name a PostgreSQL server, not SQLite")
+        if not _bool(env.get("REFERRALS_SECURE_COOKIES"), True):
+            # Session cookies sent over plain HTTP could be read on the way.
+            problems.append("REFERRALS_SECURE_COOKIES cannot be turned off in production")
         if problems:
             raise ConfigError("Production refuses to start: " + "; ".join(problems) + ".")
 
@@ -192,6 +220,9 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         instance_path=instance_path,
         password_salt=password_salt,
         totp_secrets=_totp_secrets(totp_raw),
+        storage_keys=_storage_keys(storage_raw),
+        evidence_max_bytes=int(env.get("REFERRALS_EVIDENCE_MAX_BYTES", 2 * 1024**3)),
+        phone_region=env.get("REFERRALS_PHONE_REGION", "US").upper(),
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
         rate_limit_storage_url=env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://"),

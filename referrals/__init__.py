@@ -106,6 +106,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(audit_bp)
     app.register_blueprint(portal_bp)
 
+    from referrals.cases.staff_views import bp as cases_bp
+    from referrals.evidence.staff_views import bp as evidence_bp
+    from referrals.tokens.staff_views import bp as tokens_bp
+
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(tokens_bp)
+
+    from referrals.cases import api as cases_api
+    from referrals.core.api import init_api_docs
+    from referrals.evidence import api as evidence_api
+
+    init_api_docs(api)
+    cases_api.register(api)
+    evidence_api.register(api)
+
     from referrals.cli import register_cli
 
     register_cli(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from referrals.core.transaction import unit_of_work
@@ -13,6 +13,32 @@ from referrals.core.transaction import unit_of_work
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for a local try-out.")
 accounts_cli = AppGroup("accounts", help="Accounts, for operators.")
+tokens_cli = AppGroup("tokens", help="API tokens.")
+
+
+@tokens_cli.command("create")
+@click.argument("email")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="A scope such as escalations:write (repeat for several)")
+@click.option("--name", default="", help="What the token is for")
+def tokens_create(email: str, scopes: tuple[str, ...], name: str):
+    """Make an API token for EMAIL; prints it once (only a hash is stored)."""
+    from referrals.accounts.services import find_user_by_email
+    from referrals.core.errors import DomainError
+    from referrals.core.identity import system_identity
+    from referrals.tokens.services import create_token
+
+    user = find_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"There is no account {email}.")
+    try:
+        with unit_of_work():
+            token, secret = create_token(system_identity("cli:tokens create"), user,
+                                         scopes=scopes, name=name or "CLI token")
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(f"Token for {user.email} ({', '.join(token.scope_list)}), shown only now:")
+    click.echo(secret)
 
 
 @audit_cli.command("verify")
@@ -32,11 +58,20 @@ def audit_verify():
     sys.exit(1)
 
 
+def _refuse_in_production(command: str) -> None:
+    # Demo accounts have passwords and TOTP secrets anyone can derive from the source.
+    if current_app.config["REFERRALS_SETTINGS"].environment == "production":
+        raise click.ClickException(
+            f"`{command}` is for development and demos; it does not run in production."
+        )
+
+
 @demo_cli.command("seed")
 def demo_seed():
     """Create the demo users and agencies (running it twice is harmless)."""
     from referrals.demo import seed_demo
 
+    _refuse_in_production("demo seed")
     with unit_of_work():
         rows = seed_demo()
     click.echo("Demo accounts (sign in at http://127.0.0.1:5000/):\n")
@@ -59,6 +94,7 @@ def demo_totp(email: str):
     from referrals.demo import is_demo_email
     from referrals.core.clock import now
 
+    _refuse_in_production("demo totp")
     user = find_user_by_email(email)
     if user is None or not is_demo_email(user.email):
         raise click.ClickException(f"{email} is not a demo account.")
@@ -93,3 +129,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(accounts_cli)
+    app.cli.add_command(tokens_cli)

@@ -80,4 +80,9 @@ def seed_demo() -> list[dict]:
         ))
         rows.append({"email": email, "password": demo_password(email),
                      "what": f"officer, {agency.name}", "totp_key": demo_totp_key(email)})
+
+    from referrals.demo_cases import seed_sample_cases
+
+    agent = accounts.find_user_by_email(f"agent@{DEMO_DOMAIN}")
+    seed_sample_cases(agent.id if agent else None)
     return rows

@@ -3,3 +3,7 @@
 from referrals.accounts.models import Role, User, roles_users  # noqa: F401
 from referrals.agencies.models import Agency  # noqa: F401
 from referrals.audit.models import AuditChainHead, AuditEvent  # noqa: F401
+from referrals.cases.models import (  # noqa: F401
+    Case, CaseCounter, CaseEvent, Escalation, Identifier, ReportedContent, Subject)
+from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob  # noqa: F401
+from referrals.tokens.models import ApiToken  # noqa: F401

@@ -33,6 +33,17 @@ def _settings():
     return current_app.config["REFERRALS_SETTINGS"]
 
 
+# One-time passwords are read out over the phone or typed from another screen: lower case
+# only, no look-alikes (0/o, 1/l/i), in four groups of five: about 99 bits.
+ONE_TIME_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_one_time_password() -> str:
+    return "-".join(
+        "".join(secrets.choice(ONE_TIME_PASSWORD_ALPHABET) for _ in range(5)) for _ in range(4)
+    )
+
+
 def access_snapshot(user: User) -> dict:
     return {
         "email": user.email,
@@ -84,7 +95,7 @@ def _new_user(*, email: str, full_name: str, kind: str, password: str | None) ->
     email = normalize_email(email)
     if find_user_by_email(email) is not None:
         raise InvalidInput("An account with this e-mail address already exists.", field="email")
-    initial = password or secrets.token_urlsafe(15)
+    initial = password or new_one_time_password()
     if password:
         _check_new_password(password, email)
     user = User(
@@ -226,7 +237,7 @@ def reset_password(actor: Identity, user: User) -> str:
     account_policy.require(actor, "reset_credentials", user)
     if actor.user_id == user.id:
         raise DomainError("Change your own password from your account page.")
-    initial = secrets.token_urlsafe(15)
+    initial = new_one_time_password()
     user.password = hash_password(initial)
     user.password_change_required = True
     user.fs_uniquifier = uuid.uuid4().hex

@@ -8,6 +8,7 @@ from flask_security import (
     SQLAlchemyUserDatastore,
     TwoFactorVerifyCodeForm,
     password_changed,
+    tf_code_confirmed,
     tf_profile_changed,
     user_authenticated,
 )
@@ -21,6 +22,8 @@ from referrals.accounts.passwords import ReferralsPasswordUtil
 from referrals.accounts import services
 from referrals.core.clock import now
 from referrals.extensions import db, limiter, security
+
+DISABLED_MESSAGE = "This account is disabled. Ask an administrator."
 
 SYSTEM_USE_NOTICE = (
     "This is a restricted system of the Law Enforcement Response team. Only authorised "
@@ -52,6 +55,13 @@ class NoticeLoginForm(LoginForm):
             session["notice_acknowledged_at"] = now().isoformat()
         elif self.user is None and self.email.data and not self.acknowledge_notice.errors:
             services.record_unknown_sign_in(self.email.data)
+        elif self.user_authenticated and self.ifield is not None and self.ifield.errors:
+            # The password was right but the account is locked (or disabled). Flask-Security
+            # put that on the e-mail field, whose errors the view replaces with the generic
+            # "identity or password invalid" (RETURN_GENERIC_RESPONSES). Someone who knows
+            # the password may be told the truth: form-level errors are shown as they are.
+            self.form_errors.extend(self.ifield.errors)
+            self.ifield.errors = []
         return ok
 
 
@@ -61,6 +71,11 @@ class LockAwareVerifyCodeForm(TwoFactorVerifyCodeForm):
     def validate(self, **kwargs) -> bool:
         if self.user is not None and self.user.locked_at is not None:
             self.code.errors = [LOCKED_MESSAGE]
+            return False
+        # Flask-Security's login_user() forces the sign-in, active or not: an account
+        # disabled between the password and the code must stop here.
+        if self.user is not None and not self.user.active:
+            self.code.errors = [DISABLED_MESSAGE]
             return False
         return super().validate(**kwargs)
 
@@ -90,24 +105,35 @@ def _on_tf_changed(app, user, method=None, **extra):
     services.record_two_factor_changed(user, method)
 
 
+def _on_tf_code_confirmed(app, user, method=None, **extra):
+    # A first enrolment (at sign-in, or after an admin's reset) ends here, not in
+    # tf_profile_changed; an ordinary sign-in's code has tf_state "ready".
+    if session.get("tf_state") == "validating_profile":
+        services.record_two_factor_changed(user, method)
+
+
 SIGN_IN_ENDPOINTS = ("security.login", "security.two_factor_token_validation", "security.verify")
 
 
 def init_sign_in(app: Flask) -> None:
     datastore = SQLAlchemyUserDatastore(db, User, Role)
+    # Flask-Security 5.9 takes these two classes only in its constructor: init_app()
+    # silently ignores them. Without this, codes could be replayed and new passwords
+    # skipped the common-password and maximum-length rules.
+    security._password_util_cls = ReferralsPasswordUtil
+    security._totp_cls = SingleUseTotp
     security.init_app(
         app,
         datastore,
         login_form=NoticeLoginForm,
         two_factor_verify_code_form=LockAwareVerifyCodeForm,
-        password_util_cls=ReferralsPasswordUtil,
-        totp_cls=SingleUseTotp,
         datetime_factory=now,
     )
     user_authenticated.connect(_on_authenticated, app)
     user_logged_out.connect(_on_logged_out, app)
     password_changed.connect(_on_password_changed, app)
     tf_profile_changed.connect(_on_tf_changed, app)
+    tf_code_confirmed.connect(_on_tf_code_confirmed, app)
 
     @app.context_processor
     def notice():

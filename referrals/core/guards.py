@@ -22,11 +22,18 @@ PUBLIC_ENDPOINTS = frozenset(
         "security.logout",
         "security.two_factor_token_validation",
         "security.two_factor_setup",
-        "security.two_factor_rescue",
         "api-docs.openapi_json",
         "health",
     }
 )
+# Flask-Security registers these, but with TOTP as the only second factor they serve
+# nobody: /tf-rescue mails a "help" request to an address we do not configure, /tf-select
+# picks among several second factors, /fs-static holds WebAuthn scripts. 404 for all.
+UNREACHABLE_ENDPOINTS = frozenset(
+    {"security.two_factor_rescue", "security.tf_select", "security.static"}
+)
+# Blueprints that authenticate every request themselves (API tokens; see core.api).
+TOKEN_BLUEPRINTS: set[str] = set()
 # Reachable while a password change is pending.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"security.change_password", "security.logout", "static"})
 
@@ -36,8 +43,12 @@ def _wants_json() -> bool:
 
 
 def require_sign_in():
+    if request.endpoint in UNREACHABLE_ENDPOINTS:
+        abort(404)
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
+    if request.blueprint in TOKEN_BLUEPRINTS:
+        return None  # the blueprint's own guard demands a token
     if not current_user.is_authenticated:
         if _wants_json():
             response = jsonify(code=401, status="Sign-in required",

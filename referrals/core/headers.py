@@ -33,7 +33,8 @@ def assign_request_id():
 
 def add_security_headers(response):
     response.headers["X-Request-ID"] = g.get("request_id", "")
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    # A view may set a stricter policy of its own (evidence bytes: sandboxed, nothing allowed).
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     # same-origin, not no-referrer: Flask-WTF checks the Referer of HTTPS form posts.

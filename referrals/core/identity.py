@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from flask import has_request_context
+from flask import g, has_request_context
 from flask_login import current_user
 
 STAFF_ROLES = ("agent", "supervisor", "compliance", "admin")
@@ -17,6 +17,10 @@ class Identity:
     label: str = ""
     roles: frozenset[str] = field(default_factory=frozenset)
     agency_id: int | None = None
+    # Set when acting through an API token: what the token allows (None: a signed-in person).
+    scopes: frozenset[str] | None = None
+    # 18 U.S.C. 2258B(c): may see media that may be child sexual abuse material.
+    cleared_for_csam: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -29,6 +33,14 @@ class Identity:
     def has_role(self, *roles: str) -> bool:
         return bool(self.roles.intersection(roles))
 
+    def has_scope(self, scope: str) -> bool:
+        return self.scopes is not None and scope in self.scopes
+
+    @classmethod
+    def for_token(cls, token) -> Identity:
+        return replace(cls.for_user(token.user), scopes=frozenset(token.scope_list),
+                       label=f"{token.user.email} (token {token.prefix})")
+
     @classmethod
     def for_user(cls, user) -> Identity:
         return cls(
@@ -37,6 +49,7 @@ class Identity:
             label=user.email,
             roles=frozenset(role.name for role in user.roles),
             agency_id=user.agency_id,
+            cleared_for_csam=bool(user.cleared_for_csam) and user.kind == "staff",
         )
 
 
@@ -49,6 +62,8 @@ def system_identity(label: str) -> Identity:
 
 
 def current_identity() -> Identity:
+    if has_request_context() and g.get("api_identity") is not None:
+        return g.api_identity
     if has_request_context() and current_user and current_user.is_authenticated:
         return Identity.for_user(current_user)
     return ANONYMOUS

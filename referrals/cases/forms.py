@@ -1,0 +1,56 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField,
+                     TextAreaField)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from referrals.cases import rules
+from referrals.cases.identifiers import KINDS
+
+SUBJECT_ROLES = [("account", "Account"), ("suspect", "Suspect"), ("victim", "Victim"),
+                 ("witness", "Witness"), ("other", "Other")]
+
+
+class NewCaseForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    category = SelectField("Category", choices=list(rules.CATEGORIES.items()))
+    priority = SelectField("Priority", choices=[
+        (name, f"{name} — {meaning}") for name, (meaning, _) in rules.PRIORITIES.items()])
+    summary = TextAreaField("Summary", validators=[Length(max=20000)])
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField("Note", validators=[DataRequired("Write the note first."),
+                                             Length(max=20000)])
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Move to", choices=list(rules.STATUSES.items()))
+    note = StringField("Why (optional)", validators=[Length(max=2000)])
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField("Assign to", coerce=int)
+
+
+class DueForm(FlaskForm):
+    due_at = DateTimeLocalField("Due", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class SubjectForm(FlaskForm):
+    label = StringField("Name or handle", validators=[DataRequired(), Length(max=200)])
+    role = SelectField("Role", choices=SUBJECT_ROLES)
+
+
+class IdentifierForm(FlaskForm):
+    kind = SelectField("Type", choices=list(KINDS.items()))
+    value = StringField("Value", validators=[DataRequired(), Length(max=320)])
+    observed_at = DateTimeLocalField("Seen at (IP only)", format="%Y-%m-%dT%H:%M",
+                                     validators=[Optional()])
+    port = IntegerField("Port (IP only)", validators=[Optional(), NumberRange(0, 65535)])
+
+
+class EvidenceForm(FlaskForm):
+    file = FileField("File", validators=[FileRequired("Choose a file.")])
+    description = StringField("Description", validators=[Length(max=2000)])
+    may_be_csam = BooleanField("This may be child sexual abuse material")

@@ -1,0 +1,155 @@
+"""The case queues: keyset-paginated, so a page costs the same at row 100 and 100,000.
+
+Order: priority (P0 first), then the next deadline, then id. A cursor is the last
+row's (priority_rank, queue_due_at, id); "last page" reads the order backwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+
+from referrals.cases.identifiers import KINDS, normalize
+from referrals.cases.models import Case, Identifier
+from referrals.cases.rules import DUE_SOON
+from referrals.core.clock import as_utc, now
+from referrals.core.errors import InvalidInput
+from referrals.core.identity import Identity
+from referrals.extensions import db
+
+VIEWS = {"mine": "Mine", "unassigned": "Unassigned", "open": "All open", "closed": "Closed"}
+PAGE_SIZE = 50
+REFERENCE = re.compile(r"^CASE-\d{4}-\d{6}$", re.IGNORECASE)
+
+
+@dataclass
+class QueueFilters:
+    view: str = "open"
+    category: str = ""
+    status: str = ""
+    assignee_id: int | None = None
+    q: str = ""
+
+
+@dataclass
+class QueuePage:
+    cases: list[Case]
+    next_cursor: str | None = None
+    prev_cursor: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    searched_identifiers: list[str] = field(default_factory=list)
+
+
+def encode_cursor(case: Case) -> str:
+    raw = f"{case.priority_rank}|{as_utc(case.queue_due_at).isoformat()}|{case.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        rank, due, case_id = raw.split("|")
+        return int(rank), datetime.fromisoformat(due), int(case_id)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("That page link is not valid any more. Start from the first page.",
+                           field="after") from error
+
+
+def search_candidates(q: str, region: str) -> list[str]:
+    """Every normal form the search text could be, across identifier kinds."""
+    forms = []
+    for kind in KINDS:
+        try:
+            forms.append(normalize(kind, q, region=region))
+        except InvalidInput:
+            continue
+    return sorted(set(forms))
+
+
+def _filtered(identity: Identity, filters: QueueFilters, region: str):
+    query = select(Case)
+    if filters.view == "mine":
+        query = query.where(Case.assignee_id == identity.user_id, Case.is_open.is_(True))
+    elif filters.view == "unassigned":
+        query = query.where(Case.assignee_id.is_(None), Case.is_open.is_(True))
+    elif filters.view == "closed":
+        query = query.where(Case.is_open.is_(False))
+    else:
+        query = query.where(Case.is_open.is_(True))
+    if filters.category:
+        query = query.where(Case.category == filters.category)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.assignee_id:
+        query = query.where(Case.assignee_id == filters.assignee_id)
+    searched: list[str] = []
+    q = filters.q.strip()
+    if q:
+        if REFERENCE.match(q):
+            query = query.where(Case.reference == q.upper())
+        else:
+            searched = search_candidates(q, region)
+            matching = select(Identifier.case_id).where(Identifier.normalized.in_(searched))
+            query = query.where(Case.id.in_(matching))
+    return query, searched
+
+
+def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None = None,
+               before: str | None = None, last: bool = False, region: str = "US",
+               page_size: int = PAGE_SIZE) -> QueuePage:
+    base, searched = _filtered(identity, filters, region)
+    order = (Case.priority_rank, Case.queue_due_at, Case.id)
+    key = tuple_(*order)
+    backwards = bool(before) or last
+    query = base
+    if after:
+        query = query.where(key > tuple_(*decode_cursor(after)))
+    elif before:
+        query = query.where(key < tuple_(*decode_cursor(before)))
+    if backwards:
+        query = query.order_by(*(column.desc() for column in order))
+    else:
+        query = query.order_by(*order)
+    rows = list(db.session.scalars(query.limit(page_size + 1)))
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    if backwards:
+        rows.reverse()
+    page = QueuePage(cases=rows, searched_identifiers=searched)
+    if rows:
+        if backwards:
+            page.prev_cursor = encode_cursor(rows[0]) if more else None
+            page.next_cursor = encode_cursor(rows[-1]) if not last else None
+        else:
+            page.next_cursor = encode_cursor(rows[-1]) if more else None
+            page.prev_cursor = encode_cursor(rows[0]) if (after or before) else None
+    page.counts = deadline_counts(base)
+    return page
+
+
+def deadline_counts(base) -> dict[str, int]:
+    """Overdue and due-soon among the open cases of this view (index range counts)."""
+    moment = now()
+    counting = base.with_only_columns(func.count()).order_by(None).where(Case.is_open.is_(True))
+    overdue = db.session.scalar(counting.where(Case.queue_due_at < moment))
+    soon = db.session.scalar(counting.where(Case.queue_due_at >= moment,
+                                            Case.queue_due_at < moment + DUE_SOON))
+    return {"overdue": int(overdue or 0), "due_soon": int(soon or 0)}
+
+
+def deadline_state(case: Case) -> str:
+    """'overdue', 'soon' or '' for a row badge."""
+    if not case.is_open or case.queue_due_at is None or case.queue_due_at.year >= 9999:
+        return ""
+    moment = now()
+    due = as_utc(case.queue_due_at)
+    if due < moment:
+        return "overdue"
+    if due < moment + DUE_SOON:
+        return "soon"
+    return ""
+

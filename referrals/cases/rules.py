@@ -1,0 +1,65 @@
+"""The case rules a supervisor or lawyer may want to read and change: one table each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+CATEGORIES = {
+    "child_sexual_exploitation": "Child sexual exploitation",
+    "grooming": "Grooming / enticement",
+    "trafficking": "Trafficking",
+    "violent_extremism": "Violent extremism",
+    "imminent_harm": "Imminent harm / threat to life",
+    "other": "Other",
+}
+
+# Priority → (meaning, first-response target). The queue sorts P0 first.
+PRIORITIES = {
+    "P0": ("Life at risk", timedelta(hours=1)),
+    "P1": ("Urgent", timedelta(hours=24)),
+    "P2": ("Standard", timedelta(days=3)),
+    "P3": ("Low", timedelta(days=10)),
+}
+PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
+
+SOURCES = {
+    "hash_match": "Hash match",
+    "classifier": "Classifier",
+    "user_report": "User report",
+    "ngo_tip": "NGO tip",
+    "agency_request": "Agency request",
+    "staff": "Opened by staff",
+}
+
+STATUSES = {
+    "new": "New",
+    "triage": "Triage",
+    "investigating": "Investigating",
+    "referred": "Referred",
+    "monitoring": "Monitoring",
+    "closed": "Closed",
+}
+OPEN_STATUSES = tuple(s for s in STATUSES if s != "closed")
+
+# From → the statuses it may move to. Anything else is refused.
+TRANSITIONS = {
+    "new": ("triage", "investigating", "closed"),
+    "triage": ("investigating", "closed"),
+    "investigating": ("referred", "monitoring", "closed"),
+    "referred": ("monitoring", "investigating", "closed"),
+    "monitoring": ("investigating", "referred", "closed"),
+    "closed": ("investigating",),  # reopening
+}
+
+# A case is "due soon" when its next deadline is this close.
+DUE_SOON = timedelta(hours=2)
+
+# A default priority per category, for escalations that do not say.
+DEFAULT_PRIORITY = {
+    "imminent_harm": "P0",
+    "child_sexual_exploitation": "P1",
+    "grooming": "P1",
+    "trafficking": "P1",
+    "violent_extremism": "P1",
+    "other": "P2",
+}

@@ -1,0 +1,330 @@
+"""Case operations: open, escalate, take, assign, move, note; subjects and identifiers.
+
+Each takes the acting identity, checks the policy, flushes, writes the timeline and
+the audit event, and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select, text
+
+from referrals.accounts.models import User
+from referrals.audit.services import record_event
+from referrals.cases import rules
+from referrals.cases.identifiers import KINDS, normalize
+from referrals.cases.models import Case, CaseEvent, Identifier, Subject
+from referrals.cases.policies import case_policy
+from referrals.core.clock import now
+from referrals.core.errors import DomainError, InvalidInput, NotFound
+from referrals.core.identity import Identity
+from referrals.extensions import db
+
+NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)  # sorts last in the queue
+
+
+def phone_region() -> str:
+    return current_app.config.get("REFERRALS_PHONE_REGION", "US")
+
+
+def get_case(reference: str) -> Case:
+    case = db.session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+    if case is None:
+        raise NotFound(f"There is no case {reference}.")
+    return case
+
+
+def next_reference(year: int) -> str:
+    """CASE-YYYY-NNNNNN, numbered per year without gaps between concurrent writers."""
+    number = db.session.execute(
+        text(
+            "INSERT INTO case_counters (year, last) VALUES (:year, 1) "
+            "ON CONFLICT (year) DO UPDATE SET last = case_counters.last + 1 RETURNING last"
+        ),
+        {"year": year},
+    ).scalar_one()
+    return f"CASE-{year:04d}-{number:06d}"
+
+
+def _timeline(case: Case, actor: Identity, kind: str, body: str, at: datetime | None = None):
+    event = CaseEvent(case_id=case.id, occurred_at=at or now(), kind=kind,
+                      actor_id=actor.user_id if actor.kind in ("staff", "agency") else None,
+                      actor_label=_actor_name(actor), body=body)
+    db.session.add(event)
+    return event
+
+
+def _actor_name(actor: Identity) -> str:
+    if actor.user_id is not None:
+        user = db.session.get(User, actor.user_id)
+        if user is not None:
+            return user.display_name
+    return actor.label
+
+
+def _snapshot(case: Case) -> dict:
+    return {
+        "reference": case.reference, "status": case.status, "priority": case.priority,
+        "category": case.category, "assignee_id": case.assignee_id,
+        "due_at": case.due_at.isoformat() if case.due_at else None,
+    }
+
+
+def _refresh_queue_due(case: Case) -> None:
+    if not case.is_open:
+        case.queue_due_at = NO_DEADLINE
+    elif case.first_response_at is None:
+        case.queue_due_at = case.response_due_at
+    else:
+        case.queue_due_at = case.due_at or NO_DEADLINE
+
+
+def _responded(case: Case, actor: Identity, at: datetime) -> None:
+    """The first action of staff on a case answers its first-response target."""
+    if case.first_response_at is None and actor.is_staff:
+        case.first_response_at = at
+        _refresh_queue_due(case)
+
+
+def _check_choice(value: str, choices: dict | tuple, field: str, what: str) -> str:
+    if value not in choices:
+        raise InvalidInput(f"Choose a {what}.", field=field)
+    return value
+
+
+def open_case(
+    actor: Identity,
+    *,
+    title: str,
+    category: str,
+    priority: str | None = None,
+    source: str = "staff",
+    summary: str = "",
+    opened_at: datetime | None = None,
+    audit: bool = True,
+    check: bool = True,
+) -> Case:
+    """Open a case. ``check=False`` is for callers that authorised the actor otherwise
+    (an escalation token's scope, or the demo seed)."""
+    if check:
+        case_policy.require(actor, "open")
+    _check_choice(category, rules.CATEGORIES, "category", "category")
+    priority = priority or rules.DEFAULT_PRIORITY[category]
+    _check_choice(priority, rules.PRIORITIES, "priority", "priority")
+    _check_choice(source, rules.SOURCES, "source", "source")
+    title = (title or "").strip()
+    if not title:
+        raise InvalidInput("Give the case a short title.", field="title")
+    at = opened_at or now()
+    case = Case(
+        reference=next_reference(at.year),
+        title=title[:200],
+        summary=(summary or "").strip(),
+        category=category,
+        priority=priority,
+        priority_rank=rules.PRIORITY_RANK[priority],
+        status="new",
+        is_open=True,
+        source=source,
+        created_by_id=actor.user_id if actor.is_staff else None,
+        created_at=at,
+        updated_at=at,
+        response_due_at=at + rules.PRIORITIES[priority][1],
+    )
+    _refresh_queue_due(case)
+    db.session.add(case)
+    db.session.flush()
+    _timeline(case, actor, "opened",
+              f"Opened as {priority} ({rules.CATEGORIES[category]}), source: {rules.SOURCES[source]}.",
+              at)
+    if audit:
+        record_event(actor, "case.opened", object_type="case", object_id=case.reference,
+                     after=_snapshot(case))
+    return case
+
+
+def raise_priority(actor: Identity, case: Case, priority: str, why: str) -> bool:
+    """Move a case to a more urgent priority (never down: that is a person's decision)."""
+    if rules.PRIORITY_RANK[priority] >= case.priority_rank:
+        return False
+    before = _snapshot(case)
+    case.priority = priority
+    case.priority_rank = rules.PRIORITY_RANK[priority]
+    target = now() + rules.PRIORITIES[priority][1]
+    if case.first_response_at is None and target < case.response_due_at:
+        case.response_due_at = target
+    _refresh_queue_due(case)
+    case.updated_at = now()
+    _timeline(case, actor, "priority", f"Priority raised to {priority}: {why}")
+    record_event(actor, "case.priority_raised", object_type="case", object_id=case.reference,
+                 before=before, after=_snapshot(case))
+    return True
+
+
+def take_case(actor: Identity, case: Case) -> Case:
+    if case.assignee_id is not None:
+        raise DomainError("Someone already has this case. Ask a supervisor to reassign it.")
+    case_policy.require(actor, "take", case)
+    before = _snapshot(case)
+    at = now()
+    case.assignee_id = actor.user_id
+    case.updated_at = at
+    if case.status == "new":
+        case.status = "triage"
+    _responded(case, actor, at)
+    _timeline(case, actor, "assigned", f"{_actor_name(actor)} took the case.", at)
+    record_event(actor, "case.taken", object_type="case", object_id=case.reference,
+                 before=before, after=_snapshot(case))
+    return case
+
+
+def assign_case(actor: Identity, case: Case, assignee_id: int | None) -> Case:
+    case_policy.require(actor, "assign", case)
+    assignee = None
+    if assignee_id is not None:
+        assignee = db.session.get(User, assignee_id)
+        if (assignee is None or assignee.kind != "staff" or not assignee.active
+                or not {"agent", "supervisor"} & set(assignee.role_names)):
+            raise InvalidInput("Assign the case to an active agent or supervisor.",
+                               field="assignee_id")
+    if case.assignee_id == assignee_id:
+        raise DomainError("The case is already assigned that way.")
+    before = _snapshot(case)
+    case.assignee_id = assignee_id
+    case.updated_at = now()
+    body = (f"Assigned to {assignee.display_name}." if assignee else "Unassigned.")
+    _timeline(case, actor, "assigned", body)
+    record_event(actor, "case.assigned", object_type="case", object_id=case.reference,
+                 before=before, after=_snapshot(case))
+    return case
+
+
+def change_status(actor: Identity, case: Case, status: str, note: str = "") -> Case:
+    case_policy.require(actor, "change_status", case)
+    if status not in rules.STATUSES:
+        raise InvalidInput("Choose a status.", field="status")
+    if status not in rules.TRANSITIONS[case.status]:
+        allowed = ", ".join(rules.STATUSES[s] for s in rules.TRANSITIONS[case.status])
+        raise DomainError(
+            f"A case that is {rules.STATUSES[case.status].lower()} cannot move to "
+            f"{rules.STATUSES[status].lower()}. It can move to: {allowed}.", field="status")
+    before = _snapshot(case)
+    at = now()
+    case.status = status
+    case.is_open = status != "closed"
+    case.closed_at = at if status == "closed" else None
+    case.updated_at = at
+    _responded(case, actor, at)
+    _refresh_queue_due(case)
+    body = f"Status: {rules.STATUSES[before['status']]} → {rules.STATUSES[status]}."
+    if note.strip():
+        body += f" {note.strip()}"
+    _timeline(case, actor, "status", body, at)
+    record_event(actor, "case.status_changed", object_type="case", object_id=case.reference,
+                 before=before, after=_snapshot(case))
+    return case
+
+
+def add_note(actor: Identity, case: Case, body: str) -> CaseEvent:
+    case_policy.require(actor, "add_note", case)
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write the note first.", field="body")
+    if len(body) > 20000:
+        raise InvalidInput("A note can be at most 20,000 characters.", field="body")
+    at = now()
+    case.updated_at = at
+    _responded(case, actor, at)
+    event = _timeline(case, actor, "note", body, at)
+    db.session.flush()
+    record_event(actor, "case.note_added", object_type="case", object_id=case.reference,
+                 after={"case_event_id": event.id, "length": len(body)})
+    return event
+
+
+def set_due(actor: Identity, case: Case, due_at: datetime | None) -> Case:
+    case_policy.require(actor, "set_due", case)
+    before = _snapshot(case)
+    case.due_at = due_at
+    case.updated_at = now()
+    _refresh_queue_due(case)
+    _timeline(case, actor, "due", f"Due date set to {due_at:%Y-%m-%d %H:%M} UTC." if due_at
+              else "Due date removed.")
+    record_event(actor, "case.due_changed", object_type="case", object_id=case.reference,
+                 before=before, after=_snapshot(case))
+    return case
+
+
+# --- subjects and identifiers ----------------------------------------------------------
+
+
+def add_subject(actor: Identity, case: Case, *, label: str, role: str = "account",
+                notes: str = "", audit: bool = True, check: bool = True) -> Subject:
+    if check:
+        case_policy.require(actor, "edit_subjects", case)
+    label = (label or "").strip()
+    if not label:
+        raise InvalidInput("Name the subject (a display name or the account's handle).",
+                           field="label")
+    subject = Subject(case_id=case.id, label=label[:200], role=role or "account",
+                      notes=(notes or "").strip(), created_at=now())
+    db.session.add(subject)
+    db.session.flush()
+    if audit:
+        record_event(actor, "subject.added", object_type="case", object_id=case.reference,
+                     after={"subject_id": subject.id, "label": subject.label, "role": subject.role})
+    return subject
+
+
+def add_identifier(actor: Identity, subject: Subject, *, kind: str, value: str,
+                   observed_at: datetime | None = None, port: int | None = None,
+                   audit: bool = True, check: bool = True) -> Identifier:
+    if check:
+        case_policy.require(actor, "edit_subjects", subject)
+    normalized = normalize(kind, value, region=phone_region())
+    if kind != "ip" and (observed_at or port):
+        raise InvalidInput("Only IP addresses take a time and a port.", field="observed_at")
+    if port is not None and not 0 <= port <= 65535:
+        raise InvalidInput("A port is a number from 0 to 65535.", field="port")
+    for existing in subject.identifiers:
+        if (existing.kind, existing.normalized, existing.observed_at, existing.port) == (
+            kind, normalized, observed_at, port):
+            return existing
+    identifier = Identifier(subject=subject, case_id=subject.case_id, kind=kind,
+                            value=value.strip()[:320], normalized=normalized,
+                            observed_at=observed_at, port=port)
+    db.session.add(identifier)
+    db.session.flush()
+    if audit:
+        case = db.session.get(Case, subject.case_id)
+        record_event(actor, "identifier.added", object_type="case", object_id=case.reference,
+                     after={"subject_id": subject.id, "kind": kind, "normalized": normalized})
+    return identifier
+
+
+def cases_sharing(identifiers: Iterable[Identifier], *, exclude_case_id: int) -> dict[int, list[Case]]:
+    """For each identifier id, the other cases where the same normalised identifier appears."""
+    identifiers = list(identifiers)
+    if not identifiers:
+        return {}
+    pairs = {(i.kind, i.normalized) for i in identifiers}
+    rows = db.session.execute(
+        select(Identifier.kind, Identifier.normalized, Case)
+        .join(Case, Case.id == Identifier.case_id)
+        .where(Identifier.normalized.in_({n for _, n in pairs}), Case.id != exclude_case_id)
+        .order_by(Case.created_at.desc())
+    ).all()
+    found: dict[tuple[str, str], list[Case]] = {}
+    for kind, normalized, case in rows:
+        if (kind, normalized) in pairs:
+            bucket = found.setdefault((kind, normalized), [])
+            if case not in bucket:
+                bucket.append(case)
+    return {i.id: found.get((i.kind, i.normalized), [])[:10] for i in identifiers}
+
+
+def identifier_kinds() -> dict[str, str]:
+    return KINDS

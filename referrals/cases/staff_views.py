@@ -1,0 +1,208 @@
+"""Staff pages for cases: queues, the case page, and the actions on it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from referrals.accounts.models import Role, User
+from referrals.cases import queue as queues
+from referrals.cases import rules, services
+from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierForm,
+                                   NewCaseForm, NoteForm, StatusForm, SubjectForm)
+from referrals.cases.models import CaseEvent, ReportedContent, Subject
+from referrals.cases.policies import case_policy
+from referrals.core.display import viewer_zone
+from referrals.core.errors import DomainError, NotFound
+from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.identity import current_identity
+from referrals.core.transaction import rollback
+from referrals.evidence.services import items_for_case
+from referrals.extensions import db
+
+bp = staff_blueprint("cases", __name__, url_prefix="/cases")
+READERS = ("agent", "supervisor", "compliance")
+WORKERS = ("agent", "supervisor")
+
+
+def _region() -> str:
+    return current_app.config["REFERRALS_PHONE_REGION"]
+
+
+def _as_utc(local: datetime | None) -> datetime | None:
+    """A time typed in the viewer's zone, as UTC."""
+    if local is None:
+        return None
+    return local.replace(tzinfo=viewer_zone()).astimezone(UTC)
+
+
+def _assignable_staff() -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(User.roles)
+        .where(User.kind == "staff", User.active.is_(True), Role.name.in_(WORKERS))
+        .order_by(User.full_name, User.email).distinct()))
+
+
+@bp.get("/")
+@roles_required(*READERS)
+def index():
+    identity = current_identity()
+    view = request.args.get("view", "mine" if identity.has_role(*WORKERS) else "open")
+    filters = queues.QueueFilters(
+        view=view if view in queues.VIEWS else "open",
+        category=request.args.get("category", "") if request.args.get("category") in rules.CATEGORIES else "",
+        status=request.args.get("status", "") if request.args.get("status") in rules.STATUSES else "",
+        assignee_id=request.args.get("assignee_id", type=int),
+        q=request.args.get("q", "")[:320],
+    )
+    page = queues.case_queue(identity, filters, after=request.args.get("after"),
+                             before=request.args.get("before"),
+                             last=request.args.get("last") == "1", region=_region())
+    return render_template("cases/queue.html", page=page, filters=filters, views=queues.VIEWS,
+                           rules=rules, deadline_state=queues.deadline_state,
+                           can_open=case_policy.can(identity, "open"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@roles_required(*WORKERS)
+def create():
+    form = NewCaseForm()
+    if request.method == "GET":
+        form.priority.data = "P2"
+    if form.validate_on_submit():
+        try:
+            case = services.open_case(current_identity(), title=form.title.data,
+                                      category=form.category.data, priority=form.priority.data,
+                                      summary=form.summary.data or "")
+        except DomainError as error:
+            rollback()
+            getattr(form, error.field or "title").errors.append(error.message)
+        else:
+            flash(f"{case.reference} opened.", "success")
+            return redirect(url_for(".detail", reference=case.reference))
+    return render_template("cases/new.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/<reference>")
+@roles_required(*READERS)
+def detail(reference: str):
+    identity = current_identity()
+    case = services.get_case(reference)
+    case_policy.require(identity, "view", case)
+    events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
+                                     .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())))
+    subjects = list(db.session.scalars(select(Subject).where(Subject.case_id == case.id)
+                                       .order_by(Subject.id)))
+    identifiers = [i for s in subjects for i in s.identifiers]
+    sharing = services.cases_sharing(identifiers, exclude_case_id=case.id)
+    reported = list(db.session.scalars(select(ReportedContent)
+                                       .where(ReportedContent.case_id == case.id)))
+    status_form = StatusForm()
+    status_form.status.choices = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS[case.status]]
+    assign_form = AssignForm()
+    if case_policy.can(identity, "assign", case):
+        assign_form.assignee_id.choices = [(0, "— Unassigned —")] + [
+            (u.id, u.display_name) for u in _assignable_staff()]
+        assign_form.assignee_id.data = case.assignee_id or 0
+    due_form = DueForm()
+    if case.due_at:
+        due_form.due_at.data = case.due_at.astimezone(viewer_zone()).replace(tzinfo=None)
+    return render_template(
+        "cases/detail.html", case=case, events=events, subjects=subjects, sharing=sharing,
+        reported=reported, evidence=items_for_case(case), rules=rules,
+        deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
+        assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
+        identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),
+        can=lambda action: case_policy.can(identity, action, case),
+    )
+
+
+def _act(reference: str, form, action):
+    """Validate the form, run one service, and come back to the case page."""
+    case = services.get_case(reference)
+    if not form.validate_on_submit():
+        for field, errors in form.errors.items():
+            for error in errors:
+                flash(error if field != "csrf_token" else
+                      "The form expired. Reload the page and try again.", "error")
+        return redirect(url_for(".detail", reference=case.reference))
+    try:
+        message = action(current_identity(), case)
+    except DomainError as error:
+        rollback()
+        flash(error.message, "error")
+    else:
+        if message:
+            flash(message, "success")
+    return redirect(url_for(".detail", reference=case.reference))
+
+
+@bp.post("/<reference>/take")
+@roles_required(*WORKERS)
+def take(reference: str):
+    from referrals.accounts.forms import ConfirmForm
+
+    return _act(reference, ConfirmForm(), lambda who, case: (
+        services.take_case(who, case), "The case is yours.")[1])
+
+
+@bp.post("/<reference>/assign")
+@roles_required("supervisor")
+def assign(reference: str):
+    form = AssignForm()
+    form.assignee_id.choices = [(0, "")] + [(u.id, u.display_name) for u in _assignable_staff()]
+    return _act(reference, form, lambda who, case: (
+        services.assign_case(who, case, form.assignee_id.data or None), "Assignment saved.")[1])
+
+
+@bp.post("/<reference>/status")
+@roles_required(*WORKERS)
+def status(reference: str):
+    form = StatusForm()
+    return _act(reference, form, lambda who, case: (
+        services.change_status(who, case, form.status.data, form.note.data or ""),
+        f"Status is now {rules.STATUSES[form.status.data]}.")[1])
+
+
+@bp.post("/<reference>/notes")
+@roles_required(*WORKERS)
+def note(reference: str):
+    form = NoteForm()
+    return _act(reference, form, lambda who, case: (
+        services.add_note(who, case, form.body.data), "Note added.")[1])
+
+
+@bp.post("/<reference>/due")
+@roles_required(*WORKERS)
+def due(reference: str):
+    form = DueForm()
+    return _act(reference, form, lambda who, case: (
+        services.set_due(who, case, _as_utc(form.due_at.data)), "Due date saved.")[1])
+
+
+@bp.post("/<reference>/subjects")
+@roles_required(*WORKERS)
+def add_subject(reference: str):
+    form = SubjectForm()
+    return _act(reference, form, lambda who, case: (
+        services.add_subject(who, case, label=form.label.data, role=form.role.data),
+        "Subject added.")[1])
+
+
+@bp.post("/<reference>/subjects/<int:subject_id>/identifiers")
+@roles_required(*WORKERS)
+def add_identifier(reference: str, subject_id: int):
+    form = IdentifierForm()
+
+    def act(who, case):
+        subject = db.session.get(Subject, subject_id)
+        if subject is None or subject.case_id != case.id:
+            raise NotFound("There is no such subject in this case.")
+        identifier = services.add_identifier(
+            who, subject, kind=form.kind.data, value=form.value.data,
+            observed_at=_as_utc(form.observed_at.data), port=form.port.data)
+        return f"Identifier added as {identifier.normalized}."
+
+    return _act(reference, form, act)

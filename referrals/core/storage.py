@@ -1,0 +1,217 @@
+"""Encrypted blob storage: the one class that touches stored files and their keys.
+
+A blob is written once as a stream: read in 1 MiB chunks, hashed (MD5, SHA-1,
+SHA-256) and encrypted with AES-256-GCM chunk by chunk, so memory stays flat for
+any size. The file name is random (never a user's file name, never the hash: a
+known hash on disk would say what is stored). Each chunk's nonce and additional
+data carry its index and whether it is the last, so a truncated, reordered or
+spliced file fails to decrypt.
+
+File layout: ``RFB1`` | key id (4 bytes) | nonce prefix (8 bytes) | then per chunk:
+length (4 bytes) | ciphertext+tag. Keys rotate: new writes use the highest key id;
+every key still configured decrypts what it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import struct
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAGIC = b"RFB1"
+CHUNK = 1024 * 1024
+HEAD_BYTES = 8192  # kept for MIME sniffing
+
+
+class StorageError(Exception):
+    """A stored file is missing, damaged, or its key is gone."""
+
+
+class TooLarge(StorageError):
+    def __init__(self, limit: int):
+        super().__init__(f"larger than the limit of {limit} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class WrittenBlob:
+    name: str
+    key_id: int
+    size: int
+    md5: str
+    sha1: str
+    sha256: str
+    head: bytes
+
+
+class BlobStore:
+    def __init__(self, root: Path, keys: dict[int, bytes]):
+        if not keys:
+            raise StorageError("no storage keys configured")
+        for key_id, key in keys.items():
+            if len(key) != 32:
+                raise StorageError(f"storage key {key_id} must be 32 bytes")
+        self.root = Path(root)
+        self.keys = dict(keys)
+        self.current_key_id = max(keys)
+
+    # Names are ours (uuid hex); the path is confined to root whatever is passed in.
+    def _path(self, name: str) -> Path:
+        if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
+            raise StorageError("not a storage name")
+        return self.root / name[:2] / f"{name}.blob"
+
+    def write(self, stream: BinaryIO, *, max_bytes: int | None = None) -> WrittenBlob:
+        name = uuid.uuid4().hex
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_suffix(".partial")
+        key_id = self.current_key_id
+        aead = AESGCM(self.keys[key_id])
+        prefix = secrets.token_bytes(8)
+        header = MAGIC + struct.pack(">I", key_id) + prefix
+        md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
+        size, index, head = 0, 0, b""
+        try:
+            with open(temp, "wb") as out:
+                out.write(header)
+                current = _read_chunk(stream)
+                while True:
+                    following = _read_chunk(stream) if len(current) == CHUNK else b""
+                    last = not following
+                    size += len(current)
+                    if max_bytes is not None and size > max_bytes:
+                        raise TooLarge(max_bytes)
+                    if len(head) < HEAD_BYTES:
+                        head += current[: HEAD_BYTES - len(head)]
+                    md5.update(current)
+                    sha1.update(current)
+                    sha256.update(current)
+                    nonce = prefix + struct.pack(">I", index)
+                    sealed = aead.encrypt(nonce, current, _aad(header, index, last))
+                    out.write(struct.pack(">I", len(sealed)))
+                    out.write(sealed)
+                    if last:
+                        break
+                    current, index = following, index + 1
+                out.flush()
+                os.fsync(out.fileno())
+            temp.rename(path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return WrittenBlob(name, key_id, size, md5.hexdigest(), sha1.hexdigest(),
+                           sha256.hexdigest(), head)
+
+    def read(self, name: str) -> Iterator[bytes]:
+        """The plaintext, chunk by chunk; raises StorageError on any damage."""
+        path = self._path(name)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError as error:
+            raise StorageError("the stored file is missing") from error
+        with handle:
+            header = handle.read(16)
+            if len(header) != 16 or header[:4] != MAGIC:
+                raise StorageError("not a stored blob")
+            (key_id,) = struct.unpack(">I", header[4:8])
+            if key_id not in self.keys:
+                raise StorageError(f"storage key {key_id} is no longer configured")
+            aead = AESGCM(self.keys[key_id])
+            prefix = header[8:16]
+            index = 0
+            while True:
+                length_bytes = handle.read(4)
+                if len(length_bytes) != 4:
+                    raise StorageError("the stored file is truncated")
+                (length,) = struct.unpack(">I", length_bytes)
+                sealed = handle.read(length)
+                nonce = prefix + struct.pack(">I", index)
+                last = handle.peek(1)[:1] == b"" if hasattr(handle, "peek") else False
+                try:
+                    plain = aead.decrypt(nonce, sealed, _aad(header, index, last))
+                except InvalidTag as error:
+                    raise StorageError("the stored file was altered or damaged") from error
+                yield plain
+                if last:
+                    return
+                index += 1
+
+    def delete(self, name: str) -> None:
+        """Remove the stored bytes: overwrite, then unlink."""
+        path = self._path(name)
+        if not path.exists():
+            return
+        size = path.stat().st_size
+        with open(path, "r+b") as handle:
+            remaining = size
+            while remaining:
+                step = min(CHUNK, remaining)
+                handle.write(secrets.token_bytes(step))
+                remaining -= step
+            handle.flush()
+            os.fsync(handle.fileno())
+        path.unlink()
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).exists()
+
+    def key_id_of(self, name: str) -> int:
+        with open(self._path(name), "rb") as handle:
+            return struct.unpack(">I", handle.read(8)[4:8])[0]
+
+
+def _read_chunk(stream: BinaryIO) -> bytes:
+    """Exactly CHUNK bytes unless the stream ends (streams may return short reads)."""
+    parts, wanted = [], CHUNK
+    while wanted:
+        part = stream.read(wanted)
+        if not part:
+            break
+        parts.append(part)
+        wanted -= len(part)
+    return b"".join(parts)
+
+
+def _aad(header: bytes, index: int, last: bool) -> bytes:
+    return header + struct.pack(">I?", index, last)
+
+
+def parse_keys(raw: str) -> dict[int, bytes]:
+    """``1:<base64 of 32 bytes>,2:…`` → {1: key, 2: key}."""
+    import base64
+
+    keys: dict[int, bytes] = {}
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key_id, sep, encoded = part.partition(":")
+        if not sep or not key_id.isdigit():
+            raise ValueError("storage keys look like 1:<base64>,2:<base64>")
+        key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        if len(key) != 32:
+            raise ValueError(f"storage key {key_id} must decode to 32 bytes")
+        keys[int(key_id)] = key
+    return keys
+
+
+def get_store() -> BlobStore:
+    """The application's evidence store (instance/evidence, keys from the settings)."""
+    from flask import current_app
+
+    store = current_app.extensions.get("referrals_store")
+    if store is None:
+        settings = current_app.config["REFERRALS_SETTINGS"]
+        store = BlobStore(settings.instance_path / "evidence", settings.storage_keys)
+        current_app.extensions["referrals_store"] = store
+    return store

@@ -1,0 +1,85 @@
+"""Evidence items, the encrypted blobs behind them, and their chain of custody."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referrals.core.types import UTCDateTime
+from referrals.extensions import db
+
+CUSTODY_ACTIONS = {
+    "collected": "Collected",
+    "viewed": "Viewed",
+    "downloaded": "Downloaded",
+    "exported": "Exported",
+    "packaged": "Packaged",
+    "disclosed": "Disclosed",
+    "destroyed": "Destroyed",
+}
+
+
+class StoredBlob(db.Model):
+    """One encrypted file on disk, stored once per SHA-256 whatever the number of items."""
+
+    __tablename__ = "stored_blobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    storage_name: Mapped[str] = mapped_column(String(32), unique=True)
+    key_id: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvidenceItem(db.Model):
+    __tablename__ = "evidence_items"
+    __table_args__ = (Index("ix_evidence_items_case", "case_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    blob_id: Mapped[int | None] = mapped_column(ForeignKey("stored_blobs.id"))
+    original_name: Mapped[str] = mapped_column(String(255))  # as given; never a path
+    mime_type: Mapped[str] = mapped_column(String(100))  # sniffed from the bytes
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    sha1: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    captured_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    captured_by_label: Mapped[str] = mapped_column(String(255))
+    source_system: Mapped[str] = mapped_column(String(64), default="upload")
+    platform_content_id: Mapped[str | None] = mapped_column(String(128))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # 18 U.S.C. 2258B(c): bytes only for staff cleared to see such material.
+    may_be_csam: Mapped[bool] = mapped_column(default=False)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    blob: Mapped[StoredBlob | None] = relationship(lazy="joined")
+    custody_events: Mapped[list[CustodyEvent]] = relationship(
+        back_populates="item", order_by="CustodyEvent.occurred_at"
+    )
+
+    @property
+    def kind(self) -> str:
+        major = self.mime_type.split("/", 1)[0]
+        return major if major in ("image", "video", "audio") else "file"
+
+
+class CustodyEvent(db.Model):
+    __tablename__ = "custody_events"
+    __table_args__ = (Index("ix_custody_events_item", "evidence_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(255))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))  # the hash of what was handled
+
+    item: Mapped[EvidenceItem] = relationship(back_populates="custody_events")

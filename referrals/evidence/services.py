@@ -1,0 +1,180 @@
+"""Evidence: streamed in, hashed, stored encrypted once, and every handling recorded."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import filetype
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from referrals.audit.services import record_event
+from referrals.cases.models import Case
+from referrals.cases.services import _responded, _timeline
+from referrals.core.clock import now
+from referrals.core.errors import InvalidInput, NotFound, PermissionDenied
+from referrals.core.identity import Identity
+from referrals.core.storage import StorageError, TooLarge, get_store
+from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
+from referrals.evidence.policies import evidence_policy
+from referrals.extensions import db
+
+log = logging.getLogger(__name__)
+
+# Cases of these categories hold media that may be CSAM unless shown otherwise.
+SENSITIVE_CATEGORIES = ("child_sexual_exploitation", "grooming")
+
+
+def sniff_mime(head: bytes) -> str:
+    kind = filetype.guess(head)
+    if kind is not None:
+        return kind.mime
+    if not head:
+        return "application/octet-stream"
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "text/plain"
+        except UnicodeDecodeError:
+            pass
+    return "application/octet-stream"
+
+
+def safe_file_name(name: str | None) -> str:
+    """A display/download name: no path, no control characters, bounded length."""
+    name = unicodedata.normalize("NFKC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().lstrip(".")
+    name = re.sub(r"[^\w.\- ()\[\]+@,]", "_", name)
+    return name[:200] or "evidence.bin"
+
+
+def record_custody(actor: Identity, item: EvidenceItem, action: str, purpose: str) -> CustodyEvent:
+    event = CustodyEvent(evidence_id=item.id, action=action, actor_id=actor.user_id,
+                         actor_label=actor.label, occurred_at=now(), purpose=purpose[:500],
+                         sha256=item.sha256)
+    db.session.add(event)
+    return event
+
+
+def get_item(case: Case, item_id: int) -> EvidenceItem:
+    item = db.session.scalar(select(EvidenceItem).where(
+        EvidenceItem.id == item_id, EvidenceItem.case_id == case.id))
+    if item is None:
+        raise NotFound("There is no such evidence item in this case.")
+    return item
+
+
+def _store_blob(stream: BinaryIO) -> StoredBlob:
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    store = get_store()
+    try:
+        written = store.write(stream, max_bytes=settings.evidence_max_bytes)
+    except TooLarge as error:
+        raise InvalidInput(
+            f"The file is larger than the limit of {settings.evidence_max_bytes:,} bytes.",
+            field="file") from error
+    if written.size == 0:
+        store.delete(written.name)
+        raise InvalidInput("The file is empty.", field="file")
+    existing = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
+    if existing is not None:
+        store.delete(written.name)  # the same bytes are stored already
+        return existing, written
+    blob = StoredBlob(sha256=written.sha256, storage_name=written.name, key_id=written.key_id,
+                      size=written.size, created_at=now())
+    try:
+        with db.session.begin_nested():
+            db.session.add(blob)
+            db.session.flush()
+    except IntegrityError:
+        store.delete(written.name)
+        blob = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
+    return blob, written
+
+
+def add_evidence(
+    actor: Identity,
+    case: Case,
+    stream: BinaryIO,
+    *,
+    original_name: str | None,
+    may_be_csam: bool = False,
+    source_system: str = "upload",
+    platform_content_id: str | None = None,
+    url: str | None = None,
+    description: str = "",
+    purpose: str = "Uploaded to the case",
+) -> EvidenceItem:
+    """Stream a file into the case: one pass hashes (MD5, SHA-1, SHA-256) and encrypts it."""
+    evidence_policy.require(actor, "add")
+    if actor.scopes is not None and not actor.has_scope("evidence:write"):
+        raise PermissionDenied("This token may not add evidence.")
+    blob, written = _store_blob(stream)
+    at = now()
+    item = EvidenceItem(
+        case_id=case.id, blob_id=blob.id, original_name=safe_file_name(original_name),
+        mime_type=sniff_mime(written.head), size=written.size, md5=written.md5,
+        sha1=written.sha1, sha256=written.sha256, captured_at=at,
+        captured_by_id=actor.user_id, captured_by_label=actor.label,
+        source_system=(source_system or "upload")[:64],
+        platform_content_id=(platform_content_id or None),
+        url=(url or None), description=(description or "").strip(),
+        may_be_csam=bool(may_be_csam) or case.category in SENSITIVE_CATEGORIES,
+    )
+    db.session.add(item)
+    db.session.flush()
+    record_custody(actor, item, "collected", purpose)
+    case.updated_at = at
+    _responded(case, actor, at)
+    _timeline(case, actor, "evidence",
+              f"Evidence added: {item.original_name} ({item.mime_type}, {item.size:,} bytes, "
+              f"SHA-256 {item.sha256[:16]}…).", at)
+    record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,
+                 after={"case": case.reference, "sha256": item.sha256, "size": item.size,
+                        "mime_type": item.mime_type, "may_be_csam": item.may_be_csam})
+    return item
+
+
+def open_content(actor: Identity, item: EvidenceItem, *, action: str, purpose: str) -> Iterator[bytes]:
+    """The item's bytes, after the clearance check; the handling is recorded and audited.
+
+    Call it before the response is sent: the custody event and the audit event are
+    written in the request's transaction, which commits before the bytes stream.
+    """
+    if not evidence_policy.can(actor, "read_bytes", item):
+        if item.may_be_csam and not actor.cleared_for_csam:
+            raise PermissionDenied(
+                "This item may be child sexual abuse material. Only staff cleared to view "
+                "such material can open it.")
+        raise PermissionDenied("Your account cannot open evidence.")
+    if item.destroyed_at is not None or item.blob is None:
+        raise NotFound("This item's bytes were destroyed.")
+    store = get_store()
+    if not store.exists(item.blob.storage_name):
+        raise NotFound("This item's stored file is missing. Tell the LER on-call.")
+    record_custody(actor, item, action, purpose)
+    record_event(actor, f"evidence.{action}", object_type="evidence", object_id=item.id,
+                 after={"sha256": item.sha256, "purpose": purpose})
+    # The bytes stream after the request has committed and closed its session:
+    # take plain values now, touch no ORM object later.
+    return _checked_stream(store, item.blob.storage_name, item.id)
+
+
+def _checked_stream(store, storage_name: str, item_id: int) -> Iterator[bytes]:
+    try:
+        yield from store.read(storage_name)
+    except StorageError:
+        log.exception("evidence %s could not be read", item_id)
+        raise
+
+
+def items_for_case(case: Case) -> list[EvidenceItem]:
+    return list(db.session.scalars(
+        select(EvidenceItem).where(EvidenceItem.case_id == case.id)
+        .order_by(EvidenceItem.captured_at.desc(), EvidenceItem.id.desc())))

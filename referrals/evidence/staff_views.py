@@ -1,0 +1,82 @@
+"""Evidence pages: upload, the item with its custody log, and its bytes (cleared staff)."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from urllib.parse import quote
+
+from referrals.cases import services as cases
+from referrals.cases.forms import EvidenceForm
+from referrals.core.errors import DomainError
+from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.identity import current_identity
+from referrals.core.transaction import rollback
+from referrals.evidence import services
+from referrals.evidence.policies import evidence_policy
+
+bp = staff_blueprint("evidence", __name__, url_prefix="/cases")
+
+
+def content_disposition(disposition: str, name: str) -> str:
+    """An ASCII fallback and the UTF-8 name (RFC 6266 / 5987); no quotes or newlines pass."""
+    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+@bp.post("/<reference>/evidence")
+@roles_required("agent", "supervisor")
+def upload(reference: str):
+    # Large files: the form parser spools them to a temporary file, never to memory.
+    request.max_content_length = current_app.config["REFERRALS_SETTINGS"].evidence_max_bytes + 1024 * 1024
+    case = cases.get_case(reference)
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+        return redirect(url_for("cases.detail", reference=case.reference) + "#evidence")
+    upload = form.file.data
+    try:
+        item = services.add_evidence(current_identity(), case, upload.stream,
+                                     original_name=upload.filename,
+                                     may_be_csam=form.may_be_csam.data,
+                                     description=form.description.data or "")
+    except DomainError as error:
+        rollback()
+        flash(error.message, "error")
+        return redirect(url_for("cases.detail", reference=case.reference) + "#evidence")
+    flash(f"{item.original_name} stored (SHA-256 {item.sha256}).", "success")
+    return redirect(url_for(".item", reference=case.reference, item_id=item.id))
+
+
+@bp.get("/<reference>/evidence/<int:item_id>")
+@roles_required("agent", "supervisor", "compliance")
+def item(reference: str, item_id: int):
+    identity = current_identity()
+    case = cases.get_case(reference)
+    evidence = services.get_item(case, item_id)
+    evidence_policy.require(identity, "view_metadata", evidence)
+    return render_template("evidence/item.html", case=case, item=evidence,
+                           may_open=evidence_policy.can(identity, "read_bytes", evidence))
+
+
+@bp.get("/<reference>/evidence/<int:item_id>/content")
+@roles_required("agent", "supervisor", "compliance")
+def content(reference: str, item_id: int):
+    case = cases.get_case(reference)
+    evidence = services.get_item(case, item_id)
+    download = request.args.get("download") == "1"
+    purpose = (request.args.get("purpose") or "").strip()[:500] or (
+        "Downloaded from the case page" if download else "Viewed on the evidence page")
+    chunks = services.open_content(current_identity(), evidence,
+                                   action="downloaded" if download else "viewed", purpose=purpose)
+    disposition = "attachment" if download else "inline"
+    # Inline only for media the browser shows; anything else is a download, never rendered.
+    mime = evidence.mime_type if evidence.kind in ("image", "video", "audio") or download \
+        else "application/octet-stream"
+    response = Response(chunks, mimetype=mime, direct_passthrough=True)
+    response.headers["Content-Length"] = str(evidence.size)
+    response.headers["Content-Disposition"] = content_disposition(disposition, evidence.original_name)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"
+    return response

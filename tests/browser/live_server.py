@@ -1,0 +1,183 @@
+"""A real server for browser tests, in its own process with its own database.
+
+A subprocess, not a thread: the extensions (db, limiter, security …) are module
+singletons, and the server's app must not share them with the app the rest of
+the test suite builds in this process. The database is a fresh SQLite file, or,
+when DATABASE_URL names PostgreSQL, a separate database made for this run, so
+the browser tests never touch the database the other tests roll back in.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+FLASK = [str(Path(sys.executable).with_name("flask")), "--app", "referrals"]
+# One per test process, so two runs on the same PostgreSQL server never collide.
+BROWSER_DATABASE = f"referrals_test_browser_{os.getpid()}"
+
+# Debian's Chromium; Playwright's own browser download is not available here.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith("postgresql")
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _recreate_postgres_database(url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def _drop_postgres_database(url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        engine.dispose()
+
+
+class LiveServer:
+    """``flask run`` on a free port with a migrated, demo-seeded database.
+
+    Use as a context manager; ``url`` is the base address, ``log`` the server's output.
+    """
+
+    def __init__(self, instance_path: Path, *, database_url: str | None = None,
+                 extra_env: dict[str, str] | None = None):
+        self.instance_path = Path(instance_path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = self.instance_path / "server.log"
+        given = os.environ.get("DATABASE_URL", "") if database_url is None else database_url
+        if given.startswith("postgresql://"):
+            given = "postgresql+psycopg://" + given[len("postgresql://"):]
+        self._admin_url = given if _is_postgres(given) else None
+        if self._admin_url:
+            self.database_url = _with_database(given, BROWSER_DATABASE)
+        else:
+            self.database_url = f"sqlite:///{self.instance_path / 'browser.db'}"
+        env = {
+            key: value for key, value in os.environ.items()
+            if not key.startswith(("REFERRALS_", "FLASK_", "WERKZEUG_"))
+        }
+        env.update(
+            REFERRALS_ENV="test",
+            REFERRALS_INSTANCE_PATH=str(self.instance_path),
+            REFERRALS_SECURE_COOKIES="0",
+            REFERRALS_SIGN_IN_RATE_LIMIT="200 per minute",
+            DATABASE_URL=self.database_url,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra_env or {})
+        self.env = env
+        self._process: subprocess.Popen | None = None
+        self._log_file = None
+
+    # -- commands -----------------------------------------------------------------
+    def flask(self, *args: str) -> str:
+        """Run ``flask --app referrals ARGS`` against this server's database."""
+        result = subprocess.run(
+            [*FLASK, *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"flask {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result.stdout
+
+    def start(self) -> LiveServer:
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        if self._admin_url:
+            _recreate_postgres_database(self._admin_url, BROWSER_DATABASE)
+        self.flask("db", "upgrade")
+        self.flask("demo", "seed")
+        self._log_file = open(self.log, "ab")
+        self._process = subprocess.Popen(
+            [*FLASK, "run", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+        self._wait_until_healthy()
+        return self
+
+    def _wait_until_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the server did not answer /healthz in {timeout:.0f} s:\n"
+                           f"{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._process = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self._admin_url:
+            _drop_postgres_database(self._admin_url, BROWSER_DATABASE)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def totp_code(key: str, *, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows now (or ``offset_steps`` time steps away)."""
+    from passlib.totp import TOTP
+
+    return TOTP(key=key, format="base32").generate(time=time.time() + 30 * offset_steps).token

@@ -1,0 +1,140 @@
+"""The demo seed: who it creates, that running it again changes nothing, and `demo totp`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import func, select
+
+from referrals.accounts.models import Role, User
+from referrals.agencies.models import Agency
+from referrals.audit.models import AuditEvent
+from referrals.audit.services import verify_chain
+from referrals.core.identity import STAFF_ROLES
+from referrals.demo import DEMO_AGENCIES, DEMO_DOMAIN, demo_password, seed_demo
+from referrals.extensions import db
+from tests.conftest import Client, SignIn
+
+CODE = re.compile(r"^(\d{6})\s", re.MULTILINE)
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: _count(model) for model in (User, Agency, Role, AuditEvent)}
+
+
+def _user(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+@pytest.fixture
+def cli(app):
+    return app.test_cli_runner()
+
+
+def test_seed_creates_one_user_per_role_and_two_agencies_with_an_officer_each():
+    before = _counts()
+    rows = seed_demo()
+    db.session.flush()
+
+    for role in STAFF_ROLES:
+        user = _user(f"{role}@{DEMO_DOMAIN}")
+        assert user is not None, role
+        assert user.kind == "staff" and user.role_names == [role]
+        assert user.active and not user.password_change_required
+        assert user.tf_totp_secret and user.tf_primary_method == "authenticator"
+
+    agencies = db.session.scalars(
+        select(Agency).where(Agency.name.in_([a["name"] for a in DEMO_AGENCIES]))
+    ).all()
+    assert len(agencies) == 2
+    for agency in agencies:
+        officers = db.session.scalars(select(User).where(User.agency_id == agency.id)).all()
+        assert len(officers) == 1, agency.name
+        officer = officers[0]
+        assert officer.kind == "agency" and officer.role_names == []
+        assert officer.tf_totp_secret and officer.tf_primary_method == "authenticator"
+
+    after = _counts()
+    assert after["User"] - before["User"] == len(STAFF_ROLES) + 2
+    assert after["Agency"] - before["Agency"] == 2
+    assert after["Role"] == before["Role"] == len(STAFF_ROLES)
+    assert {row["email"] for row in rows} == (
+        {f"{role}@{DEMO_DOMAIN}" for role in STAFF_ROLES} | {a["officer"][0] for a in DEMO_AGENCIES}
+    )
+    assert verify_chain().ok
+
+
+def test_seeding_twice_through_the_cli_creates_nothing_new(cli):
+    first = cli.invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    assert f"admin@{DEMO_DOMAIN}" in first.output
+    counts = _counts()
+    assert counts["User"] >= len(STAFF_ROLES) + 2
+
+    second = cli.invoke(args=["demo", "seed"])
+    assert second.exit_code == 0, second.output
+    assert _counts() == counts  # no user, agency, role or audit event added
+    report = verify_chain()
+    assert report.ok, report.reason
+    assert report.checked == counts["AuditEvent"]
+
+
+@pytest.mark.parametrize(
+    ("email", "lands_on"),
+    [(f"admin@{DEMO_DOMAIN}", "/dashboard"), (DEMO_AGENCIES[0]["officer"][0], "/portal/")],
+)
+def test_demo_totp_prints_a_code_that_signs_the_user_in(app, cli, email, lands_on):
+    assert cli.invoke(args=["demo", "seed"]).exit_code == 0
+    result = cli.invoke(args=["demo", "totp", email])
+    assert result.exit_code == 0, result.output
+    match = CODE.search(result.output)
+    assert match, result.output
+
+    app.test_client_class = Client
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    sign_in = SignIn(client)
+    response = sign_in.password_step(email, demo_password(email))
+    assert response.status_code == 302 and "/tf-validate" in response.headers["Location"]
+    response = sign_in.code_step(match.group(1))
+    assert response.status_code == 302, response.text
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"].endswith(lands_on)
+    assert client.get(lands_on).status_code == 200
+
+
+def test_demo_totp_refuses_a_non_demo_account(cli, make_user):
+    user = make_user("admin")
+    result = cli.invoke(args=["demo", "totp", user.email])
+    assert result.exit_code != 0
+    assert "not a demo account" in result.output
+    assert not CODE.search(result.output)
+
+
+def test_demo_totp_refuses_an_unknown_account(cli):
+    result = cli.invoke(args=["demo", "totp", f"nobody@{DEMO_DOMAIN}"])
+    assert result.exit_code != 0
+    assert "not a demo account" in result.output
+
+
+@pytest.mark.parametrize("args", [["demo", "seed"], ["demo", "totp", f"admin@{DEMO_DOMAIN}"]])
+def test_demo_commands_refuse_to_run_in_production(app, cli, monkeypatch, args):
+    # Regression: `demo seed` on a production deployment created an admin whose password
+    # and TOTP secret anyone can derive from the source code.
+    assert cli.invoke(args=["demo", "seed"]).exit_code == 0
+    counts = _counts()
+    production = replace(app.config["REFERRALS_SETTINGS"], environment="production")
+    monkeypatch.setitem(app.config, "REFERRALS_SETTINGS", production)
+    db.session.execute(db.delete(User).where(User.email == f"agent@{DEMO_DOMAIN}"))
+    counts["User"] -= 1
+    result = cli.invoke(args=args)
+    assert result.exit_code != 0
+    assert "production" in result.output
+    assert not CODE.search(result.output)
+    assert _counts() == counts

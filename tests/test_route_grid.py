@@ -1,0 +1,192 @@
+"""The route × role grid: every endpoint, every kind of visitor, the status each one gets.
+
+EXPECTED lists every endpoint in the URL map. A new endpoint that nobody put here fails
+``test_every_endpoint_is_in_the_grid``; each cell is then a real request by a real,
+signed-in user of that role (or nobody), parametrized so a failure names both.
+
+GET routes are fetched; POST-only routes are posted with a valid CSRF token (taken from
+a page the visitor can load), so what answers is the guard, not the CSRF check.
+
+Classification of Flask-Security's endpoints, for our configuration (TOTP required, no
+mail, no WebAuthn):
+- /login: the form for nobody; a signed-in user is sent on (302).
+- /logout: POST only; everyone ends up at /login (302).
+- /tf-validate, /tf-setup: public, because they are steps of signing in; without that
+  state in the session they send the visitor to /login. /tf-setup lets a signed-in user
+  replace their authenticator (200; it asks for a fresh sign-in when needed), and
+  /tf-setup/<token> finishes that (a bad token goes back to /tf-setup, 302).
+  A signed-in GET of /tf-validate is treated by Flask-Security as an illegal state: it
+  signs the user out and redirects (302).
+- /verify: re-authentication for a fresh session, which /tf-setup asks for: signed-in 200.
+- /account/password: everyone signed in may change their own password (200).
+- /tf-rescue, /tf-select, /fs-static/…: unreachable (404 for all, core.guards
+  UNREACHABLE_ENDPOINTS). /tf-rescue would mail a "help" request to an unconfigured
+  address; /tf-select chooses among several second factors and we have one;
+  /fs-static serves WebAuthn scripts we do not use.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from flask import url_for
+
+from tests import factories
+from tests.conftest import Client, SignIn, csrf_from
+
+ANON, AGENT, SUPER, COMPL, ADMIN, OFFICER = (
+    "anonymous", "agent", "supervisor", "compliance", "admin", "officer")
+ROLES = (ANON, AGENT, SUPER, COMPL, ADMIN, OFFICER)
+
+# endpoint → {visitor: status}
+EXPECTED: dict[str, dict[str, int]] = {
+    # public
+    "static":                               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "health":                               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "api-docs.openapi_json":                {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "home":                                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
+    # sign-in and account (Flask-Security)
+    "security.login":                       {ANON: 200, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
+    "security.logout":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
+    "security.change_password":             {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "security.verify":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "security.two_factor_setup":            {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "security.two_factor_setup_validate":   {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
+    "security.two_factor_token_validation": {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
+    "security.two_factor_rescue":           {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "security.tf_select":                   {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "security.static":                      {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    # staff pages
+    "dashboard.index":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    "audit.index":                          {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "accounts.index":                       {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "accounts.create":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "accounts.detail":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "accounts.unlock":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "accounts.disable":                     {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "accounts.enable":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "accounts.reset_password":              {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "accounts.reset_two_factor":            {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    # agency portal
+    "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+}
+
+
+# --- sample values for URL parameters -----------------------------------------------
+
+
+class Samples:
+    """Objects a URL can point at, made on first use inside the test's transaction."""
+
+    def __init__(self):
+        self._made: dict[str, object] = {}
+
+    def _once(self, key: str, make):
+        if key not in self._made:
+            self._made[key] = make()
+        return self._made[key]
+
+    @property
+    def staff_user(self):
+        return self._once("staff_user", lambda: factories.make_user("agent"))
+
+    def values(self, endpoint: str, arguments: set[str]) -> dict:
+        special = {
+            "static": {"filename": "app.css"},
+            "security.static": {"filename": "js/webauthn.js"},  # exists in Flask-Security
+            "security.two_factor_setup_validate": {"token": "not-a-real-setup-token"},
+        }
+        values = dict(special.get(endpoint, {}))
+        for name in arguments - set(values):
+            if name == "user_id":
+                values[name] = self.staff_user.id
+            else:
+                raise AssertionError(f"{endpoint}: no sample value for <{name}>; add one to Samples")
+        return values
+
+
+# --- requests ---------------------------------------------------------------------------
+
+
+def _rules(app) -> dict[str, object]:
+    rules = {}
+    for rule in app.url_map.iter_rules():
+        assert rule.endpoint not in rules, f"{rule.endpoint} has two rules; give each a grid row"
+        rules[rule.endpoint] = rule
+    return rules
+
+
+def _client(app) -> Client:
+    app.test_client_class = Client
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    return client
+
+
+def _visitor(app, role: str) -> Client:
+    client = _client(app)
+    if role != ANON:
+        SignIn(client)(factories.make_user(role))
+    return client
+
+
+def _csrf_token(client: Client, role: str) -> str:
+    page = client.get("/login" if role == ANON else "/account/password")
+    assert page.status_code == 200, f"{role} cannot load a page to take a CSRF token from"
+    return csrf_from(page.text)
+
+
+CELLS = [(endpoint, role) for endpoint in sorted(EXPECTED) for role in ROLES]
+
+
+def test_every_endpoint_is_in_the_grid(app):
+    endpoints = set(_rules(app))
+    unclassified = endpoints - set(EXPECTED)
+    gone = set(EXPECTED) - endpoints
+    assert not unclassified, f"endpoints nobody classified in EXPECTED: {sorted(unclassified)}"
+    assert not gone, f"EXPECTED lists endpoints that no longer exist: {sorted(gone)}"
+    for endpoint, row in EXPECTED.items():
+        assert set(row) == set(ROLES), f"{endpoint}: a status for each of {ROLES}"
+
+
+@pytest.mark.parametrize(("endpoint", "role"), CELLS, ids=[f"{e}-{r}" for e, r in CELLS])
+def test_route_grid(app, endpoint, role):
+    rules = _rules(app)
+    assert endpoint in rules, f"{endpoint} is in EXPECTED but not in the URL map"
+    rule = rules[endpoint]
+    client = _visitor(app, role)
+    with app.test_request_context():
+        path = url_for(endpoint, **Samples().values(endpoint, set(rule.arguments)))
+    if "GET" in rule.methods:
+        response = client.get(path)
+    else:
+        assert rule.methods >= {"POST"}, f"{endpoint}: neither GET nor POST"
+        response = client.post(path, data={"csrf_token": _csrf_token(client, role)})
+
+    expected = EXPECTED[endpoint][role]
+    assert response.status_code == expected, (
+        f"{rule.methods - {'HEAD', 'OPTIONS'}} {path} as {role}: "
+        f"{response.status_code}, expected {expected}"
+        + (f" → {response.headers.get('Location')}" if response.status_code == 302 else "")
+    )
+    if role == ANON and expected == 302:
+        assert urlsplit(response.headers["Location"]).path == "/login", (
+            f"{path} sends an anonymous visitor to {response.headers['Location']}, not /login")
+
+
+@pytest.mark.parametrize(
+    ("role", "target"),
+    [(AGENT, "/dashboard"), (SUPER, "/dashboard"), (COMPL, "/dashboard"), (ADMIN, "/dashboard"),
+     (OFFICER, "/portal/")],
+)
+def test_home_sends_each_role_to_its_side(app, role, target):
+    response = _visitor(app, role).get("/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == target
+
+
+def test_signed_in_users_are_sent_on_from_login(app):
+    response = _visitor(app, AGENT).get("/login")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/"

@@ -38,6 +38,17 @@ class Settings:
     redis_url: str | None = None
     evidence_max_bytes: int = 2 * 1024**3
     phone_region: str = "US"
+    legal_time_zone: str = "America/Los_Angeles"
+    base_url: str = "http://127.0.0.1:5000"
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_sender: str = "ler-no-reply@referrals.invalid"
+    oncall_emails: tuple[str, ...] = ()
+    oncall_webhook_url: str | None = None
+    legal_process_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
@@ -85,6 +96,10 @@ class Settings:
             "OPENAPI_JSON_PATH": "openapi.json",
             # Flask-Security-Too
             "SECURITY_PASSWORD_HASH": "argon2",
+            # Tests hash thousands of passwords: argon2 still, at its cheapest setting.
+            "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": (
+                {"argon2__time_cost": 1, "argon2__memory_cost": 256, "argon2__parallelism": 1}
+                if self.environment == "test" else {}),
             "SECURITY_PASSWORD_SALT": self.password_salt,
             "SECURITY_PASSWORD_LENGTH_MIN": self.password_length_min,
             "SECURITY_PASSWORD_COMPLEXITY_CHECKER": None,
@@ -223,6 +238,17 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         storage_keys=_storage_keys(storage_raw),
         evidence_max_bytes=int(env.get("REFERRALS_EVIDENCE_MAX_BYTES", 2 * 1024**3)),
         phone_region=env.get("REFERRALS_PHONE_REGION", "US").upper(),
+        legal_time_zone=env.get("REFERRALS_LEGAL_TIME_ZONE", "America/Los_Angeles"),
+        base_url=env.get("REFERRALS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        smtp_host=env.get("REFERRALS_SMTP_HOST") or None,
+        smtp_port=int(env.get("REFERRALS_SMTP_PORT", "25")),
+        smtp_starttls=_bool(env.get("REFERRALS_SMTP_STARTTLS"), False),
+        smtp_username=env.get("REFERRALS_SMTP_USERNAME") or None,
+        smtp_password=env.get("REFERRALS_SMTP_PASSWORD") or None,
+        mail_sender=env.get("REFERRALS_MAIL_SENDER", "ler-no-reply@referrals.invalid"),
+        oncall_emails=tuple(e.strip() for e in env.get("REFERRALS_ONCALL_EMAILS", "").split(",")
+                            if e.strip()),
+        oncall_webhook_url=env.get("REFERRALS_ONCALL_WEBHOOK_URL") or None,
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
         rate_limit_storage_url=env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://"),

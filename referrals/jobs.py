@@ -1,3 +1,4 @@
 """Every background task, imported in one place so the worker knows them all."""
 
 from referrals.core.heartbeat import record_heartbeat  # noqa: F401
+from referrals.core.mail import post_webhook_job, send_mail_job  # noqa: F401

@@ -7,3 +7,7 @@ from referrals.cases.models import (  # noqa: F401
     Case, CaseCounter, CaseEvent, Escalation, Identifier, ReportedContent, Subject)
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob  # noqa: F401
 from referrals.tokens.models import ApiToken  # noqa: F401
+from referrals.agencies.models import AgencyDomain, AgencyKey, AgencyPhone  # noqa: F401
+from referrals.requests.models import (  # noqa: F401
+    Disclosure, DisclosureRequest, LegalProcessDocument, RequestCollaborator, RequestCounter,
+    RequestMessage, RequestTarget, UserNoticeTask)

@@ -64,6 +64,9 @@ def make_user(role: str | None = "agent", *, agency: Agency | None = None, enrol
         created_at=now(),
         **fields,
     )
+    if kind == "agency":
+        user.confirmed_at = fields.get("confirmed_at", now())
+        user.approved_at = fields.get("approved_at", now())
     if kind == "staff" and role:
         user.roles = [ensure_roles()[r] for r in role.split("+")]
     if enrolled:

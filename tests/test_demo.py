@@ -123,18 +123,28 @@ def test_demo_totp_refuses_an_unknown_account(cli):
     assert "not a demo account" in result.output
 
 
-@pytest.mark.parametrize("args", [["demo", "seed"], ["demo", "totp", f"admin@{DEMO_DOMAIN}"]])
-def test_demo_commands_refuse_to_run_in_production(app, cli, monkeypatch, args):
-    # Regression: `demo seed` on a production deployment created an admin whose password
-    # and TOTP secret anyone can derive from the source code.
-    assert cli.invoke(args=["demo", "seed"]).exit_code == 0
-    counts = _counts()
+def _as_production(app, monkeypatch) -> None:
     production = replace(app.config["REFERRALS_SETTINGS"], environment="production")
     monkeypatch.setitem(app.config, "REFERRALS_SETTINGS", production)
-    db.session.execute(db.delete(User).where(User.email == f"agent@{DEMO_DOMAIN}"))
-    counts["User"] -= 1
-    result = cli.invoke(args=args)
+
+
+def test_demo_seed_refuses_to_run_in_production(app, cli, monkeypatch):
+    # Regression: `demo seed` on a production deployment created an admin whose password
+    # and TOTP secret anyone can derive from the source code.
+    assert _user(f"admin@{DEMO_DOMAIN}") is None
+    counts = _counts()
+    _as_production(app, monkeypatch)
+    result = cli.invoke(args=["demo", "seed"])
+    assert result.exit_code != 0
+    assert "production" in result.output
+    assert _counts() == counts
+    assert _user(f"admin@{DEMO_DOMAIN}") is None
+
+
+def test_demo_totp_refuses_to_run_in_production(app, cli, monkeypatch):
+    assert cli.invoke(args=["demo", "seed"]).exit_code == 0
+    _as_production(app, monkeypatch)
+    result = cli.invoke(args=["demo", "totp", f"admin@{DEMO_DOMAIN}"])
     assert result.exit_code != 0
     assert "production" in result.output
     assert not CODE.search(result.output)
-    assert _counts() == counts

@@ -27,17 +27,20 @@ mail, no WebAuthn):
 
 from __future__ import annotations
 
+import io
 from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
 
+from referrals.core.identity import system_identity
 from tests import factories
 from tests.conftest import Client, SignIn, csrf_from
 
 ANON, AGENT, SUPER, COMPL, ADMIN, OFFICER = (
     "anonymous", "agent", "supervisor", "compliance", "admin", "officer")
 ROLES = (ANON, AGENT, SUPER, COMPL, ADMIN, OFFICER)
+SYSTEM = system_identity("test:route grid samples")
 
 # endpoint → {visitor: status}
 EXPECTED: dict[str, dict[str, int]] = {
@@ -68,8 +71,30 @@ EXPECTED: dict[str, dict[str, int]] = {
     "accounts.enable":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
     "accounts.reset_password":              {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "accounts.reset_two_factor":            {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "tokens.index":                         {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "tokens.create":                        {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "tokens.revoke":                        {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    # cases: read by agents, supervisors and compliance; worked by agents and supervisors
+    "cases.index":                          {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "cases.detail":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "cases.create":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.take":                           {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.assign":                         {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.status":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.note":                           {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.due":                            {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.add_subject":                    {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.add_identifier":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "evidence.upload":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "evidence.item":                        {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "evidence.content":                     {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # agency portal
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
+    "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "evidence_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "evidence_api.upload":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
 }
 
 
@@ -87,9 +112,40 @@ class Samples:
             self._made[key] = make()
         return self._made[key]
 
-    @property
-    def staff_user(self):
-        return self._once("staff_user", lambda: factories.make_user("agent"))
+    def user_id(self):
+        return self._once("user", lambda: factories.make_user("agent")).id
+
+    def _case(self):
+        from referrals.cases.services import open_case
+
+        return self._once("case", lambda: open_case(
+            SYSTEM, title="Grid sample case", category="other", check=False))
+
+    def reference(self):
+        return self._case().reference
+
+    def subject_id(self):
+        from referrals.cases.services import add_subject
+
+        return self._once("subject", lambda: add_subject(
+            SYSTEM, self._case(), label="grid-sample-account", check=False)).id
+
+    def item_id(self):
+        from referrals.core.identity import Identity
+        from referrals.evidence.services import add_evidence
+
+        def make():
+            uploader = Identity.for_user(factories.make_user("agent"))
+            return add_evidence(uploader, self._case(), io.BytesIO(b"synthetic grid evidence\n"),
+                                original_name="grid-sample.txt")
+
+        return self._once("item", make).id
+
+    def token_id(self):
+        from referrals.tokens.services import create_token
+
+        return self._once("token", lambda: create_token(
+            SYSTEM, factories.make_user("agent"), scopes=["cases:read"], name="grid sample")[0]).id
 
     def values(self, endpoint: str, arguments: set[str]) -> dict:
         special = {
@@ -99,14 +155,30 @@ class Samples:
         }
         values = dict(special.get(endpoint, {}))
         for name in arguments - set(values):
-            if name == "user_id":
-                values[name] = self.staff_user.id
-            else:
-                raise AssertionError(f"{endpoint}: no sample value for <{name}>; add one to Samples")
+            make = getattr(self, name, None)
+            assert make is not None, f"{endpoint}: no sample value for <{name}>; add one to Samples"
+            values[name] = make()
         return values
 
 
 # --- requests ---------------------------------------------------------------------------
+
+
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _one_password_hash(monkeypatch):
+    """Every user here has the same password; hash it once (argon2 is slow on purpose).
+    Signing in still verifies it for real."""
+    from flask_security import hash_password
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        return _HASHES[password]
+
+    monkeypatch.setattr(factories, "hash_password", cached)
 
 
 def _rules(app) -> dict[str, object]:

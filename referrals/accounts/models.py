@@ -61,6 +61,10 @@ class User(db.Model, UserMixin):
     password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")  # IANA name, for display
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Agency officers: LER staff approve an account before its first submission.
+    badge_number: Mapped[str] = mapped_column(String(64), default="")
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     # Lockout: consecutive failures inside a window, then locked until an admin unlocks.
     failed_sign_in_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -85,6 +89,7 @@ class User(db.Model, UserMixin):
         secondary=roles_users, lazy="selectin", order_by=Role.name
     )
     agency = relationship("Agency", lazy="joined")
+    approved_by = relationship("User", remote_side=[id], foreign_keys=[approved_by_id])
 
     @property
     def is_locked_out(self) -> bool:
@@ -92,6 +97,10 @@ class User(db.Model, UserMixin):
 
     def is_locked(self, form_error: list[str] | None = None) -> bool:
         """Flask-Security asks this after the password has been verified."""
+        if self.kind == "agency" and self.confirmed_at is None:
+            if form_error is not None:
+                form_error.append(UNCONFIRMED_MESSAGE)
+            return True
         if self.locked_at is None:
             return False
         if form_error is not None:
@@ -119,4 +128,7 @@ class User(db.Model, UserMixin):
 LOCKED_MESSAGE = (
     "This account is locked after too many failed sign-ins. "
     "Ask an administrator to unlock it."
+)
+UNCONFIRMED_MESSAGE = (
+    "Confirm your e-mail address first: follow the link in the message we sent you."
 )

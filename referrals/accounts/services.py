@@ -152,6 +152,9 @@ def create_agency_user(
     account_policy.require(actor, "create")
     user, initial = _new_user(email=email, full_name=full_name, kind="agency", password=password)
     user.agency_id = agency.id
+    # Made by staff (or the demo seed): confirmed and approved by whoever made it.
+    user.confirmed_at = user.approved_at = now()
+    user.approved_by_id = actor.user_id
     db.session.add(user)
     db.session.flush()
     record_event(actor, "account.created", object_type="user", object_id=user.id,

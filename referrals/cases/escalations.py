@@ -84,24 +84,27 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
     accounts = _normalized_accounts(data["accounts"])
     received = now()
     priority = data.get("priority") or rules.DEFAULT_PRIORITY[data["category"]]
-    case = _matching_open_case(accounts)
-    attached = case is not None
-    if case is None:
-        title = data.get("title") or (
-            f"{rules.CATEGORIES[data['category']]}: {accounts[0]['label']}")
-        case = services.open_case(actor, title=title, category=data["category"],
-                                  priority=priority, source=data["reason"],
-                                  summary=data.get("summary", ""), audit=False, check=False)
-
-    escalation = Escalation(
-        source_system=data["source_system"], external_id=data["external_id"], case_id=case.id,
-        category=data["category"], reason=data["reason"], detected_at=data["detected_at"],
-        received_at=received, attached_to_existing=attached,
-        payload=canonical_json(_payload_for_storage(data)),
-    )
     try:
-        # A concurrent request with the same key may win the race: then answer with its case.
+        # A concurrent request with the same key may win the race: then answer with its
+        # case. The case this request opened is inside the same savepoint, so losing the
+        # race takes it (and its case number) back instead of leaving an empty case.
         with db.session.begin_nested():
+            case = _matching_open_case(accounts)
+            attached = case is not None
+            if case is None:
+                title = data.get("title") or (
+                    f"{rules.CATEGORIES[data['category']]}: {accounts[0]['label']}")
+                case = services.open_case(actor, title=title, category=data["category"],
+                                          priority=priority, source=data["reason"],
+                                          summary=data.get("summary", ""), audit=False,
+                                          check=False)
+            escalation = Escalation(
+                source_system=data["source_system"], external_id=data["external_id"],
+                case_id=case.id, category=data["category"], reason=data["reason"],
+                detected_at=data["detected_at"], received_at=received,
+                attached_to_existing=attached,
+                payload=canonical_json(_payload_for_storage(data)),
+            )
             db.session.add(escalation)
             db.session.flush()
     except IntegrityError:

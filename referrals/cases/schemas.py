@@ -7,8 +7,15 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from referrals.cases import rules
-from referrals.cases.identifiers import KINDS
+from referrals.cases.identifiers import KINDS, normalize
+from referrals.core.errors import InvalidInput
 from referrals.core.clock import now
+
+def phone_region() -> str:
+    from flask import current_app, has_app_context
+
+    return current_app.config.get("REFERRALS_PHONE_REGION", "US") if has_app_context() else "US"
+
 
 REASONS = ("hash_match", "classifier", "user_report", "ngo_tip")
 HEX = {32: validate.Regexp(r"^[0-9a-fA-F]{32}$", error="32 hexadecimal characters"),
@@ -19,8 +26,10 @@ HEX = {32: validate.Regexp(r"^[0-9a-fA-F]{32}$", error="32 hexadecimal character
 class AwareDateTime(fields.AwareDateTime):
     """A timestamp that must say its time zone (the API refuses to guess)."""
 
+    # marshmallow's key is "invalid_awareness"; under any other name the plain message
+    # was never used and clients saw "Not a valid aware datetime."
     default_error_messages = {
-        "awareness": "Give a time zone, e.g. 2026-11-20T10:00:00Z.",
+        "invalid_awareness": "Give a time zone, e.g. 2026-11-20T10:00:00Z.",
         "invalid": "Not a date and time; use ISO 8601, e.g. 2026-11-20T10:00:00Z.",
     }
 
@@ -36,6 +45,15 @@ class IdentifierIn(Schema):
     def ip_only(self, data, **kwargs):
         if data["kind"] != "ip" and (data.get("observed_at") or data.get("port") is not None):
             raise ValidationError("Only IP addresses take observed_at and port.", "observed_at")
+
+    @validates_schema
+    def normal_form(self, data, **kwargs):
+        # Checked here, not only in the service, so that the error names the identifier
+        # (accounts.0.identifiers.2.value) rather than a bare "value".
+        try:
+            normalize(data["kind"], data["value"], region=phone_region())
+        except InvalidInput as error:
+            raise ValidationError(error.message, "value") from error
 
 
 class AccountIn(Schema):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,5 +28,20 @@ def format_time(value: datetime | None, with_seconds: bool = False) -> str:
     return local.strftime(pattern)
 
 
+def json_fields(value: str | None) -> list[tuple[str, str]] | None:
+    """A stored JSON object (an audit event's before/after) as (name, JSON value) pairs,
+    so a long object wraps between fields, not inside them; None when it is not an object."""
+    if not value:
+        return None
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return [(str(key), json.dumps(item, ensure_ascii=False)) for key, item in data.items()]
+
+
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
+    app.jinja_env.filters["json_fields"] = json_fields

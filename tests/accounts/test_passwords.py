@@ -6,13 +6,15 @@ from importlib import resources
 
 import pytest
 from flask import current_app
+from flask_security import verify_password
 from sqlalchemy import select
 
 from referrals.accounts.models import User
 from referrals.accounts.passwords import ReferralsPasswordUtil, password_problems
 from referrals.audit.models import AuditEvent
 from referrals.extensions import db
-from tests.conftest import TEST_PASSWORD, csrf_from
+from tests import factories
+from tests.conftest import TEST_PASSWORD, SignIn, csrf_from
 
 COMMON = "password1234"
 
@@ -122,7 +124,7 @@ def test_change_password_page_refuses_eleven_characters(client, as_role):
 
 
 @pytest.mark.parametrize("length", [12, 64, 128])
-def test_change_password_page_accepts_lengths_from_12_to_128(client, sign_in, as_role, length):
+def test_change_password_page_accepts_lengths_from_12_to_128(client, as_role, length):
     user = as_role("agent")
     new_password = _phrase(length)
     response = _change_password(client, new_password)
@@ -130,8 +132,6 @@ def test_change_password_page_accepts_lengths_from_12_to_128(client, sign_in, as
     assert "account.password_changed" in _actions(user.id)
     # The new password is the one that works now.
     with client.application.test_request_context():
-        from flask_security import verify_password
-
         assert verify_password(new_password, _reload(user).password)
         assert not verify_password(TEST_PASSWORD, _reload(user).password)
 
@@ -211,9 +211,6 @@ def test_changing_the_password_ends_other_sessions(app, client, sign_in, make_us
     user = make_user("agent")
     other = app.test_client()
     other.environ_base["HTTP_REFERER"] = "https://localhost/"
-    from tests.conftest import SignIn
-    from tests import factories
-
     SignIn(other)(user)
     sign_in.password_step(user.email)
     sign_in.code_step(factories.totp_code(user, offset_steps=1))
@@ -246,8 +243,6 @@ def test_pending_password_change_sends_sign_in_straight_to_the_change_page(
 ):
     user = make_user("agent", password_change_required=True)
     sign_in.password_step(user.email)
-    from tests import factories
-
     response = sign_in.code_step(factories.totp_code(user))
     assert response.status_code == 302
     response = client.get(response.headers["Location"], follow_redirects=True)

@@ -1,14 +1,16 @@
 """Sign-in: password then TOTP, the system-use notice, single-use codes, lockout, rate limit."""
 
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from passlib.totp import TOTP
 from sqlalchemy import select
 
 from referrals.accounts.models import LOCKED_MESSAGE, User
-from referrals.accounts.sign_in import DISABLED_MESSAGE
+from referrals.accounts.sign_in import DISABLED_MESSAGE, SingleUseTotp
 from referrals.audit.models import AuditEvent
 from referrals.core import clock
 from referrals.extensions import db, limiter
@@ -241,6 +243,58 @@ def test_code_from_an_earlier_time_step_is_refused_after_a_later_one_was_used(
     # Still inside the validity window, but older than the code already used.
     assert sign_in.code_step(factories.totp_code(user)).status_code == 200
     assert not _is_signed_in(client)
+
+
+def test_flask_security_uses_the_single_use_totp_factory(app):
+    """Regression: init_app() ignored totp_cls, so the stock factory (no replay check) ran."""
+    assert isinstance(app.extensions["security"].totp_factory, SingleUseTotp)
+
+
+# --- enrolment ----------------------------------------------------------------------------
+
+
+def _enrol(client, sign_in, user):
+    """Password, then set up an authenticator from the key on the page; returns the key."""
+    response = sign_in.password_step(user.email)
+    assert response.status_code == 302 and "/tf-setup" in response.headers["Location"]
+    page = client.get("/tf-setup")
+    page = client.post("/tf-setup", data={"setup": "authenticator",
+                                          "csrf_token": csrf_from(page.text)})
+    key = re.search(r'id="totp-key">([^<]+)</code>', page.text).group(1).replace(" ", "")
+    response = client.post("/tf-validate", data={
+        "code": TOTP(key=key, format="base32").generate().token,
+        "csrf_token": csrf_from(page.text),
+    })
+    assert response.status_code == 302
+    return key
+
+
+def test_user_without_an_authenticator_must_enrol_before_signing_in(client, sign_in, make_user):
+    user = make_user("agent", enrolled=False)
+    response = sign_in.password_step(user.email)
+    assert "/tf-setup" in response.headers["Location"]
+    assert not _is_signed_in(client)
+    _enrol(client, sign_in, user)
+    assert _is_signed_in(client)
+    assert _reload(user).tf_primary_method == "authenticator"
+
+
+def test_first_authenticator_enrolment_is_audited(client, sign_in, make_user):
+    """Regression: enrolment at sign-in fires tf_code_confirmed, not tf_profile_changed,
+    so a new second factor was added with no audit event."""
+    user = make_user("agent", enrolled=False)
+    _enrol(client, sign_in, user)
+    actions = _actions(user.id)
+    assert actions.count("account.two_factor_enrolled") == 1
+    assert actions.index("account.two_factor_enrolled") < actions.index("sign_in.succeeded")
+    [event] = _events("account.two_factor_enrolled", user.id)
+    assert _after(event) == {"method": "authenticator"}
+
+
+def test_ordinary_sign_in_does_not_audit_an_enrolment(client, sign_in, make_user):
+    user = make_user("agent")
+    sign_in(user)
+    assert "account.two_factor_enrolled" not in _actions(user.id)
 
 
 # --- lockout ------------------------------------------------------------------------------

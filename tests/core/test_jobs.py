@@ -22,7 +22,7 @@ from referrals.extensions import db, jobs
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
 
 
-def _heartbeats(note: str) -> list[AuditEvent]:
+def _heartbeats() -> list[AuditEvent]:
     return list(db.session.scalars(
         select(AuditEvent).where(AuditEvent.action == "jobs.heartbeat").order_by(AuditEvent.seq)
     ).all())
@@ -40,7 +40,7 @@ def test_immediate_mode_runs_an_enqueued_job_in_the_app(app):
     note = f"immediate-{uuid.uuid4().hex}"
     result = record_heartbeat.enqueue(note)
     assert result.get() == note
-    events = _with_note(_heartbeats(note), note)
+    events = _with_note(_heartbeats(), note)
     assert len(events) == 1
     event = events[0]
     assert (event.actor_kind, event.actor_label) == ("system", "job:heartbeat")
@@ -151,7 +151,7 @@ def test_worker_process_runs_a_job_queued_on_redis(app, settings, redis_url, tmp
                 assert worker.poll() is None, "the worker exited"
 
                 db.session.expire_all()
-                events = _with_note(_heartbeats(note), note)
+                events = _with_note(_heartbeats(), note)
                 assert len(events) == 1, "the worker did not store the heartbeat event"
                 assert events[0].actor_label == "job:heartbeat"
                 report = verify_chain()

@@ -1,0 +1,83 @@
+"""``python -m bench``: run the benchmarks, print the tables and the goals, exit 1 on a miss."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from bench.children import BenchError
+from bench.ingest import ingest_checks, run_ingest
+from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
+from bench.report import heading, print_checks
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--cases", type=int, default=100_000,
+                        help="cases for the full-size queue run (default 100,000)")
+    parser.add_argument("--small-cases", type=int, default=1_000,
+                        help="cases for the small run that shows the query count does not "
+                             "grow (default 1,000; 0 skips it)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"),
+                        help="default: sqlite, and postgresql too when DATABASE_URL names "
+                             "PostgreSQL or --postgres-url is given")
+    parser.add_argument("--postgres-url",
+                        help="a PostgreSQL server to create (and drop) referrals_bench on; "
+                             f"default DATABASE_URL, else {DEFAULT_POSTGRES_URL}")
+    parser.add_argument("--repeat", type=int, default=30, help="requests timed per page")
+    parser.add_argument("--analyze", action="store_true",
+                        help="run ANALYZE after seeding (planner statistics)")
+    parser.add_argument("--skip-queue", action="store_true", help="skip part A (the queue)")
+    parser.add_argument("--skip-ingest", action="store_true", help="skip part B (evidence ingest)")
+    parser.add_argument("--ingest-mib", type=int, default=1024,
+                        help="size of the ingested file in MiB (default 1024: 1 GiB)")
+    return parser.parse_args(argv)
+
+
+def choose_databases(options: argparse.Namespace) -> tuple[list[str], str]:
+    environment_url = os.environ.get("DATABASE_URL", "")
+    postgres_url = options.postgres_url or (
+        environment_url if environment_url.startswith("postgresql") else DEFAULT_POSTGRES_URL)
+    if options.database == "both":
+        return ["sqlite", "postgresql"], postgres_url
+    if options.database:
+        return [options.database], postgres_url
+    wanted_postgres = bool(options.postgres_url) or environment_url.startswith("postgresql")
+    return (["sqlite", "postgresql"] if wanted_postgres else ["sqlite"]), postgres_url
+
+
+def machine_load() -> str:
+    """Timings are only as quiet as the machine: say how busy it was."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.1f} (1 min), {five:.1f} (5 min)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_arguments(argv)
+    started = time.perf_counter()
+    print(f"Referrals benchmarks: Python {sys.version.split()[0]}, {machine_load()}", flush=True)
+    checks, queue_runs = [], []
+    try:
+        if not options.skip_queue:
+            databases, postgres_url = choose_databases(options)
+            sizes = sorted({size for size in (options.small_cases, options.cases) if size > 0})
+            queue_runs = run_queue(databases, sizes, postgres_url=postgres_url,
+                                   repeat=options.repeat, analyze=options.analyze)
+            checks += queue_checks(queue_runs, options.cases)
+        if not options.skip_ingest:
+            checks += ingest_checks(run_ingest(options.ingest_mib))
+    except BenchError as error:
+        print(f"\nBenchmark could not run: {error}", file=sys.stderr)
+        return 2
+    if queue_runs:
+        heading("Queue summary (server time through the Flask test client)")
+        print(summary_table(queue_runs), flush=True)
+    passed = print_checks(checks)
+    print(f"Benchmarks took {time.perf_counter() - started:.0f} s; at the end: {machine_load()}.")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""One ingest measurement in its own process, so its peak RSS is the ingest's alone.
+
+``python -m bench.ingest_child sha256 FILE``: one hashlib.sha256 pass, 1 MiB reads.
+``python -m bench.ingest_child copy FILE TARGET``: a plain copy with fsync (the disk's pace).
+``python -m bench.ingest_child blobstore FILE STORE_DIR``: BlobStore.write over the file.
+``python -m bench.ingest_child prepare_app -``: migrate a fresh SQLite database
+(REFERRALS_INSTANCE_PATH, DATABASE_URL from the environment), make an agent and a case.
+``python -m bench.ingest_child add_evidence FILE USER_ID CASE_ID``: the whole service
+path in that app.
+
+Prints one JSON line: bytes, seconds, peak RSS before the ingest and at the end (bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+from bench.children import emit
+
+CHUNK = 1024 * 1024
+MODES = ("sha256", "copy", "blobstore", "prepare_app", "add_evidence")
+AGENT = "agent@bench.example"
+
+
+def peak_rss() -> int:
+    """The process's peak resident set so far, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def hash_file(path: Path) -> int:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return size
+
+
+def copy_file(path: Path, target: Path) -> int:
+    """A plain copy, fsynced like a blob: what the disk alone allows."""
+    size = 0
+    with open(path, "rb") as handle, open(target, "wb") as out:
+        while chunk := handle.read(CHUNK):
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size
+
+
+def write_blob(path: Path, store_dir: Path) -> int:
+    from referrals.core.storage import BlobStore
+
+    store = BlobStore(store_dir, {1: os.urandom(32)})
+    with open(path, "rb") as handle:
+        return store.write(handle).size
+
+
+def prepare_app_case() -> dict:
+    """Migrate a fresh database and make an agent and a case to ingest into.
+
+    A process of its own: hashing the agent's password (argon2, 64 MiB) would
+    otherwise set the ingest process's peak memory.
+    """
+    from flask_migrate import upgrade
+
+    from referrals import create_app
+    from referrals.accounts.services import create_staff_user, ensure_roles
+    from referrals.cases.services import open_case
+    from referrals.core.identity import Identity, system_identity
+    from referrals.core.transaction import unit_of_work
+
+    app = create_app()
+    with app.app_context(), unit_of_work():
+        upgrade()
+        ensure_roles()
+        user, _ = create_staff_user(system_identity("bench"), email=AGENT, full_name="Bench Agent",
+                                    roles=["agent"], password="bench-agent-passphrase-42")
+        case = open_case(Identity.for_user(user), title="Ingest benchmark", category="other")
+        return {"user_id": user.id, "case_id": case.id}
+
+
+def add_evidence_through_app(path: Path, user_id: int, case_id: int) -> dict:
+    """Start the app, load the agent and the case, then time add_evidence and its commit."""
+    from referrals import create_app
+    from referrals.accounts.models import User
+    from referrals.cases.models import Case
+    from referrals.core.identity import Identity
+    from referrals.core.transaction import unit_of_work
+    from referrals.evidence.services import add_evidence
+    from referrals.extensions import db
+
+    app = create_app()
+    with app.app_context():
+        agent = Identity.for_user(db.session.get(User, user_id))
+        case = db.session.get(Case, case_id)
+        baseline = peak_rss()
+        started = time.perf_counter()
+        with unit_of_work(), open(path, "rb") as handle:
+            item = add_evidence(agent, case, handle, original_name=path.name)
+        seconds = time.perf_counter() - started
+        return {"bytes": item.size, "seconds": seconds, "baseline_rss": baseline,
+                "peak_rss": peak_rss()}
+
+
+def main() -> None:
+    if len(sys.argv) < 3 or sys.argv[1] not in MODES:
+        raise SystemExit(__doc__)
+    mode, path = sys.argv[1], Path(sys.argv[2])
+    if mode == "prepare_app":
+        emit(prepare_app_case())
+        return
+    if mode == "add_evidence":
+        emit(add_evidence_through_app(path, int(sys.argv[3]), int(sys.argv[4])))
+        return
+    baseline = peak_rss()
+    started = time.perf_counter()
+    if mode == "sha256":
+        size = hash_file(path)
+    elif mode == "copy":
+        size = copy_file(path, Path(sys.argv[3]))
+    else:
+        size = write_blob(path, Path(sys.argv[3]))
+    seconds = time.perf_counter() - started
+    emit({"bytes": size, "seconds": seconds, "baseline_rss": baseline, "peak_rss": peak_rss()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Checks on what an agency registers: e-mail domains, call-back numbers, public keys."""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+
+import phonenumbers
+
+from referrals.core.errors import InvalidInput
+
+# Addresses anyone can open: never proof of working for an agency.
+FREE_MAIL_DOMAINS = frozenset("""
+gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es yahoo.it ymail.com
+rocketmail.com outlook.com hotmail.com hotmail.co.uk hotmail.fr hotmail.de hotmail.it hotmail.es
+live.com live.co.uk live.fr msn.com aol.com aim.com icloud.com me.com mac.com mail.com email.com
+gmx.com gmx.net gmx.de gmx.at gmx.ch web.de t-online.de freenet.de proton.me protonmail.com
+protonmail.ch pm.me tutanota.com tutanota.de tuta.io zoho.com zohomail.com yandex.com yandex.ru
+mail.ru inbox.ru list.ru bk.ru rambler.ru qq.com 163.com 126.com sina.com sohu.com naver.com
+daum.net hanmail.net rediffmail.com libero.it virgilio.it tiscali.it orange.fr wanadoo.fr free.fr
+laposte.net sfr.fr btinternet.com sky.com talktalk.net virginmedia.com ntlworld.com comcast.net
+verizon.net att.net sbcglobal.net bellsouth.net cox.net charter.net earthlink.net juno.com
+hushmail.com fastmail.com fastmail.fm mailfence.com disroot.org riseup.net cock.li guerrillamail.com
+mailinator.com 10minutemail.com temp-mail.org yopmail.com sharklasers.com
+""".split())
+
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_AGE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+
+
+def normalize_domain(value: str) -> str:
+    domain = value.strip().lower().lstrip("@").rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise InvalidInput(f"“{value.strip()}” is not an e-mail domain such as police.example.gov.",
+                           field="domains")
+    if domain in FREE_MAIL_DOMAINS:
+        raise InvalidInput(f"{domain} is a free-mail domain: anyone can have an address there.",
+                           field="domains")
+    return domain
+
+
+def email_domain(email: str) -> str:
+    return email.strip().rpartition("@")[2].lower().rstrip(".")
+
+
+def normalize_phone(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidInput(f"“{value}” is not a phone number.", field="phones") from error
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInput(f"“{value}” is not a possible phone number.", field="phones")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_public_key(value: str) -> tuple[str, str]:
+    """('age', key) or ('ssh-ed25519', 'ssh-ed25519 AAAA…'), or a plain refusal."""
+    text = " ".join(value.split())
+    if text.startswith("age1"):
+        if not _AGE.match(text):
+            raise InvalidInput("That age key is not valid (age1… with 58 more characters).",
+                               field="public_key")
+        return "age", text
+    if text.startswith("ssh-ed25519 "):
+        parts = text.split(" ")
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+            (name_len,) = struct.unpack(">I", blob[:4])
+            name = blob[4:4 + name_len]
+            (key_len,) = struct.unpack(">I", blob[4 + name_len:8 + name_len])
+            key = blob[8 + name_len:8 + name_len + key_len]
+        except (ValueError, struct.error, IndexError) as error:
+            raise InvalidInput("That SSH key is not valid.", field="public_key") from error
+        if name != b"ssh-ed25519" or key_len != 32 or len(key) != 32:
+            raise InvalidInput("That SSH key is not a valid ed25519 key.", field="public_key")
+        return "ssh-ed25519", f"ssh-ed25519 {parts[1]}"
+    raise InvalidInput("Give an age public key (age1…) or an SSH ed25519 key (ssh-ed25519 AAAA…).",
+                       field="public_key")

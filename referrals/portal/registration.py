@@ -1,0 +1,124 @@
+"""Officer registration: an official address on a verified agency domain, a confirmed
+e-mail, TOTP (asked at first sign-in), and approval by LER staff before a first submission."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+from flask_security import hash_password
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from referrals.accounts.models import User
+from referrals.accounts.passwords import password_problems
+from referrals.accounts.services import find_user_by_email, normalize_email
+from referrals.agencies.services import agency_for_email, agency_policy
+from referrals.agencies.validation import FREE_MAIL_DOMAINS, email_domain
+from referrals.audit.services import record_event
+from referrals.core.clock import now
+from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from referrals.core.identity import ANONYMOUS, Identity
+from referrals.core.mail import queue_mail
+from referrals.extensions import db
+
+CONFIRM_SALT = "portal-confirm-email"
+CONFIRM_MAX_AGE = 24 * 3600
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONFIRM_SALT)
+
+
+def register_officer(*, email: str, full_name: str, badge_number: str, password: str) -> User | None:
+    """Create an unconfirmed officer account and send the confirmation link.
+
+    Returns None, silently, when the address already has an account: the page says the
+    same either way, so registration cannot be used to find out who has an account.
+    """
+    email = normalize_email(email)
+    if email_domain(email) in FREE_MAIL_DOMAINS:
+        raise InvalidInput("Use your official agency e-mail address, not a free-mail address.",
+                           field="email")
+    agency = agency_for_email(email)
+    if agency is None:
+        raise InvalidInput("This address is not on a domain verified for an agency. Ask the "
+                           "LER team to verify your agency's domain.", field="email")
+    problems = password_problems(password or "", email=email)
+    if problems:
+        raise InvalidInput(" ".join(problems), field="password")
+    if not (full_name or "").strip():
+        raise InvalidInput("Give your full name.", field="full_name")
+    if find_user_by_email(email) is not None:
+        return None
+    user = User(email=email, full_name=full_name.strip()[:200], kind="agency",
+                agency_id=agency.id, password=hash_password(password), active=True,
+                fs_uniquifier=uuid.uuid4().hex, failed_sign_in_count=0, created_at=now(),
+                badge_number=(badge_number or "").strip()[:64])
+    db.session.add(user)
+    db.session.flush()
+    record_event(Identity(kind="anonymous", label=f"registration as {email}"), "account.registered",
+                 object_type="user", object_id=user.id, agency_id=agency.id,
+                 after={"email": email, "agency": agency.name})
+    send_confirmation(user)
+    return user
+
+
+def send_confirmation(user: User) -> None:
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    token = _serializer().dumps(user.fs_uniquifier)
+    queue_mail(user.email, "Confirm your e-mail address",
+               "Someone registered this address on the agency portal. If it was you, confirm it "
+               f"within 24 hours:\n\n{settings.base_url}/portal/confirm/{token}\n\n"
+               "If it was not you, ignore this message.")
+
+
+def confirm_email(token: str) -> User:
+    try:
+        uniquifier = _serializer().loads(token, max_age=CONFIRM_MAX_AGE)
+    except SignatureExpired as error:
+        raise DomainError("This confirmation link has expired. Register again to get a new "
+                          "one.") from error
+    except BadSignature as error:
+        raise NotFound("This confirmation link is not valid.") from error
+    user = db.session.scalar(select(User).where(User.fs_uniquifier == uniquifier))
+    if user is None or user.kind != "agency":
+        raise NotFound("This confirmation link is not valid.")
+    if user.confirmed_at is None:
+        user.confirmed_at = now()
+        db.session.flush()
+        record_event(ANONYMOUS, "account.email_confirmed", object_type="user", object_id=user.id,
+                     agency_id=user.agency_id)
+    return user
+
+
+def pending_officers() -> list[User]:
+    return list(db.session.scalars(select(User).where(
+        User.kind == "agency", User.approved_at.is_(None), User.confirmed_at.is_not(None),
+        User.active.is_(True)).order_by(User.created_at)))
+
+
+def approve_officer(actor: Identity, user: User) -> User:
+    agency_policy.require(actor, "manage")
+    if user.kind != "agency":
+        raise DomainError("Only agency accounts need approval.")
+    if user.confirmed_at is None:
+        raise DomainError("The officer has not confirmed their e-mail address yet.")
+    if user.approved_at is not None:
+        raise DomainError("This officer is already approved.")
+    user.approved_at = now()
+    user.approved_by_id = actor.user_id
+    db.session.flush()
+    record_event(actor, "account.approved", object_type="user", object_id=user.id,
+                 agency_id=user.agency_id)
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    queue_mail(user.email, "Your portal account is approved",
+               f"You can now submit requests on the agency portal:\n\n{settings.base_url}/portal/\n")
+    return user
+
+
+def require_approved(identity: Identity) -> None:
+    user = db.session.get(User, identity.user_id)
+    if user is None or user.approved_at is None:
+        raise PermissionDenied("Your account is waiting for approval by the LER team. You can "
+                               "submit requests once it is approved.")

@@ -1,0 +1,238 @@
+"""Intake of a disclosure request: plain-language checks, then submission with its deadline."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime, time, timedelta
+from typing import BinaryIO
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+from sqlalchemy import text
+
+from referrals.agencies.models import LEGAL_ENTITIES
+from referrals.audit.services import record_event
+from referrals.cases.identifiers import KINDS, normalize
+from referrals.core.clock import now
+from referrals.core.deadlines import compute_deadline
+from referrals.core.errors import InvalidInput, PermissionDenied
+from referrals.core.identity import Identity
+from referrals.core.mail import queue_mail, queue_webhook
+from referrals.core.storage import get_store
+from referrals.evidence.services import safe_file_name
+from referrals.extensions import db
+from referrals.requests import rules
+from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
+                                       UserNoticeTask)
+
+ALL_DATA = re.compile(r"\b(all|any and all|every)\s+(data|information|records|content|account data)\b",
+                      re.IGNORECASE)
+ENTITY_ZONES = {"eu": "Europe/Dublin", "uk": "Europe/London"}
+
+
+def legal_zone(entity: str) -> str:
+    return ENTITY_ZONES.get(entity) or current_app.config["REFERRALS_SETTINGS"].legal_time_zone
+
+
+def deadline_key(request_type: str, emergency: bool) -> str | None:
+    kind = rules.REQUEST_TYPES[request_type]
+    if request_type == "eu_epoc" and emergency:
+        return "eu_production_order_emergency"
+    return kind.deadline
+
+
+def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
+    """(errors by field, warnings) for a request as submitted. Errors refuse it."""
+    errors: dict[str, str] = {}
+    warnings: list[str] = []
+    kind = rules.REQUEST_TYPES.get(data.get("request_type", ""))
+    if kind is None:
+        errors["request_type"] = "Choose the type of legal process."
+        return errors, warnings
+    categories = list(dict.fromkeys(data.get("data_categories") or []))
+    unknown = [c for c in categories if c not in rules.DATA_CATEGORIES]
+    if unknown or not categories:
+        errors["data_categories"] = "Choose the categories of data you need."
+    free_text = " ".join(str(data.get(k) or "") for k in (
+        "legal_basis", "offences", "why_data_helps", "emergency_description"))
+    if ALL_DATA.search(free_text):
+        errors["data_categories"] = ("Requests for “all data” are refused. Name the categories "
+                                     "of data and the period you need, and why.")
+    date_from, date_to = data.get("date_from"), data.get("date_to")
+    if not date_from or not date_to:
+        errors["date_from"] = "Give the period you need data for (from and to dates)."
+    elif date_from > date_to:
+        errors["date_from"] = "The period starts after it ends."
+    elif date_from > now().date():
+        errors["date_from"] = "The period starts in the future."
+    elif (date_to - date_from).days > 366:
+        warnings.append("The period is longer than a year; platforms expect the narrowest "
+                        "period the investigation needs.")
+    if not data.get("targets"):
+        errors["targets"] = "Give at least one account identifier."
+    if kind.emergency:
+        for field, label in (("emergency_description", "the emergency"),
+                             ("person_at_risk", "who is at risk"),
+                             ("why_data_helps", "why this data helps")):
+            if not (data.get(field) or "").strip():
+                errors[field] = f"Describe {label}."
+    else:
+        if not (data.get("legal_basis") or "").strip():
+            errors["legal_basis"] = "Cite the legal basis (statute, article or order)."
+        if not (data.get("issuing_authority") or "").strip():
+            errors["issuing_authority"] = "Name the court or authority that issued the process."
+    beyond = [c for c in categories if c in rules.DATA_CATEGORIES and c not in kind.reaches]
+    if beyond:
+        names = ", ".join(rules.DATA_CATEGORIES[c].lower() for c in beyond)
+        if request_type_is_subpoena(kind.key):
+            warnings.append(f"A subpoena reaches subscriber information only; {names} needs a "
+                            "court order or search warrant. We will produce subscriber "
+                            "information only unless you send other process.")
+        else:
+            warnings.append(f"{kind.label} does not ordinarily reach {names}.")
+    if len(categories) == len(rules.DATA_CATEGORIES):
+        warnings.append("Every category of data is asked for; say why each is needed.")
+    if data.get("nondisclosure_order") and not data.get("nondisclosure_until"):
+        warnings.append("The non-disclosure order has no end date: indefinite orders are "
+                        "flagged for legal review (18 U.S.C. 2705(b)).")
+    addressed = data.get("addressed_to")
+    if addressed not in LEGAL_ENTITIES:
+        errors["addressed_to"] = "Say which of our legal entities the process is addressed to."
+    elif addressed != kind.legal_entity:
+        warnings.append(f"The process is addressed to {LEGAL_ENTITIES[addressed]}, but "
+                        f"{kind.label} is received by {LEGAL_ENTITIES[kind.legal_entity]}.")
+    return errors, warnings
+
+
+def request_type_is_subpoena(key: str) -> bool:
+    return key == "subpoena"
+
+
+def check_pdf(stream: BinaryIO, name: str, limit: int) -> tuple[bytes, int]:
+    """The PDF's bytes and page count, or a plain refusal (checked by its bytes, not its name)."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInput(f"{safe_file_name(name)} is larger than {limit // (1024 * 1024)} MB.",
+                           field="documents")
+    if not data.startswith(b"%PDF-"):
+        raise InvalidInput(f"{safe_file_name(name)} is not a PDF file.", field="documents")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise InvalidInput(f"{safe_file_name(name)} is password-protected; send it without "
+                               "a password.", field="documents")
+        pages = len(reader.pages)
+    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        raise InvalidInput(f"{safe_file_name(name)} is not a readable PDF.",
+                           field="documents") from error
+    return data, pages
+
+
+def next_reference(year: int) -> str:
+    number = db.session.execute(text(
+        "INSERT INTO request_counters (year, last) VALUES (:year, 1) "
+        "ON CONFLICT (year) DO UPDATE SET last = request_counters.last + 1 RETURNING last"),
+        {"year": year}).scalar_one()
+    return f"REQ-{year:04d}-{number:06d}"
+
+
+def _start_of_day(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone))
+
+
+def submit_request(actor: Identity, data: dict, documents: list[tuple[str, BinaryIO]]) -> DisclosureRequest:
+    """An officer submits legal process. Errors refuse; warnings are kept and shown."""
+    if not actor.is_agency or actor.agency_id is None:
+        raise PermissionDenied("Only agency officers submit requests.")
+    if actor.scopes is not None and not actor.has_scope("requests:write"):
+        raise PermissionDenied("This token may not submit requests.")
+    from referrals.portal.registration import require_approved
+
+    require_approved(actor)
+    errors, warnings = check_request(data)
+    kind = rules.REQUEST_TYPES.get(data.get("request_type", ""))
+    if kind is not None and not kind.emergency and not documents and "documents" not in errors:
+        errors["documents"] = "Attach the legal process as a PDF."
+    if errors:
+        field, message = next(iter(errors.items()))
+        error = InvalidInput(message, field=field)
+        error.errors = errors
+        raise error
+    region = current_app.config["REFERRALS_PHONE_REGION"]
+    targets = []
+    for target in data["targets"]:
+        if target.get("kind") not in KINDS:
+            raise InvalidInput("Choose the type of each identifier.", field="targets")
+        targets.append(RequestTarget(kind=target["kind"], value=target["value"].strip()[:320],
+                                     normalized=normalize(target["kind"], target["value"],
+                                                          region=region)))
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
+               for name, stream in documents]
+    received = now()
+    emergency = kind.emergency or bool(data.get("emergency") and kind.key == "eu_epoc")
+    key = deadline_key(kind.key, emergency)
+    zone = legal_zone(kind.legal_entity)
+    request = DisclosureRequest(
+        reference=next_reference(received.year), agency_id=actor.agency_id,
+        submitted_by_id=actor.user_id, request_type=kind.key, emergency=emergency,
+        status="received", is_open=True, addressed_to=data["addressed_to"],
+        issuing_authority=(data.get("issuing_authority") or "").strip()[:300],
+        officer_name=(data.get("officer_name") or "").strip()[:200],
+        badge_number=(data.get("badge_number") or "").strip()[:64],
+        official_email=(data.get("official_email") or "").strip()[:255],
+        phone=(data.get("phone") or "").strip()[:40],
+        data_categories=list(dict.fromkeys(data["data_categories"])),
+        date_from=data["date_from"], date_to=data["date_to"],
+        legal_basis=(data.get("legal_basis") or "").strip(),
+        offences=(data.get("offences") or "").strip(),
+        user_notice_allowed=bool(data.get("user_notice_allowed")),
+        nondisclosure_order=bool(data.get("nondisclosure_order")),
+        nondisclosure_until=data.get("nondisclosure_until") if data.get("nondisclosure_order") else None,
+        emergency_description=(data.get("emergency_description") or "").strip(),
+        person_at_risk=(data.get("person_at_risk") or "").strip(),
+        why_data_helps=(data.get("why_data_helps") or "").strip(),
+        warnings=warnings, received_at=received,
+        deadline_at=compute_deadline(key, received, zone) if key else None,
+        updated_at=received, targets=targets,
+    )
+    db.session.add(request)
+    db.session.flush()
+    store = get_store()
+    for name, content, pages in checked:
+        written = store.write(io.BytesIO(content))
+        request.documents.append(LegalProcessDocument(
+            original_name=safe_file_name(name), storage_name=written.name, sha256=written.sha256,
+            size=written.size, pages=pages, uploaded_at=received, uploaded_by_id=actor.user_id))
+    if request.user_notice_allowed and not request.nondisclosure_order:
+        db.session.add(UserNoticeTask(request_id=request.id, due_at=received,
+                                      reason="The agency allows the user to be notified."))
+    elif request.nondisclosure_order and request.nondisclosure_until:
+        db.session.add(UserNoticeTask(
+            request_id=request.id,
+            due_at=_start_of_day(request.nondisclosure_until + timedelta(days=1), zone),
+            reason=f"The non-disclosure order ends on {request.nondisclosure_until:%Y-%m-%d}."))
+    db.session.flush()
+    record_event(actor, "request.submitted", object_type="request", object_id=request.reference,
+                 agency_id=request.agency_id,
+                 after={"type": request.request_type, "emergency": request.emergency,
+                        "targets": len(targets), "documents": len(checked),
+                        "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
+                        "warnings": warnings})
+    _notify_team(request)
+    return request
+
+
+def _notify_team(request: DisclosureRequest) -> None:
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    link = f"{settings.base_url}/requests/{request.reference}"
+    if request.emergency:
+        queue_mail(list(settings.oncall_emails), f"EMERGENCY request {request.reference}",
+                   f"An emergency disclosure request arrived at {request.received_at:%Y-%m-%d %H:%M} UTC.\n"
+                   f"First response is due within the hour.\n\n{link}\n")
+        queue_webhook(settings.oncall_webhook_url, {
+            "event": "emergency_request", "reference": request.reference,
+            "received_at": request.received_at.isoformat(), "url": link})

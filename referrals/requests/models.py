@@ -1,0 +1,173 @@
+"""Disclosure requests from agencies: the legal process, its targets, decisions and messages."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from referrals.core.types import UTCDateTime
+from referrals.extensions import db
+
+
+class RequestCounter(db.Model):
+    __tablename__ = "request_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DisclosureRequest(db.Model):
+    __tablename__ = "disclosure_requests"
+    __table_args__ = (
+        Index("ix_requests_queue", "is_open", "emergency", "deadline_at", "id"),
+        Index("ix_requests_agency", "agency_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    request_type: Mapped[str] = mapped_column(String(32))
+    emergency: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    is_open: Mapped[bool] = mapped_column(default=True)
+    addressed_to: Mapped[str] = mapped_column(String(8))  # our legal entity, as the agency addressed it
+    issuing_authority: Mapped[str] = mapped_column(String(300), default="")
+    officer_name: Mapped[str] = mapped_column(String(200))
+    badge_number: Mapped[str] = mapped_column(String(64), default="")
+    official_email: Mapped[str] = mapped_column(String(255))
+    phone: Mapped[str] = mapped_column(String(40))  # as given: never used for call-backs
+    data_categories: Mapped[list] = mapped_column(JSON, default=list)
+    date_from: Mapped[date | None] = mapped_column(Date)
+    date_to: Mapped[date | None] = mapped_column(Date)
+    legal_basis: Mapped[str] = mapped_column(Text, default="")
+    offences: Mapped[str] = mapped_column(Text, default="")
+    user_notice_allowed: Mapped[bool] = mapped_column(default=False)
+    nondisclosure_order: Mapped[bool] = mapped_column(default=False)
+    nondisclosure_until: Mapped[date | None] = mapped_column(Date)
+    # Emergency disclosure requests (18 U.S.C. 2702(b)(8))
+    emergency_description: Mapped[str] = mapped_column(Text, default="")
+    person_at_risk: Mapped[str] = mapped_column(Text, default="")
+    why_data_helps: Mapped[str] = mapped_column(Text, default="")
+    # Intake checks, as shown to staff (and to the officer at submission).
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_reason: Mapped[str] = mapped_column(Text, default="")  # rejection / redirection
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    collected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    disclosed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    disclosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_number: Mapped[str | None] = mapped_column(String(20))
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    callback_outcome: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    agency = relationship("Agency", lazy="joined")
+    submitted_by = relationship("User", foreign_keys=[submitted_by_id], lazy="joined")
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    targets: Mapped[list[RequestTarget]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestTarget.id")
+    documents: Mapped[list[LegalProcessDocument]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="LegalProcessDocument.id")
+    collaborators: Mapped[list[RequestCollaborator]] = relationship(
+        back_populates="request", cascade="all, delete-orphan")
+
+
+class RequestCollaborator(db.Model):
+    """A colleague of the same agency the submitting officer added to the request."""
+
+    __tablename__ = "request_collaborators"
+
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("disclosure_requests.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
+    request: Mapped[DisclosureRequest] = relationship(back_populates="collaborators")
+    user = relationship("User", lazy="joined")
+
+
+class RequestTarget(db.Model):
+    """An account the request is about, and the decision on it."""
+
+    __tablename__ = "request_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("disclosure_requests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    value: Mapped[str] = mapped_column(String(320))
+    normalized: Mapped[str] = mapped_column(String(320), index=True)
+    decision: Mapped[str | None] = mapped_column(String(16))  # produce | withhold
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    request: Mapped[DisclosureRequest] = relationship(back_populates="targets")
+
+
+class LegalProcessDocument(db.Model):
+    __tablename__ = "legal_process_documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("disclosure_requests.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    storage_name: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    request: Mapped[DisclosureRequest] = relationship(back_populates="documents")
+
+
+class RequestMessage(db.Model):
+    """A message between the officer(s) and the LER team; ``internal`` never reaches the portal."""
+
+    __tablename__ = "request_messages"
+    __table_args__ = (Index("ix_request_messages_request", "request_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_agency: Mapped[bool] = mapped_column(default=False)
+    internal: Mapped[bool] = mapped_column(default=False)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author = relationship("User", lazy="joined")
+
+
+class UserNoticeTask(db.Model):
+    """The user may (now) be told about the request: allowed from the start, or an NDO ended."""
+
+    __tablename__ = "user_notice_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("disclosure_requests.id", ondelete="CASCADE"), unique=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Disclosure(db.Model):
+    """One thing leaving the building: what, about whom, to whom, on what basis, approved by whom."""
+
+    __tablename__ = "disclosures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    data_categories: Mapped[list] = mapped_column(JSON)
+    targets: Mapped[list] = mapped_column(JSON)  # normalised identifiers produced
+    legal_basis: Mapped[str] = mapped_column(Text)
+    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    disclosed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    disclosed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    package_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,94 @@
+"""Disclosure request rules in one place: types, data categories, what each type reaches,
+which of our legal entities receives it, its deadline, and the staff workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DATA_CATEGORIES = {
+    "subscriber": "Subscriber information",
+    "login_logout": "Log-in / log-out data (with IP addresses)",
+    "interaction": "Interaction data (non-content)",
+    "content": "Content data",
+    "transaction": "Transaction data",
+}
+
+
+@dataclass(frozen=True)
+class RequestType:
+    key: str
+    label: str
+    # What this instrument can reach without a warning (a subpoena: subscriber data only).
+    reaches: tuple[str, ...]
+    # Our entity that must be the addressee.
+    legal_entity: str
+    # A key in referrals.core.deadlines.RULES, or None.
+    deadline: str | None
+    preservation: bool = False
+    emergency: bool = False
+
+
+ALL = tuple(DATA_CATEGORIES)
+NON_CONTENT = ("subscriber", "login_logout", "interaction", "transaction")
+
+REQUEST_TYPES = {t.key: t for t in (
+    RequestType("subpoena", "Subpoena (18 U.S.C. 2703(c)(2))", ("subscriber",), "us",
+                "standard_request_response"),
+    RequestType("court_order_2703d", "Court order, 18 U.S.C. 2703(d)", NON_CONTENT, "us",
+                "standard_request_response"),
+    RequestType("search_warrant", "Search warrant", ALL, "us", "standard_request_response"),
+    RequestType("emergency", "Emergency disclosure request (18 U.S.C. 2702(b)(8))", ALL, "us",
+                "emergency_disclosure_response", emergency=True),
+    RequestType("preservation", "Preservation request, 18 U.S.C. 2703(f)", ALL, "us",
+                "us_preservation", preservation=True),
+    RequestType("preservation_renewal", "Preservation renewal, 18 U.S.C. 2703(f)", ALL, "us",
+                "us_preservation_renewal", preservation=True),
+    RequestType("eu_epoc", "European Production Order (EPOC)", ALL, "eu", "eu_production_order"),
+    RequestType("eu_epoc_pr", "European Preservation Order (EPOC-PR)", ALL, "eu",
+                "eu_preservation_order", preservation=True),
+    RequestType("mlat", "MLAT request", ALL, "us", "standard_request_response"),
+    RequestType("uk_opo", "UK overseas production order / UK–US agreement order", ALL, "us",
+                "standard_request_response"),
+    RequestType("other", "Voluntary / other", NON_CONTENT, "us", "standard_request_response"),
+)}
+
+STATUSES = {
+    "received": "Received",
+    "verifying": "Verifying",
+    "legal_review": "Legal review",
+    "needs_info": "Needs information",
+    "narrowed": "Narrowed",
+    "rejected": "Rejected",
+    "redirected_mlat": "Redirected to MLAT",
+    "approved": "Approved",
+    "collecting": "Collecting",
+    "ready_for_review": "Ready for review",
+    "disclosed": "Disclosed",
+    "closed": "Closed",
+    "withdrawn": "Withdrawn",
+}
+FINAL_STATUSES = ("rejected", "redirected_mlat", "closed", "withdrawn")
+
+# Staff moves. "approved" is reached only through approve_request (two people);
+# "disclosed" only through record_disclosure (also two people, call-back for emergencies).
+TRANSITIONS = {
+    "received": ("verifying", "rejected"),
+    "verifying": ("legal_review", "needs_info", "rejected"),
+    "legal_review": ("needs_info", "narrowed", "rejected", "redirected_mlat"),
+    "needs_info": ("verifying", "legal_review", "rejected", "closed"),
+    "narrowed": ("legal_review",),
+    "approved": ("collecting",),
+    "collecting": ("ready_for_review",),
+    "ready_for_review": ("collecting",),
+    "disclosed": ("closed",),
+    "rejected": (),
+    "redirected_mlat": (),
+    "closed": (),
+    "withdrawn": (),
+}
+# Statuses from which a prepared decision may be approved.
+APPROVABLE_FROM = ("legal_review", "narrowed")
+# Where an officer may still withdraw the request.
+WITHDRAWABLE = ("received", "verifying", "legal_review", "needs_info", "narrowed", "approved",
+                "collecting")
+MAX_COLLEAGUES = 5

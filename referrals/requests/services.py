@@ -1,0 +1,361 @@
+"""The staff workflow on disclosure requests, and what officers may do on their own.
+
+Two people, always: whoever prepared the decisions cannot approve them, and whoever
+collected the production cannot release it. An emergency request is released only after
+an out-of-band call-back to a number from the agency registry.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from referrals.accounts.models import User
+from referrals.audit.services import record_event
+from referrals.core.clock import now
+from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from referrals.core.identity import Identity
+from referrals.core.mail import queue_mail
+from referrals.core.policy import Policy, has_role
+from referrals.extensions import db
+from referrals.requests import rules
+from referrals.requests.models import (Disclosure, DisclosureRequest, RequestCollaborator,
+                                       RequestMessage, UserNoticeTask)
+
+
+class RequestPolicy(Policy):
+    rules = {
+        "view": has_role("agent", "supervisor", "compliance"),
+        "work": has_role("agent", "supervisor"),
+        "approve": has_role("supervisor"),
+        "release": has_role("supervisor"),
+    }
+
+
+request_policy = RequestPolicy()
+
+
+def snapshot(request: DisclosureRequest) -> dict:
+    return {"status": request.status, "assignee_id": request.assignee_id,
+            "decisions": {t.id: t.decision for t in request.targets},
+            "prepared_by_id": request.prepared_by_id, "approved_by_id": request.approved_by_id}
+
+
+# --- loading: staff see every request; officers only their own agency's, and of those only
+# the ones they submitted or were added to. Anything else is "not found", never "forbidden".
+
+
+def get_request_for_staff(identity: Identity, reference: str) -> DisclosureRequest:
+    request_policy.require(identity, "view")
+    request = db.session.scalar(select(DisclosureRequest)
+                                .where(DisclosureRequest.reference == reference.upper()))
+    if request is None:
+        raise NotFound(f"There is no request {reference}.")
+    return request
+
+
+def portal_scope(identity: Identity):
+    """The requests an officer may see, as a query (tenant scoping in the query)."""
+    if not identity.is_agency or identity.agency_id is None:
+        raise NotFound("There is nothing here.")
+    shared = select(RequestCollaborator.request_id).where(
+        RequestCollaborator.user_id == identity.user_id)
+    return select(DisclosureRequest).where(
+        DisclosureRequest.agency_id == identity.agency_id,
+        or_(DisclosureRequest.submitted_by_id == identity.user_id,
+            DisclosureRequest.id.in_(shared)))
+
+
+def get_request_for_officer(identity: Identity, reference: str) -> DisclosureRequest:
+    request = db.session.scalar(portal_scope(identity)
+                                .where(DisclosureRequest.reference == reference.upper()))
+    if request is None:
+        raise NotFound("There is no such request.")
+    return request
+
+
+def officer_requests(identity: Identity) -> list[DisclosureRequest]:
+    return list(db.session.scalars(portal_scope(identity)
+                                   .order_by(DisclosureRequest.received_at.desc()).limit(200)))
+
+
+# --- timeline (messages double as the record of what the agency was told) ------------
+
+
+def _tell_agency(request: DisclosureRequest, body: str, author: Identity | None = None) -> None:
+    db.session.add(RequestMessage(request_id=request.id, author_id=author.user_id if author else None,
+                                  from_agency=False, internal=False, body=body, created_at=now()))
+    _notify_officers(request)
+
+
+def _officer_emails(request: DisclosureRequest) -> list[str]:
+    emails = [request.submitted_by.email] + [c.user.email for c in request.collaborators]
+    return list(dict.fromkeys(emails))
+
+
+def _notify_officers(request: DisclosureRequest) -> None:
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    # The mail says only that there is an update: nothing about the case travels by e-mail.
+    queue_mail(_officer_emails(request), "An update on your request",
+               f"There is an update on request {request.reference}. Sign in to the portal to "
+               f"read it:\n\n{settings.base_url}/portal/requests/{request.reference}\n")
+
+
+def _notify_team(request: DisclosureRequest) -> None:
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    recipients = []
+    if request.assignee_id:
+        assignee = db.session.get(User, request.assignee_id)
+        if assignee is not None:
+            recipients.append(assignee.email)
+    elif request.emergency:
+        recipients.extend(settings.oncall_emails)
+    queue_mail(recipients, "An update on a request",
+               f"The agency wrote on {request.reference}.\n\n{settings.base_url}/requests/"
+               f"{request.reference}\n")
+
+
+# --- staff workflow ----------------------------------------------------------------------
+
+
+def assign_request(actor: Identity, request: DisclosureRequest, assignee_id: int | None) -> None:
+    request_policy.require(actor, "work", request)
+    before = snapshot(request)
+    request.assignee_id = assignee_id
+    request.updated_at = now()
+    db.session.flush()
+    record_event(actor, "request.assigned", object_type="request", object_id=request.reference,
+                 agency_id=request.agency_id, before=before, after=snapshot(request))
+
+
+def move_request(actor: Identity, request: DisclosureRequest, status: str, reason: str = "") -> None:
+    request_policy.require(actor, "work", request)
+    if status not in rules.STATUSES:
+        raise InvalidInput("Choose a status.", field="status")
+    if status not in rules.TRANSITIONS.get(request.status, ()):
+        raise DomainError(f"A request that is {rules.STATUSES[request.status].lower()} cannot "
+                          f"move to {rules.STATUSES[status].lower()}.", field="status")
+    reason = (reason or "").strip()
+    if status in ("rejected", "redirected_mlat", "needs_info", "narrowed") and not reason:
+        raise InvalidInput("Say why: the agency will read it.", field="reason")
+    if status == "ready_for_review" and not request.approved_by_id:
+        raise DomainError("The request has not been approved.")
+    before = snapshot(request)
+    request.status = status
+    request.is_open = status not in rules.FINAL_STATUSES
+    request.updated_at = now()
+    if status in ("rejected", "redirected_mlat"):
+        request.decision_reason = reason
+    if status == "ready_for_review":
+        request.collected_by_id = actor.user_id
+    if status in ("narrowed",):
+        request.prepared_by_id = None  # decisions must be prepared and approved again
+        request.approved_by_id = None
+    db.session.flush()
+    record_event(actor, "request.status_changed", object_type="request",
+                 object_id=request.reference, agency_id=request.agency_id, before=before,
+                 after={**snapshot(request), "reason": reason})
+    if status in ("needs_info", "narrowed", "rejected", "redirected_mlat", "closed"):
+        _tell_agency(request, f"Status: {rules.STATUSES[status]}." + (f"\n\n{reason}" if reason else ""),
+                     actor)
+
+
+def decide_targets(actor: Identity, request: DisclosureRequest, decisions: dict[int, tuple[str, str]]) -> None:
+    """Record produce / withhold (with a reason) for each target: this prepares the disclosure."""
+    request_policy.require(actor, "work", request)
+    if request.status not in rules.APPROVABLE_FROM:
+        raise DomainError("Decisions are made during legal review.")
+    before = snapshot(request)
+    by_id = {t.id: t for t in request.targets}
+    for target_id, (decision, reason) in decisions.items():
+        target = by_id.get(target_id)
+        if target is None:
+            raise NotFound("There is no such target on this request.")
+        if decision not in ("produce", "withhold"):
+            raise InvalidInput("Decide produce or withhold for every target.", field="decision")
+        if decision == "withhold" and not (reason or "").strip():
+            raise InvalidInput(f"Say why {target.normalized} is withheld.", field="decision")
+        target.decision, target.decision_reason = decision, (reason or "").strip()
+    request.prepared_by_id = actor.user_id
+    request.prepared_at = now()
+    request.approved_by_id = None
+    request.updated_at = now()
+    db.session.flush()
+    record_event(actor, "request.decisions_prepared", object_type="request",
+                 object_id=request.reference, agency_id=request.agency_id, before=before,
+                 after={**snapshot(request), "reasons": {t.id: t.decision_reason for t in request.targets}})
+
+
+def approve_request(actor: Identity, request: DisclosureRequest) -> None:
+    request_policy.require(actor, "approve", request)
+    if request.status not in rules.APPROVABLE_FROM:
+        raise DomainError("Only a request in legal review can be approved.")
+    if request.prepared_by_id is None or any(t.decision is None for t in request.targets):
+        raise DomainError("Decide every target before approval.")
+    if request.prepared_by_id == actor.user_id:
+        raise PermissionDenied("You prepared these decisions: another supervisor must approve them.")
+    if not any(t.decision == "produce" for t in request.targets):
+        raise DomainError("Nothing is to be produced: reject the request instead.")
+    before = snapshot(request)
+    request.status = "approved"
+    request.approved_by_id = actor.user_id
+    request.approved_at = now()
+    request.updated_at = now()
+    db.session.flush()
+    record_event(actor, "request.approved", object_type="request", object_id=request.reference,
+                 agency_id=request.agency_id, before=before, after=snapshot(request))
+    _tell_agency(request, "Status: Approved. We are collecting the data.", actor)
+
+
+def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, outcome: str) -> None:
+    """The out-of-band call-back: to a number from the agency registry, not from the request."""
+    request_policy.require(actor, "work", request)
+    phone = next((p for p in request.agency.phones if p.id == phone_id), None)
+    if phone is None:
+        raise InvalidInput("Choose a number from the agency registry.", field="phone_id")
+    outcome = (outcome or "").strip()
+    if not outcome:
+        raise InvalidInput("Say who you spoke to and what they confirmed.", field="outcome")
+    request.callback_number = phone.number
+    request.callback_at = now()
+    request.callback_by_id = actor.user_id
+    request.callback_outcome = outcome
+    db.session.flush()
+    record_event(actor, "request.callback_recorded", object_type="request",
+                 object_id=request.reference, agency_id=request.agency_id,
+                 after={"number": phone.number, "outcome": outcome})
+
+
+def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha256: str | None = None) -> Disclosure:
+    request_policy.require(actor, "release", request)
+    if request.status != "ready_for_review":
+        raise DomainError("Only a production that is ready for review can be released.")
+    if actor.user_id in (request.collected_by_id, request.prepared_by_id):
+        raise PermissionDenied("You prepared or collected this production: another supervisor "
+                               "must review and release it.")
+    if request.emergency and request.callback_at is None:
+        raise DomainError("Before anything is disclosed on an emergency request, record the "
+                          "call-back to a number from the agency registry.")
+    at = now()
+    disclosure = Disclosure(
+        request_id=request.id, agency_id=request.agency_id,
+        data_categories=list(request.data_categories),
+        targets=[t.normalized for t in request.targets if t.decision == "produce"],
+        legal_basis=request.legal_basis or rules.REQUEST_TYPES[request.request_type].label,
+        approved_by_id=request.approved_by_id, disclosed_by_id=actor.user_id, disclosed_at=at,
+        package_sha256=package_sha256)
+    db.session.add(disclosure)
+    before = snapshot(request)
+    request.status = "disclosed"
+    request.disclosed_by_id = actor.user_id
+    request.disclosed_at = at
+    request.updated_at = at
+    db.session.flush()
+    record_event(actor, "request.disclosed", object_type="request", object_id=request.reference,
+                 agency_id=request.agency_id, before=before,
+                 after={"disclosure_id": disclosure.id, "targets": disclosure.targets,
+                        "categories": disclosure.data_categories,
+                        "approved_by_id": disclosure.approved_by_id})
+    _tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
+    return disclosure
+
+
+def complete_user_notice(actor: Identity, task: UserNoticeTask) -> None:
+    request_policy.require(actor, "work")
+    if task.done_at is not None:
+        raise DomainError("This notice is already recorded as given.")
+    task.done_at = now()
+    task.done_by_id = actor.user_id
+    db.session.flush()
+    record_event(actor, "request.user_notified", object_type="request", object_id=task.request_id)
+
+
+def user_notices_due() -> list[UserNoticeTask]:
+    return list(db.session.scalars(select(UserNoticeTask).where(
+        UserNoticeTask.done_at.is_(None), UserNoticeTask.due_at <= now())
+        .order_by(UserNoticeTask.due_at)))
+
+
+# --- messages, colleagues, withdrawal (both sides) ------------------------------------------
+
+
+def post_message(actor: Identity, request: DisclosureRequest, body: str, internal: bool = False) -> RequestMessage:
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write the message first.", field="body")
+    if len(body) > 20000:
+        raise InvalidInput("A message can be at most 20,000 characters.", field="body")
+    if actor.is_agency:
+        get_request_for_officer(actor, request.reference)  # scope check again, in the service
+        internal = False
+    else:
+        request_policy.require(actor, "work", request)
+    message = RequestMessage(request_id=request.id, author_id=actor.user_id,
+                             from_agency=actor.is_agency, internal=internal, body=body,
+                             created_at=now())
+    db.session.add(message)
+    request.updated_at = now()
+    db.session.flush()
+    record_event(actor, "request.message_posted", object_type="request",
+                 object_id=request.reference, agency_id=request.agency_id,
+                 after={"message_id": message.id, "internal": internal, "length": len(body)})
+    if actor.is_agency:
+        _notify_team(request)
+    elif not internal:
+        _notify_officers(request)
+    return message
+
+
+def messages_for(request: DisclosureRequest, *, include_internal: bool) -> list[RequestMessage]:
+    query = select(RequestMessage).where(RequestMessage.request_id == request.id)
+    if not include_internal:
+        query = query.where(RequestMessage.internal.is_(False))
+    return list(db.session.scalars(query.order_by(RequestMessage.created_at, RequestMessage.id)))
+
+
+def add_colleague(actor: Identity, request: DisclosureRequest, email: str) -> User:
+    request = get_request_for_officer(actor, request.reference)
+    if request.submitted_by_id != actor.user_id:
+        raise PermissionDenied("Only the officer who submitted the request can add colleagues.")
+    if len(request.collaborators) >= rules.MAX_COLLEAGUES:
+        raise DomainError(f"A request can have at most {rules.MAX_COLLEAGUES} colleagues.")
+    colleague = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if (colleague is None or colleague.kind != "agency" or colleague.agency_id != actor.agency_id
+            or not colleague.active or colleague.id == actor.user_id):
+        # The same answer whether the address exists elsewhere or not.
+        raise InvalidInput("No colleague of your agency has this address on the portal.",
+                           field="email")
+    if any(c.user_id == colleague.id for c in request.collaborators):
+        raise InvalidInput("This colleague is already on the request.", field="email")
+    request.collaborators.append(RequestCollaborator(user_id=colleague.id))
+    db.session.flush()
+    record_event(actor, "request.colleague_added", object_type="request",
+                 object_id=request.reference, agency_id=request.agency_id,
+                 after={"user_id": colleague.id})
+    return colleague
+
+
+def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = "") -> None:
+    request = get_request_for_officer(actor, request.reference)
+    if request.status not in rules.WITHDRAWABLE:
+        raise DomainError("This request can no longer be withdrawn.")
+    before = snapshot(request)
+    request.status = "withdrawn"
+    request.is_open = False
+    request.updated_at = now()
+    db.session.flush()
+    record_event(actor, "request.withdrawn", object_type="request", object_id=request.reference,
+                 agency_id=request.agency_id, before=before,
+                 after={**snapshot(request), "reason": (reason or "").strip()})
+    _notify_team(request)
+
+
+def staff_queue(identity: Identity, *, open_only: bool = True, limit: int = 200) -> list[DisclosureRequest]:
+    """Emergencies first, then by deadline."""
+    request_policy.require(identity, "view")
+    query = select(DisclosureRequest)
+    if open_only:
+        query = query.where(DisclosureRequest.is_open.is_(True))
+    query = query.order_by(DisclosureRequest.emergency.desc(),
+                           DisclosureRequest.deadline_at.asc().nulls_last(), DisclosureRequest.id)
+    return list(db.session.scalars(query.limit(limit)))

@@ -1,0 +1,54 @@
+"""Fixtures for the case tests: an integration account and its escalation token."""
+
+from __future__ import annotations
+
+import pytest
+
+from referrals.core import clock
+from tests import factories
+from tests.cases.helpers import bearer, make_token
+
+
+@pytest.fixture
+def integration_user():
+    """The upstream moderation system's account: staff kind, no staff role."""
+    return factories.make_user(None, full_name="Made-up hash matcher", enrolled=False)
+
+
+@pytest.fixture
+def escalation_token(integration_user):
+    return make_token(integration_user, "escalations:write")
+
+
+@pytest.fixture
+def post_escalation(client, escalation_token):
+    def post(body, token=None, **kwargs):
+        headers = bearer(token or escalation_token)
+        return client.post("/api/v1/escalations", json=body, headers=headers, **kwargs)
+
+    return post
+
+
+@pytest.fixture
+def frozen():
+    """Stop the clock (``frozen(moment)``); it starts again after the test."""
+    def freeze(moment):
+        clock.freeze(moment)
+        return moment
+
+    yield freeze
+    clock.freeze(None)
+
+
+@pytest.fixture
+def browser(app, client):
+    """``browser(user)``: another signed-in browser (each has its own cookies)."""
+    from tests.conftest import SignIn
+
+    def open_as(user):
+        other = app.test_client()
+        other.environ_base["HTTP_REFERER"] = "https://localhost/"
+        SignIn(other)(user)
+        return other
+
+    return open_as

@@ -109,10 +109,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     from referrals.cases.staff_views import bp as cases_bp
     from referrals.evidence.staff_views import bp as evidence_bp
     from referrals.tokens.staff_views import bp as tokens_bp
+    from referrals.agencies.staff_views import bp as agencies_bp
+    from referrals.portal.public_views import bp as portal_public_bp
+    from referrals.requests.staff_views import bp as requests_bp
 
     app.register_blueprint(cases_bp)
     app.register_blueprint(evidence_bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(agencies_bp)
+    app.register_blueprint(portal_public_bp)
+    app.register_blueprint(requests_bp)
 
     from referrals.cases import api as cases_api
     from referrals.core.api import init_api_docs
@@ -121,6 +127,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_api_docs(api)
     cases_api.register(api)
     evidence_api.register(api)
+    from referrals.requests import api as requests_api
+
+    requests_api.register(api)
 
     from referrals.cli import register_cli
 

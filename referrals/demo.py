@@ -8,7 +8,7 @@ import hashlib
 from sqlalchemy import select
 
 from referrals.accounts import services as accounts
-from referrals.agencies.models import Agency
+from referrals.agencies.models import Agency, AgencyDomain, AgencyPhone
 from referrals.core.clock import now
 from referrals.core.identity import STAFF_ROLES, system_identity
 from referrals.extensions import db
@@ -16,8 +16,11 @@ from referrals.extensions import db
 DEMO_DOMAIN = "referrals.example"
 DEMO_AGENCIES = [
     {"name": "Metro City Police Department", "kind": "law_enforcement", "country": "US",
+     "legal_entity": "us", "domain": "metrocity-pd.example", "phone": ("+12025550100", "Duty desk"),
      "officer": ("det.rivera@metrocity-pd.example", "Det. Alex Rivera")},
     {"name": "Northshire Constabulary", "kind": "law_enforcement", "country": "GB",
+     "legal_entity": "uk", "domain": "northshire-police.example",
+     "phone": ("+442079460000", "Force control room"),
      "officer": ("dc.okafor@northshire-police.example", "DC Sam Okafor")},
 ]
 STAFF_NAMES = {
@@ -67,7 +70,9 @@ def seed_demo() -> list[dict]:
         agency = db.session.scalar(select(Agency).where(Agency.name == spec["name"]))
         if agency is None:
             agency = Agency(name=spec["name"], kind=spec["kind"], country=spec["country"],
-                            status="verified", created_at=now())
+                            status="verified", legal_entity=spec["legal_entity"], created_at=now())
+            agency.domains = [AgencyDomain(domain=spec["domain"])]
+            agency.phones = [AgencyPhone(number=spec["phone"][0], label=spec["phone"][1])]
             db.session.add(agency)
             db.session.flush()
             from referrals.audit.services import record_event

@@ -24,6 +24,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "security.two_factor_setup",
         "api-docs.openapi_json",
         "health",
+        "portal_public.register",
+        "portal_public.confirm",
     }
 )
 # Flask-Security registers these, but with TOTP as the only second factor they serve

@@ -1,11 +1,138 @@
-from flask import render_template
+"""The agency portal: an officer's own requests, messages, colleagues and API tokens."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from referrals.core.errors import DomainError, InvalidInput
 from referrals.core.guards import portal_blueprint
+from referrals.core.identity import current_identity
+from referrals.core.transaction import rollback
+from referrals.requests import rules
+from referrals.requests import services as requests
+from referrals.requests.forms import (TARGET_ROWS, ColleagueForm, EmergencyForm, MessageForm,
+                                      RequestForm, TokenRequestForm, WithdrawForm)
+from referrals.requests.intake import submit_request
 
 bp = portal_blueprint("portal", __name__, url_prefix="/portal")
 
 
 @bp.get("/")
 def index():
-    return render_template("portal/index.html", user=current_user, agency=current_user.agency)
+    identity = current_identity()
+    return render_template("portal/index.html", user=current_user, agency=current_user.agency,
+                           requests=requests.officer_requests(identity), rules=rules)
+
+
+def _form_data(form) -> dict:
+    data = {name: field.data for name, field in form._fields.items()
+            if not name.startswith("target_") and name not in ("documents", "csrf_token")}
+    data["targets"] = [
+        {"kind": getattr(form, f"target_kind_{i}").data, "value": getattr(form, f"target_value_{i}").data}
+        for i in range(TARGET_ROWS) if (getattr(form, f"target_value_{i}").data or "").strip()]
+    return data
+
+
+def _submit(form, template: str, extra: dict):
+    if form.validate_on_submit():
+        data = _form_data(form) | extra
+        files = [(f.filename, f.stream) for f in (form.documents.data or []) if f and f.filename]
+        try:
+            submitted = submit_request(current_identity(), data, files)
+        except InvalidInput as error:
+            rollback()
+            for field, message in (getattr(error, "errors", None) or {error.field or "request_type": error.message}).items():
+                target = getattr(form, field, None) or form.documents
+                target.errors = list(target.errors) + [message]
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"Request {submitted.reference} received.", "success")
+            return redirect(url_for(".detail", reference=submitted.reference))
+    if request.method == "GET":
+        form.officer_name.data = form.officer_name.data or current_user.full_name
+        form.official_email.data = form.official_email.data or current_user.email
+        form.badge_number.data = form.badge_number.data or current_user.badge_number
+    return render_template(template, form=form, rows=range(TARGET_ROWS),
+                           approved=current_user.approved_at is not None), 422 if form.errors else 200
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+def new_request():
+    return _submit(RequestForm(), "portal/new_request.html", {})
+
+
+@bp.route("/requests/emergency", methods=["GET", "POST"])
+def new_emergency():
+    form = EmergencyForm()
+    return _submit(form, "portal/emergency.html",
+                   {"request_type": "emergency", "addressed_to": "us"})
+
+
+@bp.get("/requests/<reference>")
+def detail(reference: str):
+    identity = current_identity()
+    found = requests.get_request_for_officer(identity, reference)
+    return render_template(
+        "portal/request.html", req=found, rules=rules,
+        messages=requests.messages_for(found, include_internal=False),
+        message_form=MessageForm(), colleague_form=ColleagueForm(), withdraw_form=WithdrawForm(),
+        is_submitter=found.submitted_by_id == identity.user_id)
+
+
+def _act(reference: str, form, action, done: str):
+    identity = current_identity()
+    found = requests.get_request_for_officer(identity, reference)
+    if form.validate_on_submit():
+        try:
+            action(identity, found)
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash(done, "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+    return redirect(url_for(".detail", reference=found.reference))
+
+
+@bp.post("/requests/<reference>/messages")
+def post_message(reference: str):
+    form = MessageForm()
+    return _act(reference, form, lambda who, req: requests.post_message(who, req, form.body.data),
+                "Message sent to the LER team.")
+
+
+@bp.post("/requests/<reference>/colleagues")
+def add_colleague(reference: str):
+    form = ColleagueForm()
+    return _act(reference, form, lambda who, req: requests.add_colleague(who, req, form.email.data),
+                "Colleague added.")
+
+
+@bp.post("/requests/<reference>/withdraw")
+def withdraw(reference: str):
+    form = WithdrawForm()
+    return _act(reference, form, lambda who, req: requests.withdraw_request(who, req, form.reason.data),
+                "Request withdrawn.")
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+def tokens():
+    from referrals.tokens.services import create_officer_token, officer_tokens
+
+    identity = current_identity()
+    form = TokenRequestForm()
+    secret = None
+    if form.validate_on_submit():
+        try:
+            _, secret = create_officer_token(identity, name=form.name.data)
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+    return render_template("portal/tokens.html", form=form, secret=secret,
+                           tokens=officer_tokens(identity))

@@ -105,3 +105,29 @@ def authenticate(secret: str) -> ApiToken | None:
         return None
     token.last_used_at = moment
     return token
+
+
+def create_officer_token(actor: Identity, *, name: str) -> tuple[ApiToken, str]:
+    """An approved officer makes a token for their own account: it sees what they see."""
+    from referrals.portal.registration import require_approved
+
+    if not actor.is_agency or actor.scopes is not None:
+        raise DomainError("Officers make their own tokens from the portal.")
+    require_approved(actor)
+    user = db.session.get(User, actor.user_id)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=(name or "").strip()[:100] or "API token",
+                     prefix=secret[:12], token_hash=hash_token(secret), scopes="requests:write",
+                     created_at=now(), created_by_id=user.id)
+    db.session.add(token)
+    db.session.flush()
+    record_event(actor, "api_token.created", object_type="api_token", object_id=token.id,
+                 agency_id=user.agency_id,
+                 after={"user_id": user.id, "scopes": ["requests:write"], "prefix": token.prefix,
+                        "name": token.name})
+    return token, secret
+
+
+def officer_tokens(actor: Identity) -> list[ApiToken]:
+    return list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == actor.user_id)
+                                   .order_by(ApiToken.created_at.desc())))

@@ -1,0 +1,37 @@
+"""The portal's few public pages: registration and e-mail confirmation."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from referrals.core.errors import DomainError
+from referrals.core.transaction import rollback
+from referrals.extensions import limiter
+from referrals.portal.registration import confirm_email, register_officer
+from referrals.requests.forms import RegistrationForm
+
+bp = Blueprint("portal_public", __name__, url_prefix="/portal")
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register():
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            register_officer(email=form.email.data, full_name=form.full_name.data,
+                             badge_number=form.badge_number.data, password=form.password.data)
+        except DomainError as error:
+            rollback()
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            return render_template("portal/registered.html", email=form.email.data)
+    return render_template("portal/register.html", form=form), 422 if form.errors else 200
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    confirm_email(token)
+    flash("Your e-mail address is confirmed. Sign in to set up two-factor sign-in; the LER team "
+          "will then approve your account.", "success")
+    return redirect(url_for("security.login"))

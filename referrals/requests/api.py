@@ -1,0 +1,171 @@
+"""JSON API for agencies: submit and follow requests with an officer's token.
+
+A token sees exactly what its officer sees: the same scoped queries as the portal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+
+from marshmallow import Schema, fields, validate
+
+from referrals.cases.identifiers import KINDS
+from referrals.core.api import BEARER, api_blueprint, require_scope
+from referrals.core.errors import InvalidInput
+from referrals.core.identity import current_identity
+from referrals.requests import rules
+from referrals.requests import services as requests
+from referrals.requests.intake import submit_request
+
+requests_api = api_blueprint(
+    "requests_api", __name__, url_prefix="/api/v1/requests",
+    description="Agencies submit and follow disclosure requests (scope requests:write; a token "
+    "sees exactly what its officer sees).",
+)
+
+
+class TargetIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(list(KINDS)))
+    value = fields.String(required=True, validate=validate.Length(min=1, max=320))
+
+
+class DocumentIn(Schema):
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    content_base64 = fields.String(required=True, metadata={"description": "The PDF, base64"})
+
+
+class RequestIn(Schema):
+    request_type = fields.String(required=True, validate=validate.OneOf(list(rules.REQUEST_TYPES)))
+    emergency = fields.Boolean(load_default=False, metadata={"description": "Emergency EPOC"})
+    addressed_to = fields.String(required=True, validate=validate.OneOf(["us", "eu", "uk"]))
+    issuing_authority = fields.String(load_default="", validate=validate.Length(max=300))
+    officer_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    badge_number = fields.String(load_default="", validate=validate.Length(max=64))
+    official_email = fields.Email(required=True)
+    phone = fields.String(required=True, validate=validate.Length(min=3, max=40))
+    data_categories = fields.List(fields.String(validate=validate.OneOf(list(rules.DATA_CATEGORIES))),
+                                  required=True, validate=validate.Length(min=1))
+    date_from = fields.Date(required=True)
+    date_to = fields.Date(required=True)
+    legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
+    offences = fields.String(load_default="", validate=validate.Length(max=10000))
+    user_notice_allowed = fields.Boolean(load_default=False)
+    nondisclosure_order = fields.Boolean(load_default=False)
+    nondisclosure_until = fields.Date(load_default=None)
+    emergency_description = fields.String(load_default="", validate=validate.Length(max=5000))
+    person_at_risk = fields.String(load_default="", validate=validate.Length(max=2000))
+    why_data_helps = fields.String(load_default="", validate=validate.Length(max=5000))
+    targets = fields.List(fields.Nested(TargetIn), required=True,
+                          validate=validate.Length(min=1, max=50))
+    documents = fields.List(fields.Nested(DocumentIn), load_default=list,
+                            validate=validate.Length(max=10))
+
+
+class TargetOut(Schema):
+    kind = fields.String()
+    value = fields.String()
+
+
+class MessageOut(Schema):
+    """Messages as an agency sees them: the LER side is 'LER team', never a staff name."""
+
+    created_at = fields.DateTime()
+    author = fields.Function(lambda m: m.author.display_name if m.from_agency and m.author
+                             else "LER team")
+    body = fields.String()
+
+
+class RequestOut(Schema):
+    reference = fields.String()
+    request_type = fields.String()
+    emergency = fields.Boolean()
+    status = fields.String()
+    received_at = fields.DateTime()
+    deadline_at = fields.DateTime()
+    data_categories = fields.List(fields.String())
+    date_from = fields.Date()
+    date_to = fields.Date()
+    warnings = fields.List(fields.String())
+    targets = fields.List(fields.Nested(TargetOut))
+
+
+class RequestDetailOut(RequestOut):
+    messages = fields.Method("get_messages")
+
+    def get_messages(self, obj):
+        return MessageOut(many=True).dump(requests.messages_for(obj, include_internal=False))
+
+
+class MessageIn(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+
+
+def _documents(items: list[dict]) -> list[tuple[str, io.BytesIO]]:
+    documents = []
+    for item in items:
+        try:
+            content = base64.b64decode(item["content_base64"], validate=True)
+        except (binascii.Error, ValueError) as error:
+            raise InvalidInput(f"{item['filename']}: content_base64 is not base64.",
+                               field="documents") from error
+        documents.append((item["filename"], io.BytesIO(content)))
+    return documents
+
+
+@requests_api.route("", methods=["POST"])
+@require_scope("requests:write")
+@requests_api.arguments(RequestIn)
+@requests_api.response(201, RequestOut)
+@requests_api.doc(security=[BEARER])
+def create(data):
+    """Submit a request with its legal process"""
+    documents = _documents(data.pop("documents"))
+    return submit_request(current_identity(), data, documents)
+
+
+@requests_api.route("", methods=["GET"])
+@require_scope("requests:write")
+@requests_api.response(200, RequestOut(many=True))
+@requests_api.doc(security=[BEARER])
+def index():
+    """Your requests (submitted by you or shared with you)"""
+    return requests.officer_requests(current_identity())
+
+
+@requests_api.route("/<reference>", methods=["GET"])
+@require_scope("requests:write")
+@requests_api.response(200, RequestDetailOut)
+@requests_api.doc(security=[BEARER])
+def detail(reference: str):
+    """One of your requests, with its messages"""
+    return requests.get_request_for_officer(current_identity(), reference)
+
+
+@requests_api.route("/<reference>/messages", methods=["POST"])
+@require_scope("requests:write")
+@requests_api.arguments(MessageIn)
+@requests_api.response(201, MessageOut)
+@requests_api.doc(security=[BEARER])
+def post_message(data, reference: str):
+    """Write to the LER team about one of your requests"""
+    identity = current_identity()
+    found = requests.get_request_for_officer(identity, reference)
+    return requests.post_message(identity, found, data["body"])
+
+
+@requests_api.route("/<reference>/withdraw", methods=["POST"])
+@require_scope("requests:write")
+@requests_api.response(200, RequestOut)
+@requests_api.doc(security=[BEARER])
+def withdraw(reference: str):
+    """Withdraw one of your requests"""
+    identity = current_identity()
+    found = requests.get_request_for_officer(identity, reference)
+    requests.withdraw_request(identity, found)
+    return found
+
+
+def register(api) -> None:
+    api.register_blueprint(requests_api)

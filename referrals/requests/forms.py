@@ -1,0 +1,99 @@
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectField,
+                     StringField, TextAreaField)
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from referrals.accounts.forms import MultiCheckboxField
+from referrals.agencies.models import LEGAL_ENTITIES
+from referrals.cases.identifiers import KINDS
+from referrals.requests import rules
+
+TYPE_CHOICES = [(k, t.label) for k, t in rules.REQUEST_TYPES.items() if not t.emergency]
+TARGET_ROWS = 5
+
+
+class RegistrationForm(FlaskForm):
+    email = EmailField("Official e-mail address", validators=[DataRequired(), Email(), Length(max=255)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    badge_number = StringField("Badge or warrant number", validators=[Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class _TargetsMixin:
+    @staticmethod
+    def target_fields():
+        return {f"target_kind_{i}": SelectField("Type", choices=[("", "—")] + list(KINDS.items()),
+                                                validators=[Optional()])
+                for i in range(TARGET_ROWS)} | {
+               f"target_value_{i}": StringField("Identifier", validators=[Optional(), Length(max=320)])
+               for i in range(TARGET_ROWS)}
+
+
+class RequestForm(FlaskForm):
+    request_type = SelectField("Type of legal process", choices=TYPE_CHOICES)
+    emergency = BooleanField("Emergency EPOC (imminent threat to life or safety): 8 hours")
+    addressed_to = SelectField("Addressed to", choices=list(LEGAL_ENTITIES.items()))
+    issuing_authority = StringField("Issuing court or authority", validators=[Length(max=300)])
+    officer_name = StringField("Officer name", validators=[DataRequired(), Length(max=200)])
+    badge_number = StringField("Badge number", validators=[Length(max=64)])
+    official_email = EmailField("Official e-mail", validators=[DataRequired(), Email(), Length(max=255)])
+    phone = StringField("Phone", validators=[DataRequired(), Length(max=40)])
+    data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+    legal_basis = TextAreaField("Legal basis cited", validators=[Length(max=5000)])
+    offences = TextAreaField("Offences and circumstances", validators=[Length(max=10000)])
+    user_notice_allowed = BooleanField("The user may be notified")
+    nondisclosure_order = BooleanField("A non-disclosure order applies")
+    nondisclosure_until = DateField("Non-disclosure order ends", validators=[Optional()])
+    documents = MultipleFileField("Legal process (PDF)")
+
+
+class EmergencyForm(FlaskForm):
+    officer_name = StringField("Officer name", validators=[DataRequired(), Length(max=200)])
+    badge_number = StringField("Badge number", validators=[Length(max=64)])
+    official_email = EmailField("Official e-mail", validators=[DataRequired(), Email(), Length(max=255)])
+    phone = StringField("Phone", validators=[DataRequired(), Length(max=40)])
+    emergency_description = TextAreaField("The emergency", validators=[DataRequired(), Length(max=5000)])
+    person_at_risk = TextAreaField("Who is at risk", validators=[DataRequired(), Length(max=2000)])
+    why_data_helps = TextAreaField("Why this data helps", validators=[DataRequired(), Length(max=5000)])
+    data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+    documents = MultipleFileField("Supporting document (PDF, optional)")
+
+
+for _form in (RequestForm, EmergencyForm):
+    for _name, _field in _TargetsMixin.target_fields().items():
+        setattr(_form, _name, _field)
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField("Message", validators=[DataRequired("Write the message first."),
+                                                Length(max=20000)])
+    internal = BooleanField("Internal note (never shown to the agency)")
+
+
+class ColleagueForm(FlaskForm):
+    email = EmailField("Colleague's e-mail", validators=[DataRequired(), Length(max=255)])
+
+
+class WithdrawForm(FlaskForm):
+    reason = StringField("Why (optional)", validators=[Length(max=2000)])
+
+
+class MoveForm(FlaskForm):
+    status = SelectField("Move to", choices=list(rules.STATUSES.items()))
+    reason = TextAreaField("Reason (the agency reads it)", validators=[Length(max=5000)])
+
+
+class CallbackForm(FlaskForm):
+    phone_id = SelectField("Number called (from the agency registry)", coerce=int)
+    outcome = TextAreaField("Who answered and what they confirmed",
+                            validators=[DataRequired(), Length(max=2000)])
+
+
+class TokenRequestForm(FlaskForm):
+    name = StringField("What it is for", validators=[DataRequired(), Length(max=100)])
+

@@ -1,0 +1,176 @@
+"""Staff pages for disclosure requests: the queue, and the workflow on one request."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from referrals.accounts.forms import ConfirmForm
+from referrals.core.clock import now
+from referrals.core.errors import DomainError
+from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.identity import current_identity
+from referrals.core.storage import get_store
+from referrals.core.transaction import rollback
+from referrals.extensions import db
+from referrals.requests import rules
+from referrals.requests import services as requests
+from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
+from referrals.requests.models import LegalProcessDocument, UserNoticeTask
+
+bp = staff_blueprint("requests", __name__, url_prefix="/requests")
+READERS = ("agent", "supervisor", "compliance")
+WORKERS = ("agent", "supervisor")
+
+
+@bp.get("/")
+@roles_required(*READERS)
+def index():
+    identity = current_identity()
+    open_only = request.args.get("all") != "1"
+    return render_template("requests/queue.html", requests=requests.staff_queue(identity, open_only=open_only),
+                           notices=requests.user_notices_due(), rules=rules, open_only=open_only,
+                           now=now())
+
+
+@bp.get("/<reference>")
+@roles_required(*READERS)
+def detail(reference: str):
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    move_form = MoveForm()
+    move_form.status.choices = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS.get(found.status, ())]
+    callback_form = CallbackForm()
+    callback_form.phone_id.choices = [(p.id, f"{p.number} {p.label}".strip()) for p in found.agency.phones]
+    notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))
+    return render_template(
+        "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
+        messages=requests.messages_for(found, include_internal=True),
+        move_form=move_form, callback_form=callback_form, message_form=MessageForm(),
+        confirm=ConfirmForm(),
+        can_work=requests.request_policy.can(identity, "work", found),
+        can_approve=requests.request_policy.can(identity, "approve", found)
+        and found.prepared_by_id not in (None, identity.user_id),
+        can_release=requests.request_policy.can(identity, "release", found)
+        and identity.user_id not in (found.collected_by_id, found.prepared_by_id),
+    )
+
+
+def _act(reference: str, form, action, done: str):
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    if form is None or form.validate_on_submit():
+        try:
+            action(identity, found)
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash(done, "success")
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(error, "error")
+    return redirect(url_for(".detail", reference=found.reference))
+
+
+@bp.post("/<reference>/take")
+@roles_required(*WORKERS)
+def take(reference: str):
+    return _act(reference, ConfirmForm(), lambda who, req: requests.assign_request(who, req, who.user_id),
+                "The request is yours.")
+
+
+@bp.post("/<reference>/status")
+@roles_required(*WORKERS)
+def move(reference: str):
+    form = MoveForm()
+    return _act(reference, form, lambda who, req: requests.move_request(who, req, form.status.data,
+                                                                        form.reason.data),
+                "Status changed.")
+
+
+@bp.post("/<reference>/decisions")
+@roles_required(*WORKERS)
+def decide(reference: str):
+    form = ConfirmForm()
+
+    def act(who, req):
+        decisions = {t.id: (request.form.get(f"decision_{t.id}", ""),
+                            request.form.get(f"reason_{t.id}", "")) for t in req.targets}
+        requests.decide_targets(who, req, decisions)
+
+    return _act(reference, form, act, "Decisions saved. Another supervisor must approve them.")
+
+
+@bp.post("/<reference>/approve")
+@roles_required("supervisor")
+def approve(reference: str):
+    return _act(reference, ConfirmForm(), requests.approve_request, "Approved.")
+
+
+@bp.post("/<reference>/callback")
+@roles_required(*WORKERS)
+def callback(reference: str):
+    form = CallbackForm()
+    found = requests.get_request_for_staff(current_identity(), reference)
+    form.phone_id.choices = [(p.id, p.number) for p in found.agency.phones]
+    return _act(reference, form, lambda who, req: requests.record_callback(
+        who, req, form.phone_id.data, form.outcome.data), "Call-back recorded.")
+
+
+@bp.post("/<reference>/disclose")
+@roles_required("supervisor")
+def disclose(reference: str):
+    return _act(reference, ConfirmForm(), lambda who, req: requests.record_disclosure(who, req),
+                "Disclosure recorded.")
+
+
+@bp.post("/<reference>/messages")
+@roles_required(*WORKERS)
+def message(reference: str):
+    form = MessageForm()
+    return _act(reference, form, lambda who, req: requests.post_message(
+        who, req, form.body.data, internal=form.internal.data), "Message saved.")
+
+
+@bp.post("/notices/<int:task_id>/done")
+@roles_required(*WORKERS)
+def notice_done(task_id: int):
+    form = ConfirmForm()
+    task = db.session.get(UserNoticeTask, task_id)
+    if task is not None and form.validate_on_submit():
+        try:
+            requests.complete_user_notice(current_identity(), task)
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash("User notice recorded.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.get("/<reference>/documents/<int:document_id>")
+@roles_required(*READERS)
+def document(reference: str, document_id: int):
+    from flask import Response
+
+    from referrals.audit.services import record_event
+    from referrals.evidence.staff_views import content_disposition
+
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    doc = db.session.scalar(select(LegalProcessDocument).where(
+        LegalProcessDocument.id == document_id, LegalProcessDocument.request_id == found.id))
+    if doc is None:
+        from referrals.core.errors import NotFound
+
+        raise NotFound("There is no such document on this request.")
+    record_event(identity, "request.document_viewed", object_type="request",
+                 object_id=found.reference, agency_id=found.agency_id,
+                 after={"document_id": doc.id, "sha256": doc.sha256})
+    response = Response(get_store().read(doc.storage_name), mimetype="application/pdf",
+                        direct_passthrough=True)
+    response.headers["Content-Disposition"] = content_disposition("attachment", doc.original_name)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -3,8 +3,8 @@
 A file of random bytes is written to a temporary directory; then child processes
 (``bench.ingest_child``) read it: two yardsticks (one hashlib.sha256 pass; a plain copy
 with fsync, the disk's pace), BlobStore.write, and the whole add_evidence service in an
-app on a fresh SQLite database. The file is
-in the page cache for all three, so they are compared on the same footing.
+app on a fresh SQLite database. The file is in the page cache for every one of them, so
+they read it on the same footing; the two that write fsync what they wrote.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 class QueueRun:
     database: str  # sqlite | postgresql
     cases: int
-    result: dict
+    result: dict | None  # None when it could not run
+    error: str = ""
 
 
 def run_queue(databases: list[str], sizes: list[int], *, postgres_url: str, repeat: int,
@@ -38,8 +39,13 @@ def run_queue(databases: list[str], sizes: list[int], *, postgres_url: str, repe
     for database in databases:
         for cases in sizes:
             heading(f"Queue: {LABELS[database]}, {cases:,} cases")
-            result = _run_one(database, cases, postgres_url=postgres_url, repeat=repeat,
-                              analyze=analyze)
+            try:
+                result = _run_one(database, cases, postgres_url=postgres_url, repeat=repeat,
+                                  analyze=analyze)
+            except BenchError as error:  # the other runs still tell us something
+                runs.append(QueueRun(database, cases, None, str(error)))
+                print(f"Could not run: {error}", flush=True)
+                continue
             runs.append(QueueRun(database, cases, result))
             print(_page_table(result), flush=True)
     return runs
@@ -48,6 +54,7 @@ def run_queue(databases: list[str], sizes: list[int], *, postgres_url: str, repe
 def _run_one(database: str, cases: int, *, postgres_url: str, repeat: int,
              analyze: bool) -> dict:
     instance = Path(tempfile.mkdtemp(prefix="referrals-bench-queue-"))
+    url = None
     try:
         if database == "sqlite":
             url = f"sqlite:///{instance / 'referrals.db'}"
@@ -56,7 +63,7 @@ def _run_one(database: str, cases: int, *, postgres_url: str, repeat: int,
         args = ["--cases", str(cases), "--repeat", str(repeat)] + (["--analyze"] if analyze else [])
         return run_child("bench.queue_child", *args, env=app_environment(instance, url))
     finally:
-        if database == "postgresql":
+        if database == "postgresql" and url:
             _drop_postgres_database(postgres_url)
         shutil.rmtree(instance, ignore_errors=True)
 
@@ -73,7 +80,8 @@ def _create_postgres_database(server_url: str) -> str:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
     except Exception as error:
-        raise BenchError(f"cannot create the database {BENCH_DATABASE}: {error}") from error
+        reason = str(error).splitlines()[0]
+        raise BenchError(f"cannot create the database {BENCH_DATABASE}: {reason}") from error
     finally:
         engine.dispose()
     progress(f"created the PostgreSQL database {BENCH_DATABASE}")
@@ -85,9 +93,11 @@ def _drop_postgres_database(server_url: str) -> None:
     try:
         with engine.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+        progress(f"dropped {BENCH_DATABASE}")
+    except Exception as error:  # the run's own result or error matters more than this
+        progress(f"could not drop {BENCH_DATABASE}: {str(error).splitlines()[0]}")
     finally:
         engine.dispose()
-    progress(f"dropped {BENCH_DATABASE}")
 
 
 def _page_table(result: dict) -> str:
@@ -104,7 +114,7 @@ def summary_table(runs: list[QueueRun]) -> str:
     """Every page of every run in one table, for the end of the report."""
     rows = [(LABELS[run.database], f"{run.cases:,}", page["page"], page["queries"],
              f"{page['median_ms']:.1f}", f"{page['p95_ms']:.1f}")
-            for run in runs for page in run.result["pages"]]
+            for run in runs if run.result for page in run.result["pages"]]
     return table(("database", "cases", "page", "queries", "median ms", "p95 ms"), rows)
 
 
@@ -112,6 +122,9 @@ def queue_checks(runs: list[QueueRun], full_size: int) -> list[Check]:
     checks = []
     for run in runs:
         where = f"{LABELS[run.database]}, {run.cases:,} cases"
+        if run.result is None:
+            checks.append(Check(f"the queue benchmark runs, {where}", run.error, False))
+            continue
         for page in run.result["pages"]:
             answered = page["status"] == 200
             checks.append(Check(
@@ -132,7 +145,8 @@ def _growth_checks(runs: list[QueueRun]) -> list[Check]:
     the smallest."""
     checks = []
     for database in LABELS:
-        mine = sorted((run for run in runs if run.database == database), key=lambda run: run.cases)
+        mine = sorted((run for run in runs if run.database == database and run.result),
+                      key=lambda run: run.cases)
         if len(mine) < 2:
             continue
         small, large = mine[0], mine[-1]

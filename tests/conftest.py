@@ -88,6 +88,16 @@ def _transaction(app):
             connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    """Each test starts with empty rate-limit counters, whatever ran before it."""
+    from referrals.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+    yield
+
+
 @pytest.fixture
 def client(app):
     app.test_client_class = Client

@@ -23,17 +23,23 @@ mail, no WebAuthn):
   UNREACHABLE_ENDPOINTS). /tf-rescue would mail a "help" request to an unconfigured
   address; /tf-select chooses among several second factors and we have one;
   /fs-static serves WebAuthn scripts we do not use.
+
+Other classifications worth knowing: the JSON API (``*_api``) answers 401 to everyone
+here, because it takes bearer tokens only and ignores the session cookie; the portal's
+registration page is public and, as written, also shows to signed-in users (200).
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from flask import url_for
 
-from referrals.core.identity import system_identity
+from referrals.core.identity import Identity, system_identity
 from tests import factories
 from tests.conftest import Client, SignIn, csrf_from
 
@@ -88,13 +94,47 @@ EXPECTED: dict[str, dict[str, int]] = {
     "evidence.upload":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "evidence.item":                        {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "evidence.content":                     {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
-    # agency portal
+    # agencies: managed by admins and supervisors
+    "agencies.index":                       {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "agencies.create":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "agencies.detail":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
+    "agencies.add_key":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "agencies.remove_key":                  {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "agencies.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    # disclosure requests, staff side: read like cases; supervisors approve and disclose
+    "requests.index":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "requests.detail":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "requests.document":                    {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "requests.take":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.move":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.decide":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.callback":                    {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.message":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.notice_done":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.disclose":                    {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # agency portal: officers only (the request is the officer's own); staff get 404
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal.new_request":                   {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal.new_emergency":                 {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal.detail":                        {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal.post_message":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    "portal.add_colleague":                 {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    "portal.withdraw":                      {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    "portal.tokens":                        {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    # portal registration is public; a made-up confirmation token is "not found"
+    "portal_public.register":               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "portal_public.confirm":                {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
     # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
     "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "evidence_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "evidence_api.upload":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "requests_api.index":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "requests_api.detail":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "requests_api.create":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "requests_api.post_message":            {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "requests_api.withdraw":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
 }
 
 
@@ -102,9 +142,16 @@ EXPECTED: dict[str, dict[str, int]] = {
 
 
 class Samples:
-    """Objects a URL can point at, made on first use inside the test's transaction."""
+    """Objects a URL can point at, made on first use inside the test's transaction.
 
-    def __init__(self):
+    ``visitor`` is the signed-in user (None for anonymous): an officer's portal URLs point
+    at a request that officer submitted, so the portal answers as it would for them.
+    """
+
+    def __init__(self, endpoint: str, visitor=None):
+        self.endpoint = endpoint
+        self.blueprint = endpoint.partition(".")[0]
+        self.visitor = visitor
         self._made: dict[str, object] = {}
 
     def _once(self, key: str, make):
@@ -113,16 +160,17 @@ class Samples:
         return self._made[key]
 
     def user_id(self):
+        if self.endpoint == "agencies.approve":  # an officer waiting for approval
+            return self._once("pending", lambda: factories.make_user("officer", approved_at=None)).id
         return self._once("user", lambda: factories.make_user("agent")).id
+
+    # cases and evidence
 
     def _case(self):
         from referrals.cases.services import open_case
 
         return self._once("case", lambda: open_case(
             SYSTEM, title="Grid sample case", category="other", check=False))
-
-    def reference(self):
-        return self._case().reference
 
     def subject_id(self):
         from referrals.cases.services import add_subject
@@ -131,7 +179,6 @@ class Samples:
             SYSTEM, self._case(), label="grid-sample-account", check=False)).id
 
     def item_id(self):
-        from referrals.core.identity import Identity
         from referrals.evidence.services import add_evidence
 
         def make():
@@ -147,16 +194,85 @@ class Samples:
         return self._once("token", lambda: create_token(
             SYSTEM, factories.make_user("agent"), scopes=["cases:read"], name="grid sample")[0]).id
 
-    def values(self, endpoint: str, arguments: set[str]) -> dict:
+    # agencies
+
+    def _agency(self):
+        return self._once("agency", factories.AgencyFactory)
+
+    def agency_id(self):
+        return self._agency().id
+
+    def key_id(self):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        from referrals.agencies.services import add_key
+
+        public = Ed25519PrivateKey.generate().public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+        return self._once("key", lambda: add_key(SYSTEM, self._agency(), public, "grid sample")).id
+
+    # disclosure requests
+
+    def _request(self):
+        from pypdf import PdfWriter
+
+        from referrals.core.clock import now
+        from referrals.requests.intake import submit_request
+
+        def make():
+            officer = self.visitor if getattr(self.visitor, "kind", None) == "agency" \
+                else factories.make_user("officer")
+            pdf = io.BytesIO()
+            writer = PdfWriter()
+            writer.add_blank_page(width=612, height=792)
+            writer.write(pdf)
+            pdf.seek(0)
+            today = now().date()
+            data = {
+                "request_type": "search_warrant", "addressed_to": "us",
+                "data_categories": ["subscriber"],
+                "date_from": today - timedelta(days=30), "date_to": today - timedelta(days=1),
+                "targets": [{"kind": "username", "value": "grid_sample_user"}],
+                "legal_basis": "18 U.S.C. 2703(a) (synthetic)",
+                "issuing_authority": "Synthetic County Superior Court",
+                "user_notice_allowed": True,
+            }
+            return submit_request(Identity.for_user(officer), data, [("warrant.pdf", pdf)])
+
+        return self._once("request", make)
+
+    def document_id(self):
+        return self._request().documents[0].id
+
+    def task_id(self):
+        from sqlalchemy import select
+
+        from referrals.extensions import db
+        from referrals.requests.models import UserNoticeTask
+
+        request = self._request()
+        return db.session.scalar(select(UserNoticeTask.id)
+                                 .where(UserNoticeTask.request_id == request.id))
+
+    def reference(self):
+        if self.blueprint in {"cases", "evidence", "cases_api", "evidence_api"}:
+            return self._case().reference
+        if self.blueprint in {"requests", "portal", "requests_api"}:
+            return self._request().reference
+        raise AssertionError(f"{self.endpoint}: which kind of <reference>? add it to Samples")
+
+    def values(self, arguments: set[str]) -> dict:
         special = {
             "static": {"filename": "app.css"},
             "security.static": {"filename": "js/webauthn.js"},  # exists in Flask-Security
             "security.two_factor_setup_validate": {"token": "not-a-real-setup-token"},
+            "portal_public.confirm": {"token": "not-a-real-confirmation-token"},
         }
-        values = dict(special.get(endpoint, {}))
+        values = dict(special.get(self.endpoint, {}))
         for name in arguments - set(values):
             make = getattr(self, name, None)
-            assert make is not None, f"{endpoint}: no sample value for <{name}>; add one to Samples"
+            assert make is not None, f"{self.endpoint}: no sample value for <{name}>; add one to Samples"
             values[name] = make()
         return values
 
@@ -189,18 +305,27 @@ def _rules(app) -> dict[str, object]:
     return rules
 
 
+_addresses = itertools.count(1)
+
+
 def _client(app) -> Client:
     app.test_client_class = Client
     client = app.test_client()
     client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    # Each visitor is its own client machine, so the grid's few hundred sign-ins never add
+    # up against the per-address sign-in rate limit.
+    n = next(_addresses)
+    client.environ_base["REMOTE_ADDR"] = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
     return client
 
 
-def _visitor(app, role: str) -> Client:
+def _visitor(app, role: str) -> tuple[Client, object]:
     client = _client(app)
+    user = None
     if role != ANON:
-        SignIn(client)(factories.make_user(role))
-    return client
+        user = factories.make_user(role)
+        SignIn(client)(user)
+    return client, user
 
 
 def _csrf_token(client: Client, role: str) -> str:
@@ -227,9 +352,9 @@ def test_route_grid(app, endpoint, role):
     rules = _rules(app)
     assert endpoint in rules, f"{endpoint} is in EXPECTED but not in the URL map"
     rule = rules[endpoint]
-    client = _visitor(app, role)
+    client, user = _visitor(app, role)
     with app.test_request_context():
-        path = url_for(endpoint, **Samples().values(endpoint, set(rule.arguments)))
+        path = url_for(endpoint, **Samples(endpoint, user).values(set(rule.arguments)))
     if "GET" in rule.methods:
         response = client.get(path)
     else:
@@ -253,12 +378,12 @@ def test_route_grid(app, endpoint, role):
      (OFFICER, "/portal/")],
 )
 def test_home_sends_each_role_to_its_side(app, role, target):
-    response = _visitor(app, role).get("/")
+    response = _visitor(app, role)[0].get("/")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == target
 
 
 def test_signed_in_users_are_sent_on_from_login(app):
-    response = _visitor(app, AGENT).get("/login")
+    response = _visitor(app, AGENT)[0].get("/login")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/"

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from referrals.agencies.models import (AGENCY_KINDS, AGENCY_STATUSES, LEGAL_ENTITIES, Agency,
                                        AgencyDomain, AgencyKey, AgencyPhone)
-from referrals.agencies.validation import normalize_domain, normalize_phone, parse_public_key
+from referrals.agencies.validation import normalize_domain, parse_public_key, split_phone_line
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import InvalidInput, NotFound
@@ -90,8 +90,9 @@ def _apply(agency: Agency, *, name: str, kind: str, country: str, status: str, l
     region = current_app.config["REFERRALS_PHONE_REGION"]
     wanted_phones = []
     for line in _lines(phones):
-        number, _, label = line.partition(" ")
-        wanted_phones.append((normalize_phone(number, region), label.strip()))
+        # "+1 202 555 0100 Duty desk": the number has spaces of its own (the form's example).
+        number, label = split_phone_line(line, region)
+        wanted_phones.append((number, label.strip()))
     agency.name, agency.kind, agency.country = name[:200], kind, country
     agency.status, agency.legal_entity, agency.notes = status, legal_entity, (notes or "").strip()
     existing = {d.domain: d for d in agency.domains}

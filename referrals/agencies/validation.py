@@ -54,6 +54,32 @@ def normalize_phone(value: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_PHONE_TOKEN = re.compile(r"^[0-9+()./-]+$")
+
+
+def split_phone_line(value: str, region: str) -> tuple[str, str]:
+    """A registry line, "+1 202 555 0100 Duty desk", as (E.164 number, label).
+
+    The number may itself contain spaces, so it is the longest run of leading number-like
+    words that is a possible number; whatever follows is the label.
+    """
+    words = value.split()
+    run = 0
+    while run < len(words) and _PHONE_TOKEN.match(words[run]):
+        run += 1
+    for end in range(run, 0, -1):
+        candidate = " ".join(words[:end])
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(number):
+            return (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+                    " ".join(words[end:]))
+    # Nothing usable: say so about what looked like the number.
+    return normalize_phone(" ".join(words[:run]) or (words[0] if words else value), region), ""
+
+
 def parse_public_key(value: str) -> tuple[str, str]:
     """('age', key) or ('ssh-ed25519', 'ssh-ed25519 AAAA…'), or a plain refusal."""
     text = " ".join(value.split())

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from referrals.cases import rules
 from referrals.cases.identifiers import KINDS, normalize
-from referrals.core.errors import InvalidInput
 from referrals.core.clock import now
+from referrals.core.errors import InvalidInput
+
 
 def phone_region() -> str:
+    """The region for phone numbers without a country code (a setting; US by default)."""
     from flask import current_app, has_app_context
 
     return current_app.config.get("REFERRALS_PHONE_REGION", "US") if has_app_context() else "US"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 REASONS = ("hash_match", "classifier", "user_report", "ngo_tip")
 HEX = {32: validate.Regexp(r"^[0-9a-fA-F]{32}$", error="32 hexadecimal characters"),
        40: validate.Regexp(r"^[0-9a-fA-F]{40}$", error="40 hexadecimal characters"),
@@ -31,7 +34,20 @@ class AwareDateTime(fields.AwareDateTime):
     default_error_messages = {
         "invalid_awareness": "Give a time zone, e.g. 2026-11-20T10:00:00Z.",
         "invalid": "Not a date and time; use ISO 8601, e.g. 2026-11-20T10:00:00Z.",
+        "too_early": "Give a time after 1970-01-01T00:00:00Z.",
     }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # Year 1 with a positive offset has no UTC form (OverflowError when stored);
+        # nothing this API receives happened before 1970.
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError as error:
+            raise self.make_error("too_early") from error
+        if moment < EPOCH:
+            raise self.make_error("too_early")
+        return moment
 
 
 class IdentifierIn(Schema):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from referrals.audit.services import record_event
-from referrals.cases.models import Case
+from referrals.cases.models import Case, Escalation
 from referrals.cases.services import _responded, _timeline
 from referrals.core.clock import now
 from referrals.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -54,6 +54,16 @@ def safe_file_name(name: str | None) -> str:
     return name[:200] or "evidence.bin"
 
 
+def _sensitive_case(case: Case) -> bool:
+    """A sensitive category, or an escalation of one joined to this case: an escalation
+    attaches to an open case whatever that case's category, and says what it is about."""
+    if case.category in SENSITIVE_CATEGORIES:
+        return True
+    return db.session.scalar(select(Escalation.id).where(
+        Escalation.case_id == case.id, Escalation.category.in_(SENSITIVE_CATEGORIES)).limit(1)
+    ) is not None
+
+
 def record_custody(actor: Identity, item: EvidenceItem, action: str, purpose: str) -> CustodyEvent:
     event = CustodyEvent(evidence_id=item.id, action=action, actor_id=actor.user_id,
                          actor_label=actor.label, occurred_at=now(), purpose=purpose[:500],
@@ -84,7 +94,14 @@ def _store_blob(stream: BinaryIO) -> StoredBlob:
         raise InvalidInput("The file is empty.", field="file")
     existing = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
     if existing is not None:
-        store.delete(written.name)  # the same bytes are stored already
+        if store.exists(existing.storage_name):
+            store.delete(written.name)  # the same bytes are stored already
+        else:
+            # The stored copy is gone (lost disk, restore from an old backup): keep this
+            # one instead of deleting the only good copy and pointing at a missing file.
+            log.warning("stored blob %s was missing; replaced by a new upload", existing.id)
+            existing.storage_name, existing.key_id = written.name, written.key_id
+            db.session.flush()
         return existing, written
     blob = StoredBlob(sha256=written.sha256, storage_name=written.name, key_id=written.key_id,
                       size=written.size, created_at=now())
@@ -125,7 +142,7 @@ def add_evidence(
         source_system=(source_system or "upload")[:64],
         platform_content_id=(platform_content_id or None),
         url=(url or None), description=(description or "").strip(),
-        may_be_csam=bool(may_be_csam) or case.category in SENSITIVE_CATEGORIES,
+        may_be_csam=bool(may_be_csam) or _sensitive_case(case),
     )
     db.session.add(item)
     db.session.flush()

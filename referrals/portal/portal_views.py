@@ -43,8 +43,13 @@ def _submit(form, template: str, extra: dict):
         except InvalidInput as error:
             rollback()
             for field, message in (getattr(error, "errors", None) or {error.field or "request_type": error.message}).items():
-                target = getattr(form, field, None) or form.documents
-                target.errors = list(target.errors) + [message]
+                target = form._fields.get(field)
+                if target is None:
+                    # "targets" (and anything else without a field of its own) is said at
+                    # the top of the form, not under an unrelated field.
+                    form.form_errors.append(message)
+                else:
+                    target.errors = list(target.errors) + [message]
         except DomainError as error:
             rollback()
             flash(error.message, "error")

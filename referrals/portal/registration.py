@@ -49,7 +49,13 @@ def register_officer(*, email: str, full_name: str, badge_number: str, password:
         raise InvalidInput(" ".join(problems), field="password")
     if not (full_name or "").strip():
         raise InvalidInput("Give your full name.", field="full_name")
-    if find_user_by_email(email) is not None:
+    existing = find_user_by_email(email)
+    if existing is not None:
+        # An officer whose link expired is told to register again: send a fresh link to the
+        # address (its owner reads it; the page looks the same either way). The account is
+        # not changed: whoever typed this password may not own the address.
+        if existing.kind == "agency" and existing.confirmed_at is None and existing.active:
+            send_confirmation(existing)
         return None
     user = User(email=email, full_name=full_name.strip()[:200], kind="agency",
                 agency_id=agency.id, password=hash_password(password), active=True,
@@ -122,3 +128,8 @@ def require_approved(identity: Identity) -> None:
     if user is None or user.approved_at is None:
         raise PermissionDenied("Your account is waiting for approval by the LER team. You can "
                                "submit requests once it is approved.")
+    # Registration needs a verified agency; so does every later submission or token: an
+    # agency suspended after its officers registered sends nothing new.
+    if user.agency is None or user.agency.status != "verified":
+        raise PermissionDenied("Your agency's access to the portal is suspended or not yet "
+                               "verified. Contact the LER team.")

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
 from sqlalchemy import text
 
 from referrals.agencies.models import LEGAL_ENTITIES
@@ -86,7 +85,9 @@ def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
             errors["issuing_authority"] = "Name the court or authority that issued the process."
     beyond = [c for c in categories if c in rules.DATA_CATEGORIES and c not in kind.reaches]
     if beyond:
-        names = ", ".join(rules.DATA_CATEGORIES[c].lower() for c in beyond)
+        # "log-in / log-out data (with IP addresses)": lower the first letter only.
+        names = ", ".join(rules.DATA_CATEGORIES[c][:1].lower() + rules.DATA_CATEGORIES[c][1:]
+                          for c in beyond)
         if request_type_is_subpoena(kind.key):
             warnings.append(f"A subpoena reaches subscriber information only; {names} needs a "
                             "court order or search warrant. We will produce subscriber "
@@ -119,15 +120,18 @@ def check_pdf(stream: BinaryIO, name: str, limit: int) -> tuple[bytes, int]:
                            field="documents")
     if not data.startswith(b"%PDF-"):
         raise InvalidInput(f"{safe_file_name(name)} is not a PDF file.", field="documents")
+    # pypdf parses what an outsider sent: a damaged file can make it raise almost anything
+    # (AttributeError, LimitReachedError, RecursionError …), and each is "not readable".
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise InvalidInput(f"{safe_file_name(name)} is password-protected; send it without "
-                               "a password.", field="documents")
-        pages = len(reader.pages)
-    except (PdfReadError, ValueError, KeyError, TypeError) as error:
+        encrypted = reader.is_encrypted
+        pages = None if encrypted else len(reader.pages)
+    except Exception as error:  # noqa: BLE001 (see above)
         raise InvalidInput(f"{safe_file_name(name)} is not a readable PDF.",
                            field="documents") from error
+    if encrypted:
+        raise InvalidInput(f"{safe_file_name(name)} is password-protected; send it without "
+                           "a password.", field="documents")
     return data, pages
 
 
@@ -166,9 +170,12 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     for target in data["targets"]:
         if target.get("kind") not in KINDS:
             raise InvalidInput("Choose the type of each identifier.", field="targets")
+        try:
+            normalized = normalize(target["kind"], target["value"], region=region)
+        except InvalidInput as error:  # it names its own field "value"; ours is "targets"
+            raise InvalidInput(error.message, field="targets") from error
         targets.append(RequestTarget(kind=target["kind"], value=target["value"].strip()[:320],
-                                     normalized=normalize(target["kind"], target["value"],
-                                                          region=region)))
+                                     normalized=normalized))
     settings = current_app.config["REFERRALS_SETTINGS"]
     checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
                for name, stream in documents]

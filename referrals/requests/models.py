@@ -154,6 +154,7 @@ class UserNoticeTask(db.Model):
     reason: Mapped[str] = mapped_column(String(200))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    request: Mapped[DisclosureRequest] = relationship(lazy="joined")
 
 
 class Disclosure(db.Model):

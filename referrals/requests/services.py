@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from referrals.accounts.models import User
+from referrals.accounts.services import find_user_by_email
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -267,7 +268,10 @@ def complete_user_notice(actor: Identity, task: UserNoticeTask) -> None:
     task.done_at = now()
     task.done_by_id = actor.user_id
     db.session.flush()
-    record_event(actor, "request.user_notified", object_type="request", object_id=task.request_id)
+    # Filed under the request's reference, like every other event on the request.
+    record_event(actor, "request.user_notified", object_type="request",
+                 object_id=task.request.reference, agency_id=task.request.agency_id,
+                 after={"task_id": task.id, "reason": task.reason})
 
 
 def user_notices_due() -> list[UserNoticeTask]:
@@ -319,9 +323,13 @@ def add_colleague(actor: Identity, request: DisclosureRequest, email: str) -> Us
         raise PermissionDenied("Only the officer who submitted the request can add colleagues.")
     if len(request.collaborators) >= rules.MAX_COLLEAGUES:
         raise DomainError(f"A request can have at most {rules.MAX_COLLEAGUES} colleagues.")
-    colleague = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    # Addresses are stored as registered (the local part keeps its case): compare case-blind.
+    colleague = find_user_by_email(email or "")
+    # A colleague passes the checks a submitter passed (confirmed address, LER approval):
+    # sharing must not be a way around approval.
     if (colleague is None or colleague.kind != "agency" or colleague.agency_id != actor.agency_id
-            or not colleague.active or colleague.id == actor.user_id):
+            or not colleague.active or colleague.id == actor.user_id
+            or colleague.confirmed_at is None or colleague.approved_at is None):
         # The same answer whether the address exists elsewhere or not.
         raise InvalidInput("No colleague of your agency has this address on the portal.",
                            field="email")

@@ -52,3 +52,14 @@ def browser(app, client):
         return other
 
     return open_as
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limit():
+    """These tests sign in often. The sign-in rate limit counts per client address in
+    memory for the whole run, so their sign-ins must not use up later tests' allowance."""
+    from referrals.extensions import limiter
+
+    limiter.reset()
+    yield
+    limiter.reset()

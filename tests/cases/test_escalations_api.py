@@ -9,13 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from referrals.cases import rules, services
-from referrals.cases.models import Case, Escalation, Identifier, ReportedContent, Subject
+from referrals.cases.models import Escalation, Identifier, ReportedContent, Subject
 from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from referrals.tokens.services import revoke_token
 from referrals.tokens.models import ApiToken
-from tests import factories
 from tests.cases.helpers import (SYSTEM, account, add_target, audit_after, audit_events,
                                  bearer, count_cases, escalation, make_token, open_case,
                                  reload_case, timeline)
@@ -470,3 +469,30 @@ def test_a_cases_read_token_of_an_account_without_a_case_role_is_403(client, pos
     reference = post_escalation(escalation()).json["case_reference"]
     secret = make_token(integration_user, "cases:read")
     assert client.get(f"/api/v1/cases/{reference}", headers=bearer(secret)).status_code == 403
+
+
+@pytest.mark.parametrize("field", ["detected_at", "observed_at"])
+@pytest.mark.parametrize("value", ["0001-01-01T00:30:00+01:00", "1969-12-31T23:59:59Z",
+                                   "0001-01-01T00:00:00Z"])
+def test_timestamps_from_before_1970_are_refused(post_escalation, field, value):
+    """Regression: year 1 with a positive offset has no UTC form and answered 500."""
+    body = escalation()
+    if field == "detected_at":
+        body["detected_at"] = value
+        path = "json.detected_at"
+    else:
+        body["accounts"][0]["identifiers"] = [{"kind": "ip", "value": "192.0.2.1",
+                                               "observed_at": value}]
+        path = "json.accounts.0.identifiers.0.observed_at"
+    response = post_escalation(body)
+    assert response.status_code == 422, response.text
+    assert "1970" in _flat_errors(response.json)[path]
+    assert count_cases() == 0
+
+
+@pytest.mark.parametrize("ahead, status", [(timedelta(minutes=3), 201),
+                                           (timedelta(minutes=10), 422)])
+def test_a_few_minutes_of_clock_skew_are_allowed(post_escalation, frozen, ahead, status):
+    moment = frozen(now())
+    response = post_escalation(escalation(detected_at=(moment + ahead).isoformat()))
+    assert response.status_code == status, response.text

@@ -102,3 +102,14 @@ def case_of(make_user):
 @pytest.fixture
 def integration_user(make_user):
     return make_user(None, enrolled=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sign_in_limit():
+    """These tests sign in often. The sign-in rate limit counts per client address in
+    memory for the whole run, so their sign-ins must not use up later tests' allowance."""
+    from referrals.extensions import limiter
+
+    limiter.reset()
+    yield
+    limiter.reset()

@@ -6,17 +6,21 @@ Synthetic stand-ins only: generated images and random bytes. The flag decides, n
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from referrals.cases.escalations import receive_escalation
+from referrals.core.clock import now
 from referrals.core.errors import PermissionDenied
 from referrals.core.identity import Identity
 from referrals.demo_cases import synthetic_png
 from referrals.evidence import services
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
-from tests.cases.helpers import audit_events, bearer, make_token
+from referrals.tokens.services import create_token
+from tests.cases.helpers import SYSTEM, add_target, audit_events, bearer, make_token
 from tests.evidence.conftest import item_id_from, synthetic_mp4
 
 
@@ -211,3 +215,24 @@ def test_losing_clearance_takes_effect_at_once(client, make_user, sign_in, sensi
     db.session.flush()
     response = client.get(url)
     assert response.status_code == 403 and not _leaks(response.data, data)
+
+
+def test_a_case_joined_by_a_child_exploitation_escalation_flags_its_evidence(
+        make_user, case_of, client):
+    """Regression: a CSE escalation attached to an 'other' case left new uploads unflagged."""
+    agent = make_user("agent")
+    case = case_of("other")
+    add_target(agent, case, ("platform_user_id", "u-shared-1"))
+    token, _ = create_token(SYSTEM, make_user(None, enrolled=False), scopes=["escalations:write"])
+    actor = Identity.for_token(token)
+    intake = receive_escalation(actor, {
+        "source_system": "test", "external_id": "E-1", "category": "child_sexual_exploitation",
+        "reason": "hash_match", "detected_at": now() - timedelta(hours=1),
+        "accounts": [{"label": "x", "identifiers": [
+            {"kind": "platform_user_id", "value": "u-shared-1"}]}]})
+    assert intake.attached and intake.case.id == case.id and case.category == "other"
+
+    item = _store_item(make_user, case, synthetic_png(seed=40), "later.png", may_be_csam=False)
+    assert item.may_be_csam is True
+    other = _store_item(make_user, case_of("other"), synthetic_png(seed=41), "x.png")
+    assert other.may_be_csam is False

@@ -18,6 +18,7 @@ from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.extensions import db
 from tests.cases.helpers import (audit_after, audit_events, bearer, make_token, reload_case,
                                  timeline)
+from tests.conftest import csrf_from
 from tests.evidence.conftest import MARKER, item_id_from, synthetic_bytes
 
 
@@ -153,8 +154,6 @@ def test_a_form_without_a_file_is_refused(client, as_role, case_of):
     as_role("agent")
     case = case_of()
     page = client.get(f"/cases/{case.reference}")
-    from tests.conftest import csrf_from
-
     client.post(f"/cases/{case.reference}/evidence", data={"csrf_token": csrf_from(page.text)},
                 content_type="multipart/form-data")
     assert "Choose a file." in _flashes(client, case)
@@ -308,8 +307,6 @@ def test_compliance_reads_evidence_but_cannot_add_it(client, as_role, case_of, m
     item = services.add_evidence(uploader, case, io.BytesIO(data), original_name="ok.bin")
     page = client.get(f"/cases/{case.reference}")
     assert 'id="upload"' not in page.text
-    from tests.conftest import csrf_from
-
     refused = client.post(f"/cases/{case.reference}/evidence", content_type="multipart/form-data",
                           data={"csrf_token": csrf_from(page.text),
                                 "file": (io.BytesIO(b"x"), "x.bin")})
@@ -442,3 +439,25 @@ def test_the_service_refuses_an_empty_stream(make_user, case_of):
     with pytest.raises(InvalidInput, match="empty"):
         services.add_evidence(Identity.for_user(make_user("agent")), case_of(), io.BytesIO(b""),
                               original_name="e.bin")
+
+
+def test_uploading_the_same_bytes_again_repairs_a_lost_stored_file(client, as_role, case_of,
+                                                                   upload_form, store, blob_files):
+    """Regression: the new upload's file was deleted in favour of the missing one."""
+    as_role("agent")
+    case = case_of()
+    data = synthetic_bytes(4000)
+    first_id = item_id_from(upload_form(case, data, "first.bin"))
+    lost = db.session.get(EvidenceItem, first_id).blob.storage_name
+    store.delete(lost)
+    assert client.get(f"/cases/{case.reference}/evidence/{first_id}/content").status_code == 404
+
+    second_id = item_id_from(upload_form(case, data, "second.bin"))
+
+    db.session.expire_all()
+    assert _blobs() == 1
+    blob = db.session.get(EvidenceItem, second_id).blob
+    assert blob.storage_name != lost and store.exists(blob.storage_name)
+    for item_id in (first_id, second_id):
+        response = client.get(f"/cases/{case.reference}/evidence/{item_id}/content")
+        assert response.status_code == 200 and response.data == data

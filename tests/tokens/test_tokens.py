@@ -215,7 +215,7 @@ def test_revoking_needs_the_csrf_token(client, as_role, integration):
     ({"email": "moderation-pipeline@test.example"}, "Choose at least one scope."),
     ({"email": "nobody@test.example", "scopes": ["cases:read"]},
      "There is no account with this e-mail address."),
-    ({"email": "moderation-pipeline@test.example", "scopes": ["root"]}, "Not a valid choice"),
+    ({"email": "moderation-pipeline@test.example", "scopes": ["root"]}, "is not a valid choice for this field"),
 ])
 def test_the_admin_page_refuses_what_cannot_be(client, as_role, integration, fields, error):
     as_role("admin")

@@ -39,6 +39,14 @@ class Settings:
     evidence_max_bytes: int = 2 * 1024**3
     phone_region: str = "US"
     legal_time_zone: str = "America/Los_Angeles"
+    # "module:attribute" of the platform data connector (see referrals/connector).
+    connector: str = "referrals.connector.demo:DemoConnector"
+    # Closed cases, and the snapshots of ended holds, are purged this many days later.
+    retention_days: int = 730
+    # Reminders before a hold expires, in days (each sent once per expiry date).
+    hold_reminder_days: tuple[int, ...] = (14, 7)
+    # The LER team's shared address for hold reminders (besides the hold's owner).
+    team_emails: tuple[str, ...] = ()
     base_url: str = "http://127.0.0.1:5000"
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -185,6 +193,31 @@ def _storage_keys(raw: str) -> dict[int, bytes]:
         raise ConfigError(f"REFERRALS_STORAGE_KEYS: {error}") from error
 
 
+def _positive_int(env, name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of days, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1")
+    return value
+
+
+def _day_list(raw: str) -> tuple[int, ...]:
+    try:
+        days = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
+    except ValueError:
+        raise ConfigError(
+            f"REFERRALS_HOLD_REMINDER_DAYS must be whole numbers separated by commas, not {raw!r}"
+        ) from None
+    if any(day < 1 for day in days):
+        raise ConfigError("REFERRALS_HOLD_REMINDER_DAYS must be at least 1 day each")
+    return tuple(days)
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if environ is None else environ)
     environment = env.get("REFERRALS_ENV", "development")
@@ -239,6 +272,11 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         evidence_max_bytes=int(env.get("REFERRALS_EVIDENCE_MAX_BYTES", 2 * 1024**3)),
         phone_region=env.get("REFERRALS_PHONE_REGION", "US").upper(),
         legal_time_zone=env.get("REFERRALS_LEGAL_TIME_ZONE", "America/Los_Angeles"),
+        connector=env.get("REFERRALS_CONNECTOR", "referrals.connector.demo:DemoConnector"),
+        retention_days=_positive_int(env, "REFERRALS_RETENTION_DAYS", 730),
+        hold_reminder_days=_day_list(env.get("REFERRALS_HOLD_REMINDER_DAYS", "14,7")),
+        team_emails=tuple(e.strip() for e in env.get("REFERRALS_TEAM_EMAILS", "").split(",")
+                          if e.strip()),
         base_url=env.get("REFERRALS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         smtp_host=env.get("REFERRALS_SMTP_HOST") or None,
         smtp_port=int(env.get("REFERRALS_SMTP_PORT", "25")),

@@ -11,3 +11,5 @@ from referrals.agencies.models import AgencyDomain, AgencyKey, AgencyPhone  # no
 from referrals.requests.models import (  # noqa: F401
     Disclosure, DisclosureRequest, LegalProcessDocument, RequestCollaborator, RequestCounter,
     RequestMessage, RequestTarget, UserNoticeTask)
+from referrals.holds.models import (  # noqa: F401
+    HeldIdentifier, HoldCounter, HoldEvent, HoldReminder, PreservationHold)

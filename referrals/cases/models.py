@@ -51,6 +51,9 @@ class Case(db.Model):
     # The next deadline (response target until answered, then due_at): what the queue sorts on.
     queue_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when retention purged the case: its subjects, notes and evidence bytes are gone,
+    # this row and the evidence items' hashes stay as the record of what was destroyed.
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assignee = relationship("User", foreign_keys=[assignee_id], lazy="joined")
     created_by = relationship("User", foreign_keys=[created_by_id])

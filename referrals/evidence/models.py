@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.core.types import UTCDateTime
@@ -36,10 +36,23 @@ class StoredBlob(db.Model):
 
 class EvidenceItem(db.Model):
     __tablename__ = "evidence_items"
-    __table_args__ = (Index("ix_evidence_items_case", "case_id", "captured_at"),)
+    __table_args__ = (
+        Index("ix_evidence_items_case", "case_id", "captured_at"),
+        # Exactly one owner: a case, a disclosure request (what was collected for it), or a
+        # preservation hold (its snapshot).
+        CheckConstraint(
+            "(CASE WHEN case_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN request_id IS NULL THEN 0 ELSE 1 END)"
+            " + (CASE WHEN hold_id IS NULL THEN 0 ELSE 1 END) = 1",
+            name="one_owner"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="RESTRICT"))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("disclosure_requests.id", ondelete="RESTRICT"), index=True)
+    hold_id: Mapped[int | None] = mapped_column(
+        ForeignKey("preservation_holds.id", ondelete="RESTRICT"), index=True)
     blob_id: Mapped[int | None] = mapped_column(ForeignKey("stored_blobs.id"))
     original_name: Mapped[str] = mapped_column(String(255))  # as given; never a path
     mime_type: Mapped[str] = mapped_column(String(100))  # sniffed from the bytes

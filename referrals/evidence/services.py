@@ -17,7 +17,7 @@ from referrals.audit.services import record_event
 from referrals.cases.models import Case, Escalation
 from referrals.cases.services import _responded, _timeline
 from referrals.core.clock import now
-from referrals.core.errors import InvalidInput, NotFound, PermissionDenied
+from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import Identity
 from referrals.core.storage import StorageError, TooLarge, get_store
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
@@ -115,6 +115,27 @@ def _store_blob(stream: BinaryIO) -> StoredBlob:
     return blob, written
 
 
+def _new_item(actor: Identity, stream: BinaryIO, *, original_name: str | None,
+              may_be_csam: bool, source_system: str, platform_content_id: str | None,
+              url: str | None, description: str, **owner) -> EvidenceItem:
+    """Hash, encrypt and store the stream; the item row, flushed. ``owner`` is exactly one
+    of case_id, request_id, hold_id."""
+    blob, written = _store_blob(stream)
+    item = EvidenceItem(
+        blob_id=blob.id, original_name=safe_file_name(original_name),
+        mime_type=sniff_mime(written.head), size=written.size, md5=written.md5,
+        sha1=written.sha1, sha256=written.sha256, captured_at=now(),
+        captured_by_id=actor.user_id, captured_by_label=actor.label,
+        source_system=(source_system or "upload")[:64],
+        platform_content_id=(platform_content_id or None),
+        url=(url or None), description=(description or "").strip(),
+        may_be_csam=bool(may_be_csam), **owner,
+    )
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
 def add_evidence(
     actor: Identity,
     case: Case,
@@ -132,20 +153,13 @@ def add_evidence(
     evidence_policy.require(actor, "add")
     if actor.scopes is not None and not actor.has_scope("evidence:write"):
         raise PermissionDenied("This token may not add evidence.")
-    blob, written = _store_blob(stream)
-    at = now()
-    item = EvidenceItem(
-        case_id=case.id, blob_id=blob.id, original_name=safe_file_name(original_name),
-        mime_type=sniff_mime(written.head), size=written.size, md5=written.md5,
-        sha1=written.sha1, sha256=written.sha256, captured_at=at,
-        captured_by_id=actor.user_id, captured_by_label=actor.label,
-        source_system=(source_system or "upload")[:64],
-        platform_content_id=(platform_content_id or None),
-        url=(url or None), description=(description or "").strip(),
-        may_be_csam=bool(may_be_csam) or _sensitive_case(case),
-    )
-    db.session.add(item)
-    db.session.flush()
+    if case.purged_at is not None:
+        raise DomainError("This case was purged under the retention policy; nothing can be added.")
+    item = _new_item(actor, stream, original_name=original_name,
+                     may_be_csam=bool(may_be_csam) or _sensitive_case(case),
+                     source_system=source_system, platform_content_id=platform_content_id,
+                     url=url, description=description, case_id=case.id)
+    at = item.captured_at
     record_custody(actor, item, "collected", purpose)
     case.updated_at = at
     _responded(case, actor, at)
@@ -155,6 +169,38 @@ def add_evidence(
     record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,
                  after={"case": case.reference, "sha256": item.sha256, "size": item.size,
                         "mime_type": item.mime_type, "may_be_csam": item.may_be_csam})
+    return item
+
+
+def add_collected_evidence(
+    actor: Identity,
+    stream: BinaryIO,
+    *,
+    request=None,
+    hold=None,
+    original_name: str,
+    source_system: str,
+    platform_content_id: str | None = None,
+    url: str | None = None,
+    description: str = "",
+    may_be_csam: bool = False,
+    purpose: str,
+) -> EvidenceItem:
+    """Store what the platform connector returned, owned by a disclosure request (collected
+    for it) or a preservation hold (its snapshot). Callers check who may collect; this records
+    custody and audit like any other item."""
+    if (request is None) == (hold is None):
+        raise ValueError("collected evidence belongs to exactly one request or one hold")
+    owner = {"request_id": request.id} if request is not None else {"hold_id": hold.id}
+    item = _new_item(actor, stream, original_name=original_name, may_be_csam=may_be_csam,
+                     source_system=source_system, platform_content_id=platform_content_id,
+                     url=url, description=description, **owner)
+    record_custody(actor, item, "collected", purpose)
+    record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,
+                 after={"request": request.reference if request is not None else None,
+                        "hold": hold.reference if hold is not None else None,
+                        "sha256": item.sha256, "size": item.size,
+                        "source_system": item.source_system})
     return item
 
 

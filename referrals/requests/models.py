@@ -33,6 +33,9 @@ class DisclosureRequest(db.Model):
     emergency: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="received")
     is_open: Mapped[bool] = mapped_column(default=True)
+    # The earlier request this one renews or follows (a 2703(f) renewal, an EPOC after an
+    # EPOC-PR), by the reference the agency was given.
+    related_reference: Mapped[str | None] = mapped_column(String(20))
     addressed_to: Mapped[str] = mapped_column(String(8))  # our legal entity, as the agency addressed it
     issuing_authority: Mapped[str] = mapped_column(String(300), default="")
     officer_name: Mapped[str] = mapped_column(String(200))

@@ -120,6 +120,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(portal_public_bp)
     app.register_blueprint(requests_bp)
 
+    from referrals.holds.portal_views import bp as portal_holds_bp
+    from referrals.holds.report_views import bp as hold_reports_bp
+    from referrals.holds.staff_views import bp as holds_bp
+
+    app.register_blueprint(holds_bp)
+    app.register_blueprint(hold_reports_bp)
+    app.register_blueprint(portal_holds_bp)
+
     from referrals.cases import api as cases_api
     from referrals.core.api import init_api_docs
     from referrals.evidence import api as evidence_api

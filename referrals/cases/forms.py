@@ -25,7 +25,9 @@ class NoteForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Move to", choices=list(rules.STATUSES.items()))
+    # No move is preselected: one stray click must not change a case's status.
+    status = SelectField("Move to", choices=[("", "Choose…"), *rules.STATUSES.items()],
+                         validators=[DataRequired(message="Choose the status to move the case to.")])
     note = StringField("Why (optional)", validators=[Length(max=2000)])
 
 

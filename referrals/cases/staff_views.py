@@ -100,7 +100,8 @@ def detail(reference: str):
     reported = list(db.session.scalars(select(ReportedContent)
                                        .where(ReportedContent.case_id == case.id)))
     status_form = StatusForm()
-    status_form.status.choices = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS[case.status]]
+    moves = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS[case.status]]
+    status_form.status.choices = [("", "Choose…"), *moves] if moves else []
     assign_form = AssignForm()
     if case_policy.can(identity, "assign", case):
         assign_form.assignee_id.choices = [(0, "— Unassigned —")] + [

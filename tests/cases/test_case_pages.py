@@ -131,6 +131,18 @@ def test_an_unknown_status_is_refused(client, as_role):
     assert "Not a valid choice" in client.get(_case_url(case)).text
 
 
+def test_status_form_preselects_nothing_and_refuses_an_empty_choice(client, as_role):
+    case = open_case(as_role("agent"))
+    page = client.get(_case_url(case)).text
+    select = page[page.index('name="status"'):]
+    select = select[:select.index("</select>")]
+    assert '<option value="">Choose…</option>' in select.replace(" selected", "")
+    assert "selected" not in select.replace('<option selected value="">', "")
+    _act(client, case, "status", {"status": ""})
+    assert reload_case(case.reference).status == "new"
+    assert "Choose the status to move the case to." in client.get(_case_url(case)).text
+
+
 ALL_PAIRS = [(a, b) for a in rules.STATUSES for b in rules.STATUSES if a != b]
 
 

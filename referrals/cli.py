@@ -14,6 +14,8 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for a local try-out.")
 accounts_cli = AppGroup("accounts", help="Accounts, for operators.")
 tokens_cli = AppGroup("tokens", help="API tokens.")
+retention_cli = AppGroup("retention", help="Purging closed cases and ended holds' snapshots.")
+holds_cli = AppGroup("holds", help="Preservation holds.")
 
 
 @tokens_cli.command("create")
@@ -125,8 +127,59 @@ def create_admin(email: str, name: str):
     click.echo("They must change it and enrol an authenticator at first sign-in.")
 
 
+@holds_cli.command("sweep")
+def holds_sweep():
+    """Expire holds whose time has run out and send the reminders now due (the worker does
+    this hourly; running it again sends nothing twice)."""
+    from referrals.core.identity import system_identity
+    from referrals.holds.reminders import sweep
+
+    with unit_of_work():
+        report = sweep(actor=system_identity("cli:holds sweep"))
+    click.echo(f"Hold sweep: {report.summary()}.")
+    for reference in report.expired:
+        click.echo(f"  expired   {reference}")
+    for reference, days in report.reminded:
+        click.echo(f"  reminded  {reference} ({days} days before expiry)")
+    for reference in report.review_reminded:
+        click.echo(f"  review    {reference}")
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
+def retention_run(dry_run: bool):
+    """Purge closed cases and ended holds' snapshots past the retention period (the worker
+    does this daily). Nothing held is ever purged."""
+    from referrals.core.identity import system_identity
+    from referrals.retention.services import purge_due
+
+    actor = system_identity("cli:retention run")
+    if dry_run:  # writes nothing, and nothing is committed
+        report = purge_due(actor=actor, dry_run=True)
+    else:
+        with unit_of_work():
+            report = purge_due(actor=actor)
+    verb = "would purge" if dry_run else "purged"
+    click.echo(f"Retention of {report.retention_days} days, as of "
+               f"{report.at:%Y-%m-%d %H:%M} UTC{' (dry run: nothing changed)' if dry_run else ''}.")
+    for case in report.cases:
+        click.echo(f"  {verb} {case.reference} (closed {case.closed_at:%Y-%m-%d}; "
+                   f"{case.items} evidence item(s))")
+    for reference, count in report.snapshots.items():
+        click.echo(f"  {verb} {count} snapshot item(s) of {reference}")
+    for reference in report.held_cases:
+        click.echo(f"  kept    {reference}: past retention but held")
+    if report.held_snapshot_items:
+        click.echo(f"  kept    {report.held_snapshot_items} snapshot item(s) of ended holds: held")
+    click.echo(f"{len(report.cases)} case(s), {len(report.item_ids)} evidence item(s) and "
+               f"{report.files_removed} stored file(s) {'would be ' if dry_run else ''}"
+               f"{'removed' if dry_run else 'purged'}.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(accounts_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(holds_cli)
+    app.cli.add_command(retention_cli)

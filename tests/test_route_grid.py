@@ -113,6 +113,10 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests.notice_done":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.disclose":                    {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # collecting from the platform: worked like the request (the sample is not collecting, so
+    # the refusal is a flash); what was collected is read by staff only, officers never
+    "requests.collect":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.collected_item":              {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # agency portal: officers only (the request is the officer's own); staff get 404
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     "portal.new_request":                   {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
@@ -125,6 +129,25 @@ EXPECTED: dict[str, dict[str, int]] = {
     # portal registration is public; a made-up confirmation token is "not found"
     "portal_public.register":               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
     "portal_public.confirm":                {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    # preservation holds: read by agents, supervisors and compliance; worked by agents and
+    # supervisors; ended early (release, conversion) by supervisors only
+    "holds.index":                          {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "holds.detail":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "holds.item":                           {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "holds.place":                          {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.renew":                          {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.extend":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.confirm_production":             {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.review":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.snapshot":                       {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.convert":                        {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "holds.release":                        {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # hold reports: read like requests (the letter, the expiring list and its CSV)
+    "hold_reports.expiring":                {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "hold_reports.expiring_csv":            {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "hold_reports.letter":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # the letter in the portal: officers, for a hold on their own request
+    "portal_holds.letter":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
     "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -180,6 +203,19 @@ class Samples:
 
     def item_id(self):
         from referrals.evidence.services import add_evidence
+
+        if self.blueprint == "holds":  # an item of the sample hold's snapshot
+            from referrals.holds.snapshot import take_snapshot
+
+            return self._once("snapshot_item", lambda: take_snapshot(SYSTEM, self._hold())[0]).id
+
+        if self.blueprint == "requests":  # an item collected for the sample request
+            from referrals.evidence.services import add_collected_evidence
+
+            return self._once("collected_item", lambda: add_collected_evidence(
+                SYSTEM, io.BytesIO(b'{"synthetic": "grid collection"}\n'), request=self._request(),
+                original_name="subscriber-username-grid_sample_user.json",
+                source_system="demo-platform", purpose="Grid sample")).id
 
         def make():
             uploader = Identity.for_user(factories.make_user("agent"))
@@ -255,7 +291,45 @@ class Samples:
         return db.session.scalar(select(UserNoticeTask.id)
                                  .where(UserNoticeTask.request_id == request.id))
 
+    def _letter_hold(self):
+        """A 2703(f) hold on the sample request (the visitor's own, for an officer)."""
+        from referrals.core.clock import now
+        from referrals.extensions import db
+        from referrals.holds.models import PreservationHold
+
+        def make():
+            request = self._request()
+            moment = now()
+            hold = PreservationHold(
+                reference="HOLD-2026-990001", kind="us_2703f", status="active",
+                request_id=request.id, agency_id=request.agency_id,
+                data_categories=["subscriber"], starts_at=moment,
+                expires_at=moment + timedelta(days=90), placed_by_label="route grid",
+                placed_at=moment, updated_at=moment)
+            db.session.add(hold)
+            db.session.flush()
+            return hold
+
+        return self._once("letter_hold", make)
+
+    # preservation holds
+
+    def _hold(self):
+        """An internal hold on the sample case, one account in scope."""
+        from referrals.holds.services import place_internal_hold
+
+        return self._once("hold", lambda: place_internal_hold(
+            SYSTEM, self._case(), [("username", "grid_sample_account")], ["subscriber"],
+            None, None, "Route grid sample hold"))
+
+    def case_reference(self):
+        return self._case().reference
+
     def reference(self):
+        if self.blueprint == "holds":
+            return self._hold().reference
+        if self.blueprint in {"hold_reports", "portal_holds"}:
+            return self._letter_hold().reference
         if self.blueprint in {"cases", "evidence", "cases_api", "evidence_api"}:
             return self._case().reference
         if self.blueprint in {"requests", "portal", "requests_api"}:

@@ -40,6 +40,7 @@ def upgrade():
     sa.Column('renewals', sa.Integer(), nullable=False),
     sa.Column('extensions', sa.Integer(), nullable=False),
     sa.Column('production_confirmed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('production_reference', sa.String(length=64), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=True),
     sa.Column('placed_by_label', sa.String(length=255), nullable=False),
     sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),

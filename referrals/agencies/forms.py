@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES, LEGAL_ENTITIES
 
@@ -15,6 +15,19 @@ class AgencyForm(FlaskForm):
     domains = TextAreaField("Verified e-mail domains (one per line)")
     phones = TextAreaField("Call-back numbers (one per line: number, then a label)")
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
+    confirm_suspend = BooleanField("Yes, suspend this agency")
+
+    # The agency's status before this edit (None for a new one), set by the view.
+    current_status: str | None = None
+
+    def validate_confirm_suspend(self, field):
+        # Suspending cuts off every officer of the agency at once, so it takes a second,
+        # deliberate step: the page asks, and only a ticked box goes through.
+        if (self.status.data == "suspended" and self.current_status not in (None, "suspended")
+                and not field.data):
+            raise ValidationError("Its officers can then no longer submit requests or make API "
+                                  "tokens, and no one can register on its domains. Tick the box "
+                                  "to confirm, then save again.")
 
 
 class KeyForm(FlaskForm):

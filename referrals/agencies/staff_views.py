@@ -55,6 +55,7 @@ def create():
 def detail(agency_id: int):
     agency = services.get_agency(agency_id)
     form = AgencyForm()
+    form.current_status = agency.status
     if form.validate_on_submit():
         try:
             services.update_agency(current_identity(), agency, **_fields(form))

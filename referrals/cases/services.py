@@ -202,8 +202,16 @@ def assign_case(actor: Identity, case: Case, assignee_id: int | None) -> Case:
     return case
 
 
+def _refuse_purged(case: Case) -> None:
+    """A purged case is a tombstone (referrals.retention): nothing is added back to it."""
+    if case.purged_at is not None:
+        raise DomainError("This case was purged under the retention policy: it cannot be "
+                          "reopened or added to. Open a new case instead.")
+
+
 def change_status(actor: Identity, case: Case, status: str, note: str = "") -> Case:
     case_policy.require(actor, "change_status", case)
+    _refuse_purged(case)
     if status not in rules.STATUSES:
         raise InvalidInput("Choose a status.", field="status")
     if status not in rules.TRANSITIONS[case.status]:
@@ -230,6 +238,7 @@ def change_status(actor: Identity, case: Case, status: str, note: str = "") -> C
 
 def add_note(actor: Identity, case: Case, body: str) -> CaseEvent:
     case_policy.require(actor, "add_note", case)
+    _refuse_purged(case)
     body = (body or "").strip()
     if not body:
         raise InvalidInput("Write the note first.", field="body")
@@ -265,6 +274,7 @@ def add_subject(actor: Identity, case: Case, *, label: str, role: str = "account
                 notes: str = "", audit: bool = True, check: bool = True) -> Subject:
     if check:
         case_policy.require(actor, "edit_subjects", case)
+    _refuse_purged(case)
     label = (label or "").strip()
     if not label:
         raise InvalidInput("Name the subject (a display name or the account's handle).",

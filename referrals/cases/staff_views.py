@@ -21,6 +21,9 @@ from referrals.core.identity import current_identity
 from referrals.core.transaction import rollback
 from referrals.evidence.services import items_for_case
 from referrals.extensions import db
+from referrals.holds.policies import hold_policy
+from referrals.holds.reading import holds_for_case
+from referrals.holds.rules import STATUSES as HOLD_STATUSES
 
 bp = staff_blueprint("cases", __name__, url_prefix="/cases")
 READERS = ("agent", "supervisor", "compliance")
@@ -117,6 +120,8 @@ def detail(reference: str):
         assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
         identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),
         can=lambda action: case_policy.can(identity, action, case),
+        holds=holds_for_case(case), hold_statuses=HOLD_STATUSES,
+        can_place_hold=hold_policy.can(identity, "place", case),
     )
 
 

@@ -4,13 +4,36 @@ its hashes and a "collected" custody event."""
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 
-from referrals.connector import ConnectorError, Period, Target, fetch, get_connector
+from referrals.connector import (METHODS, ConnectorError, Export, Period, Target, fetch,
+                                 get_connector)
 from referrals.connector.demo import export_as_json
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
 from referrals.evidence.services import add_collected_evidence
+
+# How a collected item says which data category it answers (see ``collected_category``).
+_RECORDS_NAME = re.compile(r"^(?P<category>[a-z_]+)-")
+_FILE_DESCRIPTION = re.compile(r"^File from (?P<category>[a-z_]+) data ")
+
+
+def _ask(connector, category: str, target: Target, period: Period) -> Export:
+    try:
+        export = fetch(connector, category, target, period)
+    except ConnectorError:
+        raise
+    except Exception as error:  # a deployment's connector failing must not become a 500
+        raise ConnectorError(
+            f"The platform did not answer for {category} of {target.kind} "
+            f"{target.value}. Try again later; if it keeps failing, tell the on-call."
+        ) from error
+    if not isinstance(export, Export):
+        raise ConnectorError(
+            f"The platform connector answered {category} of {target.kind} {target.value} "
+            f"with something that is not an export. Tell whoever maintains the connector.")
+    return export
 
 
 def collect_from_platform(
@@ -25,32 +48,41 @@ def collect_from_platform(
 ) -> list[EvidenceItem]:
     """Ask the platform for each target × category and store every answer as evidence owned by
     ``request`` or ``hold``. One JSON item per target and category (its records, even when there
-    are none: "nothing found" is part of the answer), plus one item per content file."""
+    are none: "nothing found" is part of the answer), plus one item per content file.
+
+    Every question is asked before anything is stored: a platform that fails half-way leaves
+    no stored files behind for a rolled-back transaction."""
     connector = get_connector()
+    categories = list(categories)
+    exports = [_ask(connector, category, target, period)
+               for target in targets for category in categories]
     items: list[EvidenceItem] = []
-    for target in targets:
-        for category in categories:
-            try:
-                export = fetch(connector, category, target, period)
-            except ConnectorError:
-                raise
-            except Exception as error:  # a deployment's connector failing must not become a 500
-                raise ConnectorError(
-                    f"The platform did not answer for {category} of {target.kind} "
-                    f"{target.value}. Try again later; if it keeps failing, tell the on-call."
-                ) from error
-            name = f"{category}-{target.kind}-{target.value}.json"
+    for export in exports:
+        target, category = export.target, export.category
+        name = f"{category}-{target.kind}-{target.value}.json"
+        items.append(add_collected_evidence(
+            actor, io.BytesIO(export_as_json(export)), request=request, hold=hold,
+            original_name=name, source_system=connector.name,
+            description=f"{len(export.records)} {category} record(s) for {target.kind} "
+                        f"{target.value}" + ("" if export.found else " (no such account)"),
+            purpose=purpose))
+        for file in export.files:
             items.append(add_collected_evidence(
-                actor, io.BytesIO(export_as_json(export)), request=request, hold=hold,
-                original_name=name, source_system=connector.name,
-                description=f"{len(export.records)} {category} record(s) for {target.kind} "
-                            f"{target.value}" + ("" if export.found else " (no such account)"),
+                actor, io.BytesIO(file.data), request=request, hold=hold,
+                original_name=file.name, source_system=connector.name,
+                platform_content_id=file.platform_content_id, url=file.url,
+                may_be_csam=file.may_be_csam,
+                description=f"File from {category} data of {target.kind} {target.value}",
                 purpose=purpose))
-            for file in export.files:
-                items.append(add_collected_evidence(
-                    actor, io.BytesIO(file.data), request=request, hold=hold,
-                    original_name=file.name, source_system=connector.name,
-                    platform_content_id=file.platform_content_id, url=file.url,
-                    may_be_csam=file.may_be_csam,
-                    description=f"Content of {target.kind} {target.value}", purpose=purpose))
     return items
+
+
+def collected_category(item: EvidenceItem) -> str | None:
+    """The data category a collected item answers: the records file is named after it, and a
+    content file's description names it. None for anything else (an upload, a destroyed item)."""
+    if item.platform_content_id is None and item.original_name.endswith(".json"):
+        match = _RECORDS_NAME.match(item.original_name)
+    else:
+        match = _FILE_DESCRIPTION.match(item.description or "")
+    category = match.group("category") if match else None
+    return category if category in METHODS else None

@@ -28,6 +28,24 @@ def format_time(value: datetime | None, with_seconds: bool = False) -> str:
     return local.strftime(pattern)
 
 
+def time_span(value: datetime | None, moment: datetime) -> str:
+    """How far ``value`` is from ``moment``, either way, in the largest units that matter:
+    "45 min", "3 h 10 min", "2 days 4 h". The caller says "due in" or "overdue by"."""
+    if value is None:
+        return "—"
+    seconds = abs(int((as_utc(value) - as_utc(moment)).total_seconds()))
+    minutes = seconds // 60
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes and hours < 10 else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours and days < 10 else f"{days} days"
+
+
 def json_fields(value: str | None) -> list[tuple[str, str]] | None:
     """A stored JSON object (an audit event's before/after) as (name, JSON value) pairs,
     so a long object wraps between fields, not inside them; None when it is not an object."""
@@ -45,3 +63,4 @@ def json_fields(value: str | None) -> list[tuple[str, str]] | None:
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
     app.jinja_env.filters["json_fields"] = json_fields
+    app.jinja_env.filters["time_span"] = time_span

@@ -22,10 +22,12 @@ EXTENSION = "referrals_jobs"
 class Job:
     """A declared task. ``enqueue`` hands it to the current app's queue."""
 
-    def __init__(self, fn: Callable, options: dict):
+    def __init__(self, fn: Callable, options: dict, schedule: Callable | None = None):
         self.fn = fn
         self.name = f"{fn.__module__}.{fn.__qualname__}"
         self.options = options
+        # For a periodic job: huey's ``validate_datetime`` (e.g. ``crontab(minute="5")``).
+        self.schedule = schedule
         functools.update_wrapper(self, fn)
 
     def enqueue(self, *args: Any, **kwargs: Any):
@@ -57,7 +59,12 @@ class BoundQueue:
 
         run.__name__ = job.fn.__name__
         run.__module__ = job.fn.__module__
-        self.tasks[job.name] = self.huey.task(name=job.name, **job.options)(run)
+        if job.schedule is not None:
+            # The consumer enqueues it when the schedule says so (unless started with -n).
+            declare = self.huey.periodic_task(job.schedule, name=job.name, **job.options)
+        else:
+            declare = self.huey.task(name=job.name, **job.options)
+        self.tasks[job.name] = declare(run)
 
 
 class JobQueue:
@@ -67,6 +74,17 @@ class JobQueue:
     def task(self, **options: Any) -> Callable[[Callable], Job]:
         def decorate(fn: Callable) -> Job:
             job = Job(fn, options)
+            self._jobs.append(job)
+            return job
+
+        return decorate
+
+    def periodic_task(self, schedule: Callable, **options: Any) -> Callable[[Callable], Job]:
+        """A job the worker runs on a schedule, e.g. ``@jobs.periodic_task(crontab(minute="5"))``.
+        Schedules are read in UTC (huey's default)."""
+
+        def decorate(fn: Callable) -> Job:
+            job = Job(fn, options, schedule)
             self._jobs.append(job)
             return job
 

@@ -50,6 +50,9 @@ class PreservationHold(db.Model):
     renewals: Mapped[int] = mapped_column(Integer, default=0)  # 2703(f) renewals granted
     extensions: Mapped[int] = mapped_column(Integer, default=0)  # EPOC-PR Annex VI extensions
     production_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The production order or legal process that keeps the hold (confirmed) or took it over
+    # (converted): one of our request references, or the issuing authority's own number.
+    production_reference: Mapped[str] = mapped_column(String(64), default="")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     placed_by_label: Mapped[str] = mapped_column(String(255))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)

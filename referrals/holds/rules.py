@@ -54,6 +54,10 @@ HOLD_KIND_FOR_REQUEST_TYPE = {
 }
 RENEWAL_REQUEST_TYPES = ("preservation_renewal",)
 
+# Kinds a confirmed production order keeps until the data is produced: EPOC-PR by the
+# Regulation (Annex V); a 2703(f) hold once the legal process it was waiting for arrives.
+PRODUCTION_CONFIRMABLE_KINDS = ("eu_epoc_pr", "us_2703f")
+
 STATUSES = {
     "active": "Active",
     "extended": "Extended",

@@ -8,7 +8,11 @@ covers:
 - every case with an identifier in its scope (the same kind and normalised value), since a
   hold freezes an account wherever it appears, not only in the case that asked;
 - the evidence items of a covered case, its own snapshot items, and the items collected for
-  the request it came from.
+  the request it came from;
+- what we collected elsewhere about an account in its scope: the snapshot items of another
+  hold (ended or not) whose scope or case takes in a held account, and the items collected for
+  a request with a target in its scope. Our copies of a held account's data are kept, whoever
+  collected them.
 
 The check is deliberately wider than a hold's date range and data categories: those limit what
 the platform must freeze, but our copies of what we hold about a held account are kept whole.
@@ -17,11 +21,14 @@ the platform must freeze, but our copies of what we hold about a held account ar
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import aliased
 
 from referrals.cases.models import Identifier
 from referrals.core.clock import now
+from referrals.core.errors import DomainError
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
@@ -54,8 +61,30 @@ def case_held_clause(case_id_column, at: datetime | None = None):
     return _case_held_clause(case_id_column, at or now())
 
 
+@cache
+def _aliases():
+    """Made once (on first use, when every model is mapped): building aliases is the costly
+    part of these expressions, and each is used in its own subquery, so sharing is safe."""
+    return (aliased(PreservationHold, name="live_hold"),
+            aliased(HeldIdentifier, name="live_held_identifier"),
+            aliased(PreservationHold, name="snapshot_hold"),
+            aliased(HeldIdentifier, name="snapshot_identifier"))
+
+
+def _account_held_clause(kind_column, normalized_column, at: datetime):
+    """SQL condition: a live hold has this (kind, normalised value) in its scope."""
+    live, scoped, _, _ = _aliases()
+    return exists(
+        select(scoped.id).join(live, live.id == scoped.hold_id)
+        .where(scoped.kind == kind_column, scoped.normalized == normalized_column,
+               live.status.in_(LIVE_STATUSES),
+               or_(live.expires_at.is_(None), live.expires_at > at)))
+
+
 def evidence_held_clause(at: datetime | None = None):
     """SQL condition over EvidenceItem: the item is held at ``at``."""
+    from referrals.requests.models import RequestTarget
+
     at = at or now()
     own_hold = exists(select(PreservationHold.id).where(
         PreservationHold.id == EvidenceItem.hold_id, live_hold_clause(at)))
@@ -64,7 +93,24 @@ def evidence_held_clause(at: datetime | None = None):
         EvidenceItem.request_id.is_not(None), live_hold_clause(at)))
     case_hold = and_(EvidenceItem.case_id.is_not(None),
                      _case_held_clause(EvidenceItem.case_id, at))
-    return or_(own_hold, request_hold, case_hold)
+    # A snapshot of an account another live hold freezes (by scope, or by the snapshot's case).
+    _, _, snapshot_hold, snapshot_identifier = _aliases()
+    snapshot_account = exists(
+        select(snapshot_identifier.id).where(
+            snapshot_identifier.hold_id == EvidenceItem.hold_id,
+            _account_held_clause(snapshot_identifier.kind, snapshot_identifier.normalized, at)))
+    snapshot_case = exists(
+        select(snapshot_hold.id).where(
+            snapshot_hold.id == EvidenceItem.hold_id, snapshot_hold.case_id.is_not(None),
+            _case_held_clause(snapshot_hold.case_id, at)))
+    # Collected for a request about an account a live hold freezes.
+    request_account = exists(
+        select(RequestTarget.id).where(
+            RequestTarget.request_id == EvidenceItem.request_id,
+            _account_held_clause(RequestTarget.kind, RequestTarget.normalized, at)))
+    return or_(own_hold, request_hold, case_hold,
+               and_(EvidenceItem.hold_id.is_not(None), or_(snapshot_account, snapshot_case)),
+               and_(EvidenceItem.request_id.is_not(None), request_account))
 
 
 def is_held(thing, at: datetime | None = None) -> bool:
@@ -82,3 +128,18 @@ def is_held(thing, at: datetime | None = None) -> bool:
             select(evidence_held_clause(at)).select_from(EvidenceItem)
             .where(EvidenceItem.id == thing.id)))
     raise TypeError(f"is_held does not know {type(thing).__name__}")
+
+
+class Held(DomainError):
+    """Refused: the thing is under a live preservation hold."""
+
+    title = "Under a preservation hold"
+
+
+def refuse_if_held(thing, at: datetime | None = None) -> None:
+    """For every path that deletes, purges or alters: raise ``Held`` when ``thing`` is held."""
+    if is_held(thing, at):
+        what = {"Case": "This case", "EvidenceItem": "This evidence item",
+                "PreservationHold": "This hold's data"}.get(type(thing).__name__, "This")
+        raise Held(f"{what} is under a preservation hold: nothing in it can be deleted or "
+                   "altered until every hold on it has ended.")

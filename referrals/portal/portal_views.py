@@ -9,6 +9,8 @@ from referrals.core.errors import DomainError, InvalidInput
 from referrals.core.guards import portal_blueprint
 from referrals.core.identity import current_identity
 from referrals.core.transaction import rollback
+from referrals.holds.reading import hold_for_request
+from referrals.holds.standing import portal_fields
 from referrals.requests import rules
 from referrals.requests import services as requests
 from referrals.requests.forms import (TARGET_ROWS, ColleagueForm, EmergencyForm, MessageForm,
@@ -80,8 +82,10 @@ def new_emergency():
 def detail(reference: str):
     identity = current_identity()
     found = requests.get_request_for_officer(identity, reference)
+    hold = hold_for_request(found)
     return render_template(
         "portal/request.html", req=found, rules=rules,
+        hold=portal_fields(hold) if hold is not None else None,
         messages=requests.messages_for(found, include_internal=False),
         message_form=MessageForm(), colleague_form=ColleagueForm(), withdraw_form=WithdrawForm(),
         is_submitter=found.submitted_by_id == identity.user_id)

@@ -15,6 +15,8 @@ from referrals.cases.identifiers import KINDS
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.errors import InvalidInput
 from referrals.core.identity import current_identity
+from referrals.holds.reading import hold_for_request
+from referrals.holds.standing import portal_fields
 from referrals.requests import rules
 from referrals.requests import services as requests
 from referrals.requests.intake import submit_request
@@ -40,6 +42,11 @@ class RequestIn(Schema):
     request_type = fields.String(required=True, validate=validate.OneOf(list(rules.REQUEST_TYPES)))
     emergency = fields.Boolean(load_default=False, metadata={"description": "Emergency EPOC"})
     addressed_to = fields.String(required=True, validate=validate.OneOf(["us", "eu", "uk"]))
+    related_reference = fields.String(
+        load_default=None, validate=validate.Length(max=24),
+        metadata={"description": "For a preservation_renewal (required): the reference of the "
+                  "preservation request it renews (REQ-…). Otherwise optional: the earlier "
+                  "request of your agency this one follows."})
     issuing_authority = fields.String(load_default="", validate=validate.Length(max=300))
     officer_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     badge_number = fields.String(load_default="", validate=validate.Length(max=64))
@@ -77,9 +84,23 @@ class MessageOut(Schema):
     body = fields.String()
 
 
+class HoldOut(Schema):
+    """A preservation hold as its agency sees it: no owner, notes or history."""
+
+    reference = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    starts_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True, metadata={
+        "description": "null while the hold lasts until the data is produced"})
+    renewals_remaining = fields.Integer()
+    extensions_remaining = fields.Integer()
+
+
 class RequestOut(Schema):
     reference = fields.String()
     request_type = fields.String()
+    related_reference = fields.String(allow_none=True)
     emergency = fields.Boolean()
     status = fields.String()
     received_at = fields.DateTime()
@@ -93,9 +114,16 @@ class RequestOut(Schema):
 
 class RequestDetailOut(RequestOut):
     messages = fields.Method("get_messages")
+    hold = fields.Method("get_hold", metadata={
+        "description": "The preservation hold the request placed (or, for a renewal, renewed); "
+                       "null if none"})
 
     def get_messages(self, obj):
         return MessageOut(many=True).dump(requests.messages_for(obj, include_internal=False))
+
+    def get_hold(self, obj):
+        hold = hold_for_request(obj)
+        return HoldOut().dump(portal_fields(hold)) if hold is not None else None
 
 
 class MessageIn(Schema):

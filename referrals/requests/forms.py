@@ -34,6 +34,8 @@ class RequestForm(FlaskForm):
     request_type = SelectField("Type of legal process", choices=TYPE_CHOICES)
     emergency = BooleanField("Emergency EPOC (imminent threat to life or safety): 8 hours")
     addressed_to = SelectField("Addressed to", choices=list(LEGAL_ENTITIES.items()))
+    related_reference = StringField("Earlier request it renews or follows",
+                                    validators=[Optional(), Length(max=24)])
     issuing_authority = StringField("Issuing court or authority", validators=[Length(max=300)])
     officer_name = StringField("Officer name", validators=[DataRequired(), Length(max=200)])
     badge_number = StringField("Badge number", validators=[Length(max=64)])

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from pypdf import PdfReader
-from sqlalchemy import text
+from sqlalchemy import or_, select, text
 
 from referrals.agencies.models import LEGAL_ENTITIES
 from referrals.audit.services import record_event
@@ -23,6 +23,7 @@ from referrals.core.mail import queue_mail, queue_webhook
 from referrals.core.storage import get_store
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
+from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, RENEWAL_REQUEST_TYPES
 from referrals.requests import rules
 from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
                                        UserNoticeTask)
@@ -72,6 +73,9 @@ def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
                         "period the investigation needs.")
     if not data.get("targets"):
         errors["targets"] = "Give at least one account identifier."
+    if kind.key in RENEWAL_REQUEST_TYPES and not (data.get("related_reference") or "").strip():
+        errors["related_reference"] = ("Give the reference of the preservation request this "
+                                       "renews (REQ-…).")
     if kind.emergency:
         for field, label in (("emergency_description", "the emergency"),
                              ("person_at_risk", "who is at risk"),
@@ -165,6 +169,9 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         error = InvalidInput(message, field=field)
         error.errors = errors
         raise error
+    # A renewal names the preservation it renews; one that cannot be renewed is refused
+    # here, before anything is stored.
+    related, renewing = _related_request(actor, kind.key, data.get("related_reference"))
     region = current_app.config["REFERRALS_PHONE_REGION"]
     targets = []
     for target in data["targets"]:
@@ -176,6 +183,10 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
             raise InvalidInput(error.message, field="targets") from error
         targets.append(RequestTarget(kind=target["kind"], value=target["value"].strip()[:320],
                                      normalized=normalized))
+    if renewing is not None:
+        from referrals.holds.services import renewal_warnings
+
+        warnings = warnings + renewal_warnings(renewing, [(t.kind, t.normalized) for t in targets])
     settings = current_app.config["REFERRALS_SETTINGS"]
     checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
                for name, stream in documents]
@@ -187,6 +198,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         reference=next_reference(received.year), agency_id=actor.agency_id,
         submitted_by_id=actor.user_id, request_type=kind.key, emergency=emergency,
         status="received", is_open=True, addressed_to=data["addressed_to"],
+        related_reference=related,
         issuing_authority=(data.get("issuing_authority") or "").strip()[:300],
         officer_name=(data.get("officer_name") or "").strip()[:200],
         badge_number=(data.get("badge_number") or "").strip()[:64],
@@ -228,9 +240,41 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
                  after={"type": request.request_type, "emergency": request.emergency,
                         "targets": len(targets), "documents": len(checked),
                         "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
-                        "warnings": warnings})
+                        "warnings": warnings, "related_reference": related})
+    if kind.key in HOLD_KIND_FOR_REQUEST_TYPE:
+        from referrals.holds.services import place_hold_for_request
+
+        place_hold_for_request(actor, request)
+    elif renewing is not None:
+        from referrals.holds.services import renew_hold
+
+        renew_hold(actor, renewing, renewal_request=request)
     _notify_team(request)
     return request
+
+
+def _related_request(actor: Identity, request_type: str, reference: str | None):
+    """(the earlier request's reference, the hold a renewal renews). The earlier request must
+    be one of the officer's agency's, named by its reference or its hold's; a renewal must
+    name a preservation that can still be renewed (``holds.services.hold_to_renew``)."""
+    from referrals.holds.models import PreservationHold
+
+    reference = (reference or "").strip().upper()
+    if request_type in RENEWAL_REQUEST_TYPES:
+        from referrals.holds.services import hold_to_renew
+
+        hold = hold_to_renew(actor, reference)
+        return hold.request.reference, hold
+    if not reference:
+        return None, None
+    held = select(PreservationHold.request_id).where(PreservationHold.reference == reference)
+    found = db.session.scalar(select(DisclosureRequest.reference).where(
+        DisclosureRequest.agency_id == actor.agency_id,
+        or_(DisclosureRequest.reference == reference, DisclosureRequest.id.in_(held))))
+    if found is None:
+        raise InvalidInput(f"{reference[:24]} is not one of your agency's requests.",
+                           field="related_reference")
+    return found, None
 
 
 def _notify_team(request: DisclosureRequest) -> None:

@@ -227,11 +227,21 @@ def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, 
                  after={"number": phone.number, "outcome": outcome})
 
 
+def collectors_of(request: DisclosureRequest) -> set[int]:
+    """Everyone who collected data from the platform for the request (see requests.collection)."""
+    from referrals.evidence.models import EvidenceItem
+
+    return {user_id for user_id in db.session.scalars(
+        select(EvidenceItem.captured_by_id).where(EvidenceItem.request_id == request.id))
+        if user_id is not None}
+
+
 def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha256: str | None = None) -> Disclosure:
     request_policy.require(actor, "release", request)
     if request.status != "ready_for_review":
         raise DomainError("Only a production that is ready for review can be released.")
-    if actor.user_id in (request.collected_by_id, request.prepared_by_id):
+    if actor.user_id in (request.collected_by_id, request.prepared_by_id) or \
+            actor.user_id in collectors_of(request):
         raise PermissionDenied("You prepared or collected this production: another supervisor "
                                "must review and release it.")
     if request.emergency and request.callback_at is None:

@@ -13,7 +13,9 @@ from referrals.core.identity import current_identity
 from referrals.core.storage import get_store
 from referrals.core.transaction import rollback
 from referrals.extensions import db
-from referrals.requests import rules
+from referrals.evidence.policies import evidence_policy
+from referrals.evidence.services import open_content
+from referrals.requests import collection, rules
 from referrals.requests import services as requests
 from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
@@ -43,6 +45,7 @@ def detail(reference: str):
     callback_form = CallbackForm()
     callback_form.phone_id.choices = [(p.id, f"{p.number} {p.label}".strip()) for p in found.agency.phones]
     notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))
+    collected = collection.collected_items(found)
     return render_template(
         "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
         messages=requests.messages_for(found, include_internal=True),
@@ -52,7 +55,13 @@ def detail(reference: str):
         can_approve=requests.request_policy.can(identity, "approve", found)
         and found.prepared_by_id not in (None, identity.user_id),
         can_release=requests.request_policy.can(identity, "release", found)
-        and identity.user_id not in (found.collected_by_id, found.prepared_by_id),
+        and identity.user_id not in (found.collected_by_id, found.prepared_by_id)
+        and identity.user_id not in requests.collectors_of(found),
+        collected=collected,
+        openable={c.item.id for c in collected
+                  if evidence_policy.can(identity, "read_bytes", c.item)},
+        can_collect=found.status == "collecting"
+        and requests.request_policy.can(identity, "work", found),
     )
 
 
@@ -124,6 +133,42 @@ def callback(reference: str):
 def disclose(reference: str):
     return _act(reference, ConfirmForm(), lambda who, req: requests.record_disclosure(who, req),
                 "Disclosure recorded.")
+
+
+@bp.post("/<reference>/collect")
+@roles_required(*WORKERS)
+def collect(reference: str):
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    if ConfirmForm().validate_on_submit():
+        try:
+            items = collection.collect_for_request(identity, found)
+        except DomainError as error:  # a platform that does not answer, too (ConnectorError)
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"Collected {len(items)} item(s) from the platform.", "success")
+    return redirect(url_for(".detail", reference=found.reference) + "#collected")
+
+
+@bp.get("/<reference>/collected/<int:item_id>")
+@roles_required(*READERS)
+def collected_item(reference: str, item_id: int):
+    from flask import Response
+
+    from referrals.evidence.staff_views import content_disposition
+
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    item = collection.get_collected_item(found, item_id)
+    chunks = open_content(identity, item, action="downloaded",
+                          purpose=f"Downloaded from request {found.reference}")
+    response = Response(chunks, mimetype="application/octet-stream", direct_passthrough=True)
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = content_disposition("attachment", item.original_name)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<reference>/messages")

@@ -223,7 +223,7 @@ def test_editing_an_agency_is_audited_with_before_and_after(new_client, make_use
     assert "old.police.example" in page.text and "+12025550150 Old desk" in page.text
     response = browser.post(f"/agencies/{agency.id}", data={
         "csrf_token": csrf_from(page.text), **agency_form(
-            name="Made-up Edited Agency", status="suspended",
+            name="Made-up Edited Agency", status="suspended", confirm_suspend="y",
             domains="old.police.example\nnew.police.example", phones="+12025550151 New desk")})
     assert response.status_code == 302
     edited = agency_named("Made-up Edited Agency")
@@ -236,6 +236,41 @@ def test_editing_an_agency_is_audited_with_before_and_after(new_client, make_use
     assert after(event)["name"] == "Made-up Edited Agency"
     assert before(event)["status"] == "verified" and after(event)["status"] == "suspended"
     assert before(event)["phones"] == ["+12025550150"] and after(event)["phones"] == ["+12025550151"]
+
+
+def test_suspending_through_the_page_asks_first(new_client, make_user):
+    agency = make_agency("Made-up Careful Agency", domains=["careful.police.example"])
+    browser = new_client(make_user("admin"))
+    page = browser.get(f"/agencies/{agency.id}")
+    assert 'name="confirm_suspend"' not in page.text  # not asked until it is wanted
+    data = {"csrf_token": csrf_from(page.text), **agency_form(
+        name="Made-up Careful Agency", status="suspended", domains="careful.police.example")}
+    asked = browser.post(f"/agencies/{agency.id}", data=data)
+    assert asked.status_code == 422
+    assert "Suspend Made-up Careful Agency?" in unescape(asked.text)
+    assert 'name="confirm_suspend"' in asked.text
+    assert agency_named("Made-up Careful Agency").status == "verified"
+    assert audit_events("agency.updated", agency.id) == []
+    confirmed = browser.post(f"/agencies/{agency.id}", data={**data, "confirm_suspend": "y"})
+    assert confirmed.status_code == 302
+    assert agency_named("Made-up Careful Agency").status == "suspended"
+
+
+def test_other_edits_and_lifting_a_suspension_need_no_confirmation(new_client, make_user):
+    agency = make_agency("Made-up Lifted Agency", domains=["lifted.police.example"],
+                         status="suspended")
+    browser = new_client(make_user("admin"))
+    page = browser.get(f"/agencies/{agency.id}")
+    response = browser.post(f"/agencies/{agency.id}", data={
+        "csrf_token": csrf_from(page.text), **agency_form(
+            name="Made-up Lifted Agency", status="suspended", domains="lifted.police.example",
+            notes="Still suspended, notes edited")})
+    assert response.status_code == 302
+    response = browser.post(f"/agencies/{agency.id}", data={
+        "csrf_token": csrf_from(page.text), **agency_form(
+            name="Made-up Lifted Agency", status="verified", domains="lifted.police.example")})
+    assert response.status_code == 302
+    assert agency_named("Made-up Lifted Agency").status == "verified"
 
 
 def test_an_agency_keeps_its_own_domain_on_edit(new_client, make_user):

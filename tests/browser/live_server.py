@@ -9,6 +9,7 @@ the browser tests never touch the database the other tests roll back in.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -21,8 +22,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = [str(Path(sys.executable).with_name("flask")), "--app", "referrals"]
-# One per test process, so two runs on the same PostgreSQL server never collide.
+# One per test process, so two runs on the same PostgreSQL server never collide; a second
+# server in the same process (a module that needs other settings) gets a numbered one.
 BROWSER_DATABASE = f"referrals_test_browser_{os.getpid()}"
+_servers = itertools.count()
 
 # Debian's Chromium; Playwright's own browser download is not available here.
 CHROMIUM = "/usr/bin/chromium"
@@ -78,6 +81,7 @@ class LiveServer:
     """``flask run`` on a free port with a migrated, demo-seeded database.
 
     Use as a context manager; ``url`` is the base address, ``log`` the server's output.
+    ``extra_env`` adds or overrides settings (``REFERRALS_SMTP_HOST`` …) for this server.
     """
 
     def __init__(self, instance_path: Path, *, database_url: str | None = None,
@@ -90,8 +94,10 @@ class LiveServer:
         if given.startswith("postgresql://"):
             given = "postgresql+psycopg://" + given[len("postgresql://"):]
         self._admin_url = given if _is_postgres(given) else None
+        number = next(_servers)
+        self.database_name = BROWSER_DATABASE if number == 0 else f"{BROWSER_DATABASE}_{number}"
         if self._admin_url:
-            self.database_url = _with_database(given, BROWSER_DATABASE)
+            self.database_url = _with_database(given, self.database_name)
         else:
             self.database_url = f"sqlite:///{self.instance_path / 'browser.db'}"
         env = {
@@ -103,6 +109,8 @@ class LiveServer:
             REFERRALS_INSTANCE_PATH=str(self.instance_path),
             REFERRALS_SECURE_COOKIES="0",
             REFERRALS_SIGN_IN_RATE_LIMIT="200 per minute",
+            # Links in the mail it sends (confirmation, updates) lead back to this server.
+            REFERRALS_BASE_URL=self.url,
             DATABASE_URL=self.database_url,
             PYTHONUNBUFFERED="1",
         )
@@ -127,7 +135,7 @@ class LiveServer:
     def start(self) -> LiveServer:
         self.instance_path.mkdir(parents=True, exist_ok=True)
         if self._admin_url:
-            _recreate_postgres_database(self._admin_url, BROWSER_DATABASE)
+            _recreate_postgres_database(self._admin_url, self.database_name)
         self.flask("db", "upgrade")
         self.flask("demo", "seed")
         self._log_file = open(self.log, "ab")
@@ -167,7 +175,7 @@ class LiveServer:
             self._log_file.close()
             self._log_file = None
         if self._admin_url:
-            _drop_postgres_database(self._admin_url, BROWSER_DATABASE)
+            _drop_postgres_database(self._admin_url, self.database_name)
 
     def __enter__(self) -> LiveServer:
         return self.start()

@@ -329,9 +329,12 @@ def test_submit_request_stores_the_deadline_of_its_type(request_type, emergency,
                                                        frozen):
     frozen(RECEIVED)
     kind = request_rules.REQUEST_TYPES[request_type]
+    extra = {}
+    if request_type == "preservation_renewal":  # a renewal names the preservation it renews
+        extra["related_reference"] = submit(officer_a, request_type="preservation").reference
     request = submit(officer_a, request_type=request_type, emergency=emergency,
                      addressed_to=kind.legal_entity,
-                     data_categories=list(kind.reaches[:1]))
+                     data_categories=list(kind.reaches[:1]), **extra)
     assert request.received_at == RECEIVED
     assert request.emergency is emergency
     assert request.deadline_at == EXPECTED_DEADLINES[(request_type, emergency)], request_type

@@ -1,0 +1,47 @@
+"""PDFs from Jinja templates with WeasyPrint, locked down.
+
+A template renders from plain values (dicts, strings, numbers; never ORM objects, so what
+goes on paper is exactly what the caller chose), and the renderer fetches nothing: no
+``file://`` (which would read the server's disk), no http(s) (which would reach the network
+from inside the building, or leak that a letter is being made). Only ``data:`` URIs load.
+Styles sit in a ``<style>`` element in the template; there is no base URL, so a relative
+link resolves to nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import render_template
+from weasyprint import HTML
+from weasyprint.urls import FatalURLFetchingError, URLFetcher
+
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+ALLOWED_SCHEMES = frozenset({"data"})
+
+
+class RefusedURL(FatalURLFetchingError):
+    """A document asked for something outside itself. Fatal: WeasyPrint stops, instead of
+    quietly leaving the resource out, so a template that tries is found at once."""
+
+
+class NoFetching(URLFetcher):
+    """The URL fetcher for every PDF we make: ``data:`` URIs, nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=1, allowed_protocols=tuple(ALLOWED_SCHEMES),
+                         allow_redirects=False, fail_on_errors=True)
+
+    def fetch(self, url: str, headers=None):
+        match = _SCHEME.match(url or "")
+        scheme = match.group(1).lower() if match else ""
+        if scheme not in ALLOWED_SCHEMES:
+            raise RefusedURL(f"PDF rendering refused to fetch {url[:120]!r}: only data: URIs load")
+        return super().fetch(url, headers)
+
+
+def render_pdf(template_name: str, values: dict[str, Any]) -> bytes:
+    """Render ``template_name`` with ``values`` (plain values only) to PDF bytes."""
+    html = render_template(template_name, **values)
+    return HTML(string=html, base_url=None, url_fetcher=NoFetching()).write_pdf()

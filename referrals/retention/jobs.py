@@ -1,0 +1,16 @@
+"""The daily retention run on the job worker."""
+
+from __future__ import annotations
+
+from huey import crontab
+
+from referrals.core.identity import system_identity
+from referrals.extensions import jobs
+from referrals.retention.services import purge_due
+
+
+# Daily at 03:40 UTC: a quiet hour, and away from the hour marks other sweeps use.
+@jobs.periodic_task(crontab(hour="3", minute="40"))
+def purge_retention_job() -> dict:
+    """Purge what the retention period has run out on; the job commits once at the end."""
+    return purge_due(actor=system_identity("job:retention")).summary()

@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app referrals
-SYSTEM_PACKAGES := chromium:chromium redis-server:redis-server age:age pdftoppm:poppler-utils
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium redis-server age poppler-utils
 
-.PHONY: run test bench install install-test system-deps migrate seed clean
+.PHONY: run test bench install install-test system-deps run-deps migrate seed clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +21,17 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# Debian packages the tests drive (Chromium, Redis, age, poppler). Installed with
+# Debian packages the tests drive (Chromium, Redis, age, poppler, WeasyPrint's Pango). Installed with
 # apt-get when missing; needs root or sudo.
-system-deps:
-	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
-	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+system-deps run-deps: PACKAGES = $(if $(filter run-deps,$@),$(RUN_PACKAGES),$(SYSTEM_PACKAGES))
+system-deps run-deps:
+	@missing=""; for pkg in $(PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
 migrate: $(VENV)/.installed
@@ -39,7 +40,7 @@ migrate: $(VENV)/.installed
 seed: migrate
 	$(FLASK) demo seed
 
-run: seed
+run: seed run-deps
 	@bin/run-dev
 
 test: $(VENV)/.installed-test system-deps

@@ -76,6 +76,16 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def _raw_pragma(connection, statement: str) -> None:
+    """Run a PRAGMA on the driver's connection, outside any transaction (the app's SQLite
+    set-up emits BEGIN on the first SQLAlchemy statement, and a PRAGMA inside it does nothing)."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -102,14 +112,31 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one ("batch" mode).
+            # With foreign keys enforced, dropping a table that other rows point at fails,
+            # so enforcement is off while migrating (it can only change outside a
+            # transaction) and the whole database is checked before the work is committed.
+            _raw_pragma(connection, "PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(
+                            f"The migration left {len(broken)} rows pointing at rows that do "
+                            f"not exist (first: {tuple(broken[0])}).")
+        finally:
+            if sqlite:
+                _raw_pragma(connection, "PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -90,4 +90,7 @@ def seed_demo() -> list[dict]:
 
     agent = accounts.find_user_by_email(f"agent@{DEMO_DOMAIN}")
     seed_sample_cases(agent.id if agent else None)
+    from referrals.demo_requests import seed_sample_requests
+
+    seed_sample_requests(agent.id if agent else None)
     return rows

@@ -148,3 +148,22 @@ def test_demo_totp_refuses_to_run_in_production(app, cli, monkeypatch):
     assert result.exit_code != 0
     assert "production" in result.output
     assert not CODE.search(result.output)
+
+
+def test_seed_makes_sample_requests_with_a_hold_and_an_internal_hold_once():
+    from referrals.holds.models import PreservationHold
+    from referrals.requests.models import DisclosureRequest
+
+    seed_demo()
+    db.session.flush()
+    requests = db.session.scalars(select(DisclosureRequest).order_by(DisclosureRequest.id)).all()
+    assert [r.request_type for r in requests] == ["preservation", "court_order_2703d"]
+    assert all(r.deadline_at is not None or r.request_type == "preservation" for r in requests)
+    holds = db.session.scalars(select(PreservationHold).order_by(PreservationHold.id)).all()
+    assert [h.kind for h in holds] == ["us_2703f", "internal"]
+    assert holds[0].request_id == requests[0].id and holds[0].expires_at is not None
+    assert holds[1].case_id is not None and holds[1].review_due_at is not None
+    seed_demo()
+    db.session.flush()
+    assert _count(DisclosureRequest) == 2 and _count(PreservationHold) == 2
+    assert verify_chain().ok

@@ -95,3 +95,40 @@ def test_upgrade_seeds_the_roles_and_the_chain_head(empty_app):
     db.session.commit()
     report = verify_chain()
     assert report.ok and report.checked == 1
+
+
+def test_upgrades_keep_evidence_and_its_custody_chain(empty_app):
+    """A database in use carries evidence that custody events point at. Revision 0004
+    rebuilds the evidence table (on SQLite by copying it): nothing may be lost or break."""
+    from sqlalchemy import text
+
+    upgrade(revision="0003_agencies_requests")
+    now = "2026-11-01 10:00:00.000000"
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO cases (id, reference, title, summary, category, priority, priority_rank,"
+            " status, is_open, source, created_at, updated_at, response_due_at)"
+            " VALUES (7, 'CASE-2026-000007', 'Synthetic', '', 'threat_to_life', 'P1', 1,"
+            " 'new', :yes, 'manual', :now, :now, :now)"), {"now": now, "yes": True})
+        connection.execute(text(
+            "INSERT INTO evidence_items (id, case_id, original_name, mime_type, size, md5, sha1,"
+            " sha256, captured_at, captured_by_label, source_system, description, may_be_csam)"
+            " VALUES (11, 7, 'note.txt', 'text/plain', 3, :md5, :sha1, :sha256, :now,"
+            " 'agent@example.test', 'manual', '', :no)"),
+            {"md5": "a" * 32, "sha1": "b" * 40, "sha256": "c" * 64, "now": now, "no": False})
+        connection.execute(text(
+            "INSERT INTO custody_events (evidence_id, action, actor_label, occurred_at, purpose,"
+            " sha256) VALUES (11, 'captured', 'agent@example.test', :now, 'intake', :sha256)"),
+            {"now": now, "sha256": "c" * 64})
+
+    upgrade()
+    downgrade(revision="0003_agencies_requests")
+    upgrade()
+
+    with db.engine.connect() as connection:
+        item = connection.execute(text(
+            "SELECT case_id, request_id, hold_id, sha256 FROM evidence_items WHERE id = 11")).one()
+        custody = connection.execute(text(
+            "SELECT count(*) FROM custody_events WHERE evidence_id = 11")).scalar()
+    assert tuple(item) == (7, None, None, "c" * 64)
+    assert custody == 1

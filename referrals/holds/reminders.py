@@ -93,7 +93,7 @@ def _owner_and_team(hold: PreservationHold) -> list[str]:
 def _tell_agency(hold: PreservationHold, body: str) -> bool:
     """A message on the hold's request, visible to its officers in the portal, and the
     content-free "there is an update" e-mail. False when the hold has no request."""
-    from referrals.requests.services import _tell_agency as post_to_portal
+    from referrals.requests.services import tell_agency as post_to_portal
 
     if hold.request is None:
         return False

@@ -451,6 +451,8 @@ def convert_hold(actor: Identity, hold: PreservationHold, production_reference: 
     add_hold_event(hold, actor, "converted", hold.end_reason, at)
     _audit(actor, "hold.converted", hold, before=before,
            after={**_state(hold), "reason": hold.end_reason})
+    _tell_agency(hold, f"The preservation {hold.reference} on this request has ended: the data "
+                       f"it kept is now handled under production {reference}.")
     return hold
 
 
@@ -467,7 +469,29 @@ def release_hold(actor: Identity, hold: PreservationHold, reason: str) -> Preser
     hold.updated_at = at
     add_hold_event(hold, actor, "released", f"Released: {reason}", at)
     _audit(actor, "hold.released", hold, before=before, after={**_state(hold), "reason": reason})
+    _tell_agency(hold, f"The preservation {hold.reference} on this request was released on "
+                       f"{zoned_date(at, hold_zone(hold))}: the data is no longer kept for it.\n\n"
+                       f"{reason}")
     return hold
+
+
+def _tell_agency(hold: PreservationHold, body: str) -> None:
+    """A message the hold's officers read in the portal (holds on no request have none)."""
+    from referrals.requests.services import tell_agency
+
+    if hold.request is not None:
+        tell_agency(hold.request, body)
+
+
+def note_request_withdrawn(actor: Identity, request: DisclosureRequest) -> None:
+    """A withdrawn preservation request does not end its hold on its own: preserved data
+    cannot be preserved again once let go. The hold's page says so and a supervisor decides."""
+    for hold in db.session.scalars(select(PreservationHold).where(
+            PreservationHold.request_id == request.id,
+            PreservationHold.status.in_(("active", "extended")))):
+        add_hold_event(hold, actor, "note",
+                       f"The agency withdrew {request.reference}. Release the hold if nothing "
+                       "else needs the data.", now())
 
 
 def record_hold_review(actor: Identity, hold: PreservationHold, note: str) -> PreservationHold:

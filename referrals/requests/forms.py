@@ -86,7 +86,9 @@ class WithdrawForm(FlaskForm):
 
 
 class MoveForm(FlaskForm):
-    status = SelectField("Move to", choices=list(rules.STATUSES.items()))
+    # No move is preselected: one stray click must not change what the agency is told.
+    status = SelectField("Move to", choices=[("", "Choose…"), *rules.STATUSES.items()],
+                         validators=[DataRequired(message="Choose the status to move the request to.")])
     reason = TextAreaField("Reason (the agency reads it)", validators=[Length(max=5000)])
 
 

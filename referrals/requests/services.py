@@ -83,7 +83,7 @@ def officer_requests(identity: Identity) -> list[DisclosureRequest]:
 # --- timeline (messages double as the record of what the agency was told) ------------
 
 
-def _tell_agency(request: DisclosureRequest, body: str, author: Identity | None = None) -> None:
+def tell_agency(request: DisclosureRequest, body: str, author: Identity | None = None) -> None:
     db.session.add(RequestMessage(request_id=request.id, author_id=author.user_id if author else None,
                                   from_agency=False, internal=False, body=body, created_at=now()))
     _notify_officers(request)
@@ -157,7 +157,7 @@ def move_request(actor: Identity, request: DisclosureRequest, status: str, reaso
                  object_id=request.reference, agency_id=request.agency_id, before=before,
                  after={**snapshot(request), "reason": reason})
     if status in ("needs_info", "narrowed", "rejected", "redirected_mlat", "closed"):
-        _tell_agency(request, f"Status: {rules.STATUSES[status]}." + (f"\n\n{reason}" if reason else ""),
+        tell_agency(request, f"Status: {rules.STATUSES[status]}." + (f"\n\n{reason}" if reason else ""),
                      actor)
 
 
@@ -205,7 +205,7 @@ def approve_request(actor: Identity, request: DisclosureRequest) -> None:
     db.session.flush()
     record_event(actor, "request.approved", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before, after=snapshot(request))
-    _tell_agency(request, "Status: Approved. We are collecting the data.", actor)
+    tell_agency(request, "Status: Approved. We are collecting the data.", actor)
 
 
 def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, outcome: str) -> None:
@@ -267,7 +267,7 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
                  after={"disclosure_id": disclosure.id, "targets": disclosure.targets,
                         "categories": disclosure.data_categories,
                         "approved_by_id": disclosure.approved_by_id})
-    _tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
+    tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
     return disclosure
 
 
@@ -365,6 +365,9 @@ def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = 
     record_event(actor, "request.withdrawn", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before,
                  after={**snapshot(request), "reason": (reason or "").strip()})
+    from referrals.holds.services import note_request_withdrawn
+
+    note_request_withdrawn(actor, request)
     _notify_team(request)
 
 

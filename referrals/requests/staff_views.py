@@ -41,11 +41,16 @@ def detail(reference: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
     move_form = MoveForm()
-    move_form.status.choices = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS.get(found.status, ())]
+    move_form.status.choices = [("", "Choose…")] + [
+        (s, rules.STATUSES[s]) for s in rules.TRANSITIONS.get(found.status, ())]
     callback_form = CallbackForm()
     callback_form.phone_id.choices = [(p.id, f"{p.number} {p.label}".strip()) for p in found.agency.phones]
     notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))
     collected = collection.collected_items(found)
+    from referrals.holds.models import PreservationHold
+
+    holds = list(db.session.scalars(select(PreservationHold)
+                                    .where(PreservationHold.request_id == found.id)))
     return render_template(
         "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
         messages=requests.messages_for(found, include_internal=True),
@@ -57,7 +62,7 @@ def detail(reference: str):
         can_release=requests.request_policy.can(identity, "release", found)
         and identity.user_id not in (found.collected_by_id, found.prepared_by_id)
         and identity.user_id not in requests.collectors_of(found),
-        collected=collected,
+        collected=collected, holds=holds,
         openable={c.item.id for c in collected
                   if evidence_policy.can(identity, "read_bytes", c.item)},
         can_collect=found.status == "collecting"

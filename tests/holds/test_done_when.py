@@ -1,8 +1,9 @@
 """Issue #5, done when: a preservation request from the portal becomes a hold with the right
-expiry and a snapshot; near expiry one renewal through the portal moves it 90 days; a second
-renewal is refused with a plain explanation. The clock moves; nothing else is faked.
+expiry, a snapshot and a confirmation letter; the sweep reminds the team and the agency 14 days
+before expiry; one renewal through the portal moves it 90 days; a second renewal is refused
+with a plain explanation. The clock moves; nothing else is faked.
 
-(The confirmation letter and the reminders have their own tests in tests/hold_reports.)"""
+(The letter and the reminders have their detailed tests in tests/hold_reports.)"""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from sqlalchemy import select
 
 from referrals.evidence.models import CustodyEvent
 from referrals.extensions import db
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
+from referrals.holds.reminders import sweep
 from tests.conftest import csrf_from
+from tests.hold_reports.test_letter import pdf_text
 from tests.holds.helpers import by_reference, hold_of, request_count, snapshot_items
 from tests.requests.helpers import flashes, follow, keep_signed_in, portal_form, reload_request, unescape
 
@@ -27,7 +32,8 @@ def _submit(browser, **fields):
 
 
 def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
-        officer_a, agent, new_client, frozen, us_time):
+        officer_a, agent, new_client, frozen, us_time, override_settings, mailbox):
+    override_settings(team_emails=("ler-team@platform.example",), hold_reminder_days=(14, 7))
     frozen(RECEIVED)
     officer = new_client(officer_a)
 
@@ -56,7 +62,29 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     assert {c.action for c in db.session.scalars(select(CustodyEvent).where(
         CustodyEvent.evidence_id.in_([i.id for i in items])))} == {"collected"}
 
-    # 4. Eight days before expiry, the officer renews through the portal.
+    # 4. The officer downloads the confirmation letter from the request's page.
+    assert f"/portal/holds/{hold.reference}/letter.pdf" in page
+    letter = officer.get(f"/portal/holds/{hold.reference}/letter.pdf")
+    assert letter.status_code == 200 and letter.mimetype == "application/pdf"
+    text = pdf_text(letter.data)
+    assert hold.reference in text and reference in text and "10 April 2026" in text
+
+    # 5. Fourteen days before expiry the hourly sweep reminds the team and the agency, once.
+    fourteen = datetime(2026, 3, 27, 17, 30, tzinfo=UTC)
+    for _ in range(2):
+        frozen(fourteen)
+        with unit_of_work():
+            report = sweep(fourteen, system_identity("test:hold sweep"))
+    db.session.expire_all()
+    assert [m["Subject"] for m in mailbox.to("ler-team@platform.example")] == [
+        f"Hold {hold.reference} expires in 14 days"]
+    keep_signed_in(officer, fourteen)
+    portal_page = unescape(officer.get(f"/portal/requests/{reference}").text)
+    assert (f"The preservation {hold.reference} on this request expires on 10 April 2026, "
+            "10:00 PDT") in portal_page
+    assert report.reminded == []  # the second sweep sent nothing more
+
+    # 6. Eight days before expiry, the officer renews through the portal.
     near_expiry = datetime(2026, 4, 2, 15, 30, tzinfo=UTC)
     frozen(near_expiry)
     keep_signed_in(officer, near_expiry)
@@ -72,7 +100,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     assert "9 July 2026, 10:00 PDT (America/Los_Angeles)" in page  # the renewal's page shows it
     assert "Renewed once on 2 April 2026" in page
 
-    # 5. In June, a second renewal is refused in plain words; nothing is stored.
+    # 7. In June, a second renewal is refused in plain words; nothing is stored.
     second_try = datetime(2026, 6, 30, 16, 0, tzinfo=UTC)
     frozen(second_try)
     keep_signed_in(officer, second_try)

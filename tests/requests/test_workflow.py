@@ -108,6 +108,21 @@ def test_a_forbidden_move_through_the_page_is_a_plain_flash(request_a, agent, ne
     assert reload_request(request_a.reference).status == "received"
 
 
+def test_no_move_is_preselected_and_an_empty_choice_changes_nothing(request_a, agent, new_client):
+    browser = new_client(agent)
+    url = f"/requests/{request_a.reference}"
+    select_html = browser.get(url).text.split('name="status"')[1].split("</select>")[0]
+    first_option = select_html.split("<option", 2)[1]
+    assert 'value=""' in first_option and "Choose" in first_option
+    assert "selected" not in select_html
+    response = post_form(browser, url, f"{url}/status", {"status": "", "reason": ""})
+    page = browser.get(response.headers["Location"])
+    assert ("error", "Choose the status to move the request to.") in flashes(page.text)
+    assert reload_request(request_a.reference).status == "received"
+    assert not [e for e in audit_events("request.status_changed")
+                if e.object_id == request_a.reference]
+
+
 def test_the_page_offers_only_the_allowed_moves(request_a, agent, new_client):
     page = new_client(agent).get(f"/requests/{request_a.reference}")
     select_html = page.text.split('name="status"')[1].split("</select>")[0]

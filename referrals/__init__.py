@@ -138,6 +138,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     from referrals.requests import api as requests_api
 
     requests_api.register(api)
+    from referrals.holds import api as holds_api
+
+    holds_api.register(api)
 
     from referrals.cli import register_cli
 

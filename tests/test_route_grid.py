@@ -153,6 +153,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "evidence_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "evidence_api.upload":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "holds_api.index":                      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "holds_api.detail":                     {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.index":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.detail":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.create":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -204,7 +206,7 @@ class Samples:
     def item_id(self):
         from referrals.evidence.services import add_evidence
 
-        if self.blueprint == "holds":  # an item of the sample hold's snapshot
+        if self.blueprint in {"holds", "holds_api"}:  # an item of the sample hold's snapshot
             from referrals.holds.snapshot import take_snapshot
 
             return self._once("snapshot_item", lambda: take_snapshot(SYSTEM, self._hold())[0]).id
@@ -326,7 +328,7 @@ class Samples:
         return self._case().reference
 
     def reference(self):
-        if self.blueprint == "holds":
+        if self.blueprint in {"holds", "holds_api"}:
             return self._hold().reference
         if self.blueprint in {"hold_reports", "portal_holds"}:
             return self._letter_hold().reference

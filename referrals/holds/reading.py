@@ -35,11 +35,17 @@ LIST_FILTERS = {"open": "Open (active or extended)", "all": "All", **STATUSES}
 
 
 def staff_holds(identity: Identity, *, status: str = "open", kind: str = "",
+                expiring_before: datetime | None = None,
                 limit: int = 300) -> list[PreservationHold]:
     """Open holds first, soonest expiry first (holds without one after them); ended ones
-    after, most recently ended first."""
+    after, most recently ended first. With ``expiring_before``: only live holds whose
+    expiry is still ahead and before that moment."""
     hold_policy.require(identity, "list")
     query = select(PreservationHold)
+    if expiring_before is not None:
+        query = query.where(PreservationHold.status.in_(LIVE_STATUSES),
+                            PreservationHold.expires_at > now(),
+                            PreservationHold.expires_at <= expiring_before)
     if status == "open":
         query = query.where(PreservationHold.status.in_(LIVE_STATUSES))
     elif status in STATUSES:

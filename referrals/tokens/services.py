@@ -25,6 +25,7 @@ SCOPES = {
     "cases:read": ("Read cases", "staff"),
     "evidence:write": ("Upload evidence to cases", "staff"),
     "evidence:read": ("Download evidence (cleared accounts only for sensitive media)", "staff"),
+    "holds:read": ("Read preservation holds", "staff"),
     "requests:write": ("Submit and follow disclosure requests", "agency"),
 }
 
@@ -52,7 +53,8 @@ def create_token(actor: Identity, user: User, *, scopes: Iterable[str], name: st
             raise InvalidInput(f"Unknown scope “{scope}”. Known: {', '.join(SCOPES)}.",
                                field="scopes")
         if SCOPES[scope][1] != user.kind:
-            raise InvalidInput(f"The scope {scope} is not for a {user.kind} account.",
+            raise InvalidInput(f"The scope {scope} is not for "
+                               f"{'an' if user.kind[0] in 'aeiou' else 'a'} {user.kind} account.",
                                field="scopes")
     if not user.active:
         raise DomainError("That account is disabled.")

@@ -132,8 +132,8 @@ def test_each_token_is_different(integration):
 
 @pytest.mark.parametrize("role, scopes, message", [
     ("agent", ["requests:write"], "not for a staff account"),
-    ("officer", ["escalations:write"], "not for a agency account"),
-    ("officer", ["evidence:read"], "not for a agency account"),
+    ("officer", ["escalations:write"], "not for an agency account"),
+    ("officer", ["evidence:read"], "not for an agency account"),
     ("agent", [], "Choose at least one scope."),
     ("agent", ["cases:write"], "Unknown scope"),
 ])

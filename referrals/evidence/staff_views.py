@@ -23,6 +23,17 @@ def content_disposition(disposition: str, name: str) -> str:
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
+def bytes_response(item, chunks, *, mimetype: str = "application/octet-stream",
+                   disposition: str = "attachment") -> Response:
+    """Evidence bytes as a response: streamed, sandboxed if opened, never cached."""
+    response = Response(chunks, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(item.size)
+    response.headers["Content-Disposition"] = content_disposition(disposition, item.original_name)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.post("/<reference>/evidence")
 @roles_required("agent", "supervisor")
 def upload(reference: str):
@@ -74,9 +85,4 @@ def content(reference: str, item_id: int):
     # Inline only for media the browser shows; anything else is a download, never rendered.
     mime = evidence.mime_type if evidence.kind in ("image", "video", "audio") or download \
         else "application/octet-stream"
-    response = Response(chunks, mimetype=mime, direct_passthrough=True)
-    response.headers["Content-Length"] = str(evidence.size)
-    response.headers["Content-Disposition"] = content_disposition(disposition, evidence.original_name)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bytes_response(evidence, chunks, mimetype=mime, disposition=disposition)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from referrals.accounts.forms import ConfirmForm
 from referrals.cases.identifiers import KINDS as IDENTIFIER_KINDS
@@ -74,7 +74,7 @@ def detail(reference: str):
 @bp.get("/<reference>/snapshot/<int:item_id>")
 @roles_required(*READERS)
 def item(reference: str, item_id: int):
-    from referrals.evidence.staff_views import content_disposition
+    from referrals.evidence.staff_views import bytes_response
 
     identity = current_identity()
     hold = reading.get_hold(identity, reference)
@@ -83,12 +83,7 @@ def item(reference: str, item_id: int):
     # Checks clearance for media that may be CSAM, records custody and audits, before any byte.
     chunks = open_content(identity, found, action="downloaded",
                           purpose=f"Downloaded from the snapshot of {hold.reference}")
-    response = Response(chunks, mimetype="application/octet-stream", direct_passthrough=True)
-    response.headers["Content-Length"] = str(found.size)
-    response.headers["Content-Disposition"] = content_disposition("attachment", found.original_name)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bytes_response(found, chunks)
 
 
 def _act(reference: str, form, action, done: str):

@@ -159,21 +159,14 @@ def collect(reference: str):
 @bp.get("/<reference>/collected/<int:item_id>")
 @roles_required(*READERS)
 def collected_item(reference: str, item_id: int):
-    from flask import Response
-
-    from referrals.evidence.staff_views import content_disposition
+    from referrals.evidence.staff_views import bytes_response
 
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
     item = collection.get_collected_item(found, item_id)
     chunks = open_content(identity, item, action="downloaded",
                           purpose=f"Downloaded from request {found.reference}")
-    response = Response(chunks, mimetype="application/octet-stream", direct_passthrough=True)
-    response.headers["Content-Length"] = str(item.size)
-    response.headers["Content-Disposition"] = content_disposition("attachment", item.original_name)
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return bytes_response(item, chunks)
 
 
 @bp.post("/<reference>/messages")

@@ -124,14 +124,21 @@ def escalation_body(**overrides) -> dict:
     return body
 
 
-def post_escalation(live_server, token: str, body: dict) -> tuple[int, dict]:
-    """POST /api/v1/escalations as the integration would; returns (status, JSON body)."""
+def api_call(live_server, token: str, method: str, path: str,
+             body: dict | None = None) -> tuple[int, dict]:
+    """One JSON API call with a bearer token; returns (status, JSON body)."""
     request = urllib.request.Request(
-        live_server.url + "/api/v1/escalations", data=json.dumps(body).encode(), method="POST",
+        live_server.url + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                  "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=20) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def post_escalation(live_server, token: str, body: dict) -> tuple[int, dict]:
+    """POST /api/v1/escalations as the integration would; returns (status, JSON body)."""
+    return api_call(live_server, token, "POST", "/api/v1/escalations", body)

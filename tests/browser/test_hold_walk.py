@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import re
-import urllib.error
-import urllib.request
 from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfWriter
 
-from tests.browser.helpers import (api_token, create_admin_with_cli, create_staff_account,
-                                   enrol_newcomer, path_is, unique)
+from tests.browser.helpers import (api_call, api_token, create_admin_with_cli,
+                                   create_staff_account, enrol_newcomer, path_is, unique)
 
 pytestmark = pytest.mark.browser
 
@@ -35,26 +32,13 @@ def blank_pdf() -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def call(live_server, token: str, method: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        live_server.url + path, method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                 "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=20) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
 def test_a_supervisor_releases_a_preservation_hold_and_the_agency_is_told(new_page, live_server):
     tag = unique()
     # The agency sends a 2703(f) preservation request through the API.
     officer_token = api_token(live_server, OFFICER, "requests:write")
     account = f"@walk_target_{tag}"
     today = date.today()
-    status, answer = call(live_server, officer_token, "POST", "/api/v1/requests", {
+    status, answer = api_call(live_server, officer_token, "POST", "/api/v1/requests", {
         "request_type": "preservation", "addressed_to": "us",
         "issuing_authority": "Made-up Metro City Police Department",
         "officer_name": "Det. Alex Rivera", "official_email": OFFICER, "phone": "+1 202 555 0100",
@@ -66,7 +50,7 @@ def test_a_supervisor_releases_a_preservation_hold_and_the_agency_is_told(new_pa
         "documents": [{"filename": "letter.pdf", "content_base64": blank_pdf()}]})
     assert status == 201, answer
     request_reference = answer["reference"]
-    status, detail = call(live_server, officer_token, "GET", f"/api/v1/requests/{request_reference}")
+    status, detail = api_call(live_server, officer_token, "GET", f"/api/v1/requests/{request_reference}")
     assert status == 200 and detail["hold"]["status"] == "active", detail
     hold_reference = detail["hold"]["reference"]
     assert re.fullmatch(r"HOLD-\d{4}-\d{6}", hold_reference)
@@ -109,7 +93,7 @@ def test_a_supervisor_releases_a_preservation_hold_and_the_agency_is_told(new_pa
     expect(page.locator("#holds")).not_to_contain_text(hold_reference)
 
     # The agency reads it on its request.
-    status, request = call(live_server, officer_token, "GET", f"/api/v1/requests/{request_reference}")
+    status, request = api_call(live_server, officer_token, "GET", f"/api/v1/requests/{request_reference}")
     assert status == 200
     assert request["hold"]["status"] == "released"
     assert any(f"The preservation {hold_reference} on this request was released" in m["body"]

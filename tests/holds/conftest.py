@@ -16,21 +16,6 @@ def _demo_platform(use_connector):  # noqa: F811
 
 
 @pytest.fixture
-def agent(make_user):
-    return make_user("agent", full_name="Agent Avery Made-up")
-
-
-@pytest.fixture
-def supervisor(make_user):
-    return make_user("supervisor", full_name="Supervisor Sasha Made-up")
-
-
-@pytest.fixture
-def compliance(make_user):
-    return make_user("compliance", full_name="Reviewer Robin Made-up")
-
-
-@pytest.fixture
 def us_time(override_settings):
     """The US legal time zone, named (the default, said out loud for the expiry assertions)."""
     return override_settings(legal_time_zone="America/Los_Angeles")

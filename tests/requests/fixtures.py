@@ -85,6 +85,24 @@ class Mailbox:
         return message.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
 
 
+# --- staff -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def agent(make_user):
+    return make_user("agent", full_name="Agent Avery Made-up")
+
+
+@pytest.fixture
+def supervisor(make_user):
+    return make_user("supervisor", full_name="Supervisor Sasha Made-up")
+
+
+@pytest.fixture
+def compliance(make_user):
+    return make_user("compliance", full_name="Reviewer Robin Made-up")
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     from aiosmtpd.controller import Controller

@@ -21,7 +21,7 @@ from referrals.requests.collection import collect_for_request, collected_items
 from referrals.requests.models import Disclosure, RequestMessage
 from tests.connector import fakes
 from tests.connector.fixtures import use_connector  # noqa: F401  (fixture)
-from tests.requests.helpers import (after, as_identity, audit_events, decide_all, flashes, move,
+from tests.requests.helpers import (after, as_identity, audit_events, flashes, move,
                                     post_form, reload_request, submit)
 
 CATEGORIES = ["subscriber", "login_logout", "content"]
@@ -30,16 +30,6 @@ CATEGORIES = ["subscriber", "login_logout", "content"]
 @pytest.fixture(autouse=True)
 def _demo_platform(use_connector):  # noqa: F811
     use_connector(DemoConnector())
-
-
-@pytest.fixture
-def agent(make_user):
-    return make_user("agent", full_name="Agent Avery Made-up")
-
-
-@pytest.fixture
-def supervisor(make_user):
-    return make_user("supervisor", full_name="Supervisor Sasha Made-up")
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ two people for every release, the disclosure record, the audit trail and user no
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,16 +15,6 @@ from referrals.requests.models import Disclosure, RequestMessage, UserNoticeTask
 from tests.requests.helpers import (actions_for, after, as_identity, audit_events, decide_all,
                                     flashes, keep_signed_in, move, post_form, reload_request,
                                     submit, unescape)
-
-
-@pytest.fixture
-def agent(make_user):
-    return make_user("agent", full_name="Agent Avery Made-up")
-
-
-@pytest.fixture
-def supervisor(make_user):
-    return make_user("supervisor", full_name="Supervisor Sasha Made-up")
 
 
 @pytest.fixture

@@ -108,6 +108,20 @@ def client(app):
 
 
 @pytest.fixture
+def frozen():
+    """``frozen(moment)`` stops the clock there (services and pages read the same clock);
+    it runs again after the test."""
+    from referrals.core import clock
+
+    def freeze(moment):
+        clock.freeze(moment)
+        return moment
+
+    yield freeze
+    clock.freeze(None)
+
+
+@pytest.fixture
 def make_user():
     return factories.make_user
 

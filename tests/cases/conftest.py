@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.core import clock
 from tests import factories
 from tests.cases.helpers import bearer, make_token
 
@@ -29,15 +28,6 @@ def post_escalation(client, escalation_token):
     return post
 
 
-@pytest.fixture
-def frozen():
-    """Stop the clock (``frozen(moment)``); it starts again after the test."""
-    def freeze(moment):
-        clock.freeze(moment)
-        return moment
-
-    yield freeze
-    clock.freeze(None)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from referrals.core.deadlines import RULES, compute_deadline, describe
 from referrals.requests import rules as request_rules
 from referrals.requests.intake import ENTITY_ZONES, deadline_key
-from tests.requests.fixtures import (agency_a, frozen, officer_a,  # noqa: F401 (fixtures)
+from tests.requests.fixtures import (agency_a, officer_a,  # noqa: F401 (fixtures)
                                      override_settings)
 from tests.requests.helpers import submit
 

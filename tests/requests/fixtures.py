@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from referrals.core import clock
 from tests import factories
 from tests.conftest import Client, SignIn
 
@@ -43,16 +42,6 @@ def override_settings(app):
     app.config["REFERRALS_SETTINGS"] = original
 
 
-@pytest.fixture
-def frozen():
-    """``frozen(moment)`` stops the clock there; it runs again after the test."""
-
-    def freeze(moment):
-        clock.freeze(moment)
-        return moment
-
-    yield freeze
-    clock.freeze(None)
 
 
 # --- mail -------------------------------------------------------------------------------

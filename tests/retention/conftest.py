@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.core import clock
 from referrals.core.storage import BlobStore
 
 STORE = "referrals_store"
@@ -23,11 +22,3 @@ def store(app, tmp_path):
         app.extensions[STORE] = before
 
 
-@pytest.fixture
-def frozen():
-    def freeze(moment):
-        clock.freeze(moment)
-        return moment
-
-    yield freeze
-    clock.freeze(None)

@@ -54,6 +54,10 @@ def enforce_session_lifetime():
         response.status_code = 401
         return response
     flash(message, "info")
+    # A page the person was opening is where signing in again takes them back to
+    # (Flask-Security only follows a ``next`` on this site).
+    if request.method == "GET":
+        return redirect(url_for("security.login", next=request.full_path.rstrip("?")))
     return redirect(url_for("security.login"))
 
 

@@ -182,3 +182,43 @@ def test_no_remember_me_cookie_is_ever_set(client, sign_in, make_user):
 
 def test_sign_in_page_offers_no_remember_me_box(client):
     assert 'name="remember"' not in client.get("/login").text
+
+
+def test_signing_in_again_after_an_idle_sign_out_goes_back_to_the_page(
+        client, as_role, frozen_clock):
+    from tests import factories
+    from tests.conftest import TEST_PASSWORD, csrf_from
+
+    user = as_role("agent")
+    frozen_clock.move(minutes=31)
+    response = client.get("/cases/?view=mine")
+    assert response.status_code == 302
+    login_url = response.headers["Location"]
+    assert login_url.startswith("/login?next=") and "cases" in login_url
+    page = client.get(login_url)
+    response = client.post(login_url, data={
+        "email": user.email, "password": TEST_PASSWORD, "acknowledge_notice": "y",
+        "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 302
+    code_url = response.headers["Location"]
+    assert code_url.startswith("/tf-validate?next=")
+    page = client.get(code_url)
+    # The next code: the one used to sign in the first time is accepted only once.
+    response = client.post(code_url, data={"code": factories.totp_code(user, offset_steps=1),
+                                                 "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/cases/?view=mine"
+
+
+def test_a_next_address_off_this_site_is_refused(client, make_user):
+    from tests.conftest import TEST_PASSWORD, csrf_from
+
+    user = make_user("agent")
+    login_url = "/login?next=https%3A%2F%2Fevil.example%2Fphish"
+    page = client.get(login_url)
+    response = client.post(login_url, data={
+        "email": user.email, "password": TEST_PASSWORD, "acknowledge_notice": "y",
+        "csrf_token": csrf_from(page.text)})
+    assert response.status_code == 200
+    assert "Redirections outside the domain are forbidden" in response.text
+    assert client.get("/dashboard").status_code == 302  # not signed in

@@ -176,6 +176,21 @@ def retention_run(dry_run: bool):
                f"{'removed' if dry_run else 'purged'}.")
 
 
+@retention_cli.command("orphans")
+@click.option("--dry-run", is_flag=True, help="Count them; remove nothing.")
+def retention_orphans(dry_run: bool):
+    """Remove stored files that no row names, a day or more old (the worker does this
+    daily): what failed uploads and interrupted writes left behind."""
+    from referrals.core.identity import system_identity
+    from referrals.retention.orphans import remove_orphans
+
+    with unit_of_work():
+        report = remove_orphans(actor=system_identity("cli:retention orphans"), dry_run=dry_run)
+    verb = "would be removed" if dry_run else "removed"
+    click.echo(f"{report.files} stored file(s) that no row names and {report.unfinished} "
+               f"unfinished write(s), {report.bytes:,} bytes, {verb}.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(demo_cli)

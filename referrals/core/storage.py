@@ -165,6 +165,37 @@ class BlobStore:
     def exists(self, name: str) -> bool:
         return self._path(name).exists()
 
+    def files_older_than(self, seconds_since_epoch: float) -> Iterator[tuple[str, Path, bool]]:
+        """Every stored file last written before that moment, as (name, path, partial):
+        ``partial`` for a write that never finished (the process died mid-write)."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if not folder.is_dir() or len(folder.name) != 2:
+                continue
+            for path in sorted(folder.iterdir()):
+                name, suffix = path.stem, path.suffix
+                if suffix not in (".blob", ".partial") or len(name) != 32 \
+                        or not name.startswith(folder.name):
+                    continue
+                try:
+                    if path.stat().st_mtime >= seconds_since_epoch:
+                        continue
+                except FileNotFoundError:  # removed meanwhile
+                    continue
+                yield name, path, suffix == ".partial"
+
+    def delete_partial(self, name: str) -> None:
+        """Remove what an unfinished write left (overwritten first, like any stored file)."""
+        path = self._path(name).with_suffix(".partial")
+        if path.exists():
+            size = path.stat().st_size
+            with open(path, "r+b") as handle:
+                handle.write(secrets.token_bytes(size))
+                handle.flush()
+                os.fsync(handle.fileno())
+            path.unlink()
+
     def key_id_of(self, name: str) -> int:
         with open(self._path(name), "rb") as handle:
             return struct.unpack(">I", handle.read(8)[4:8])[0]

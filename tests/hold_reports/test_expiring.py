@@ -141,3 +141,32 @@ def test_only_readers_see_the_report(as_role, client, role, status):
     as_role(role)
     assert client.get("/holds/expiring").status_code == status
     assert client.get("/holds/expiring.csv").status_code == status
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+def test_the_dashboard_counts_holds_expiring_within_14_days(make_hold, preservation_request,
+                                                           as_role, client, at_now):
+    from tests.requests.helpers import unescape
+
+    make_hold(expires_at=NOW + timedelta(days=3), request=preservation_request)
+    make_hold(expires_at=NOW + timedelta(days=13, hours=20), request=preservation_request)
+    make_hold(expires_at=NOW + timedelta(days=20), request=preservation_request)
+    as_role("compliance")
+    card = unescape(client.get("/dashboard").text).split('id="holds-card"')[1].split("</a>")[0]
+    assert "2 holds expire in the next 14 days." in card
+    assert 'href="/holds/expiring?days=14"' in card
+
+
+def test_the_dashboard_says_when_none_expires_soon(make_hold, preservation_request, as_role,
+                                                   client, at_now):
+    make_hold(expires_at=NOW + timedelta(days=40), request=preservation_request)
+    as_role("agent")
+    card = client.get("/dashboard").text.split('id="holds-card"')[1].split("</a>")[0]
+    assert "None expires in the next 14 days." in card
+
+
+def test_admins_have_no_holds_card(as_role, client):
+    as_role("admin")
+    assert 'id="holds-card"' not in client.get("/dashboard").text

@@ -18,7 +18,6 @@ from referrals.cases.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
-from referrals.core.pdf import render_pdf
 from referrals.holds.models import PreservationHold
 from referrals.holds.notices import hold_date, hold_time, renewal_options
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
@@ -125,6 +124,10 @@ def letter_values(hold: PreservationHold) -> dict:
 
 def preservation_letter(hold: PreservationHold) -> bytes:
     """The letter as PDF bytes."""
+    # WeasyPrint (with Pango and its fonts) is loaded when the first letter is made, not
+    # with the app: it is tens of megabytes every worker would otherwise carry.
+    from referrals.core.pdf import render_pdf
+
     return render_pdf(TEMPLATE, {"letter": letter_values(hold)})
 
 

@@ -9,7 +9,6 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from pypdf import PdfReader
 from sqlalchemy import or_, select, text
 
 from referrals.agencies.models import LEGAL_ENTITIES
@@ -124,6 +123,8 @@ def check_pdf(stream: BinaryIO, name: str, limit: int) -> tuple[bytes, int]:
                            field="documents")
     if not data.startswith(b"%PDF-"):
         raise InvalidInput(f"{safe_file_name(name)} is not a PDF file.", field="documents")
+    from pypdf import PdfReader  # loaded on the first PDF, not with the app (it pulls in fontTools)
+
     # pypdf parses what an outsider sent: a damaged file can make it raise almost anything
     # (AttributeError, LimitReachedError, RecursionError …), and each is "not readable".
     try:

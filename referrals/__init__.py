@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _configure_sqlite(app: Flask) -> None:
-    """WAL, foreign keys, a busy timeout, and transactions that SAVEPOINT correctly."""
+    """WAL, foreign keys, a busy timeout, transactions that SAVEPOINT correctly and take the
+    write lock when they begin."""
     from referrals.extensions import db
 
     with app.app_context():
@@ -29,9 +30,14 @@ def _configure_sqlite(app: Flask) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
+    # IMMEDIATE: a transaction takes the write lock when it begins, not at its first write.
+    # A deferred one that read first and then writes fails at once with "database is
+    # locked" when another process wrote in between (no busy timeout helps), which the web
+    # app and the job worker do all the time; waiting for the lock up front never fails
+    # that way. SQLite is for development and demos (production refuses it).
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_app(settings: Settings | None = None) -> Flask:

@@ -30,20 +30,26 @@ def format_time(value: datetime | None, with_seconds: bool = False) -> str:
 
 def time_span(value: datetime | None, moment: datetime) -> str:
     """How far ``value`` is from ``moment``, either way, in the largest units that matter:
-    "45 min", "3 h 10 min", "2 days 4 h". The caller says "due in" or "overdue by"."""
+    "45 min", "3 h 10 min", "2 days 4 h", "14 days". The caller says "due in" or "overdue
+    by". Under two days it counts whole minutes, cut down (the hour that matters is never
+    overstated); from two days the nearest hour, and from ten days the nearest day, so a
+    14-day deadline set a moment ago reads "14 days", not "13 days"."""
     if value is None:
         return "—"
-    seconds = abs(int((as_utc(value) - as_utc(moment)).total_seconds()))
-    minutes = seconds // 60
-    if minutes < 1:
-        return "less than a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
+    seconds = abs((as_utc(value) - as_utc(moment)).total_seconds())
+    if seconds < 48 * 3600:
+        minutes = int(seconds // 60)
+        if minutes < 1:
+            return "less than a minute"
+        if minutes < 60:
+            return f"{minutes} min"
+        hours, minutes = divmod(minutes, 60)
         return f"{hours} h {minutes} min" if minutes and hours < 10 else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h" if hours and days < 10 else f"{days} days"
+    hours = round(seconds / 3600)
+    if hours < 240:
+        days, hours = divmod(hours, 24)
+        return f"{days} days {hours} h" if hours else f"{days} days"
+    return f"{round(hours / 24)} days"
 
 
 def json_fields(value: str | None) -> list[tuple[str, str]] | None:

@@ -18,7 +18,13 @@ MOMENT = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     (timedelta(hours=2), "2 h"),
     (timedelta(hours=30, minutes=5), "30 h"),
     (timedelta(days=2, hours=4), "2 days 4 h"),
-    (timedelta(days=13, hours=23), "13 days"),
+    (timedelta(hours=47, minutes=59, seconds=59), "47 h"),
+    (timedelta(days=2, hours=4, minutes=29), "2 days 4 h"),
+    (timedelta(days=9, hours=23, minutes=31), "10 days"),
+    (timedelta(days=13, hours=11), "13 days"),
+    (timedelta(days=13, hours=23), "14 days"),
+    (timedelta(days=14) - timedelta(seconds=5), "14 days"),
+    (timedelta(days=90) - timedelta(seconds=5), "90 days"),
 ])
 def test_a_span_reads_in_the_largest_units_that_matter(delta, text):
     assert time_span(MOMENT + delta, MOMENT) == text

@@ -42,10 +42,11 @@ from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity, system_identity
 from referrals.core.mail import queue_mail
 from referrals.extensions import db, jobs
-from referrals.holds.models import HoldEvent, HoldReminder, PreservationHold
+from referrals.holds.models import HoldReminder, PreservationHold
 from referrals.holds.notices import (days_left, hold_time, kind_label, plural_days,
                                      renewal_options)
 from referrals.holds.rules import LIVE_STATUSES
+from referrals.holds.services import add_hold_event, tell_agency_about
 
 log = logging.getLogger(__name__)
 
@@ -90,22 +91,6 @@ def _owner_and_team(hold: PreservationHold) -> list[str]:
     return list(dict.fromkeys(recipients))
 
 
-def _tell_agency(hold: PreservationHold, body: str) -> bool:
-    """A message on the hold's request, visible to its officers in the portal, and the
-    content-free "there is an update" e-mail. False when the hold has no request."""
-    from referrals.requests.services import tell_agency as post_to_portal
-
-    if hold.request is None:
-        return False
-    post_to_portal(hold.request, body)
-    return True
-
-
-def _event(hold: PreservationHold, kind: str, body: str, actor: Identity, at: datetime) -> None:
-    db.session.add(HoldEvent(hold_id=hold.id, kind=kind, body=body, actor_label=actor.label,
-                             occurred_at=at))
-
-
 def _claim(hold: PreservationHold, expires_at: datetime, days_before: int, at: datetime) -> None:
     db.session.add(HoldReminder(hold_id=hold.id, expires_at=expires_at, days_before=days_before,
                                 sent_at=at))
@@ -140,7 +125,7 @@ def expire_holds(at: datetime | None = None, actor: Identity | None = None,
         hold.end_reason = f"The preservation period ended on {expired_on}."
         hold.updated_at = at
         _claim(hold, hold.expires_at, EXPIRED, at)
-        told_agency = _tell_agency(hold, (
+        told_agency = tell_agency_about(hold, (
             f"The preservation {hold.reference} on this request expired on {expired_on}. The "
             "data it covered is no longer preserved under it. If you still need the data "
             "preserved, submit a new preservation request on the agency portal."))
@@ -149,8 +134,8 @@ def expire_holds(at: datetime | None = None, actor: Identity | None = None,
                    f"{expired_on}.\n"
                    + ("The agency has been told through the portal.\n" if told_agency else "")
                    + f"\n{_staff_link(hold)}\n")
-        _event(hold, "expired", f"Expired on {expired_on}"
-               + ("; the agency was told through the portal." if told_agency else "."), actor, at)
+        add_hold_event(hold, actor, "expired", f"Expired on {expired_on}"
+                       + ("; the agency was told through the portal." if told_agency else "."), at)
         record_event(actor, "hold.expired", object_type="hold", object_id=hold.reference,
                      agency_id=hold.agency_id, before=before,
                      after={"status": "expired", "ended_at": hold.ended_at.isoformat(),
@@ -169,7 +154,7 @@ def _expiry_reminder(hold: PreservationHold, days_before: int, at: datetime, act
     left = plural_days(days_left(hold.expires_at, at))
     request_reference = hold.request.reference if hold.request is not None else None
     renew = renewal_options(hold.kind, hold.renewals, hold.extensions, request_reference)
-    told_agency = _tell_agency(hold, (
+    told_agency = tell_agency_about(hold, (
         f"The preservation {hold.reference} on this request expires on {expires}, in {left}."
         + (f" {renew}" if renew else "")
         + " The preservation confirmation letter can be downloaded from this page."))
@@ -179,8 +164,8 @@ def _expiry_reminder(hold: PreservationHold, days_before: int, at: datetime, act
                + (f"Request: {request_reference}. The agency has been reminded through the "
                   "portal.\n" if told_agency else "")
                + f"\n{_staff_link(hold)}\n")
-    _event(hold, "reminder", f"{days_before}-day reminder sent: expires {expires}"
-           + (" (owner, team and agency)." if told_agency else " (owner and team)."), actor, at)
+    add_hold_event(hold, actor, "reminder", f"{days_before}-day reminder sent: expires {expires}"
+                   + (" (owner, team and agency)." if told_agency else " (owner and team)."), at)
     record_event(actor, "hold.reminder_sent", object_type="hold", object_id=hold.reference,
                  agency_id=hold.agency_id,
                  after={"days_before": days_before, "expires_at": as_utc(hold.expires_at).isoformat(),
@@ -194,7 +179,8 @@ def _review_reminder(hold: PreservationHold, at: datetime, actor: Identity) -> N
     queue_mail(_owner_and_team(hold), f"Hold {hold.reference}: review {'overdue' if overdue else 'due'}",
                f"The periodic review of {kind_label(hold.kind).lower()} {hold.reference} {when}, "
                f"on {due}. Review it and release it or keep it.\n\n{_staff_link(hold)}\n")
-    _event(hold, "reminder", f"Review reminder sent: review due {due} (owner and team).", actor, at)
+    add_hold_event(hold, actor, "reminder",
+                   f"Review reminder sent: review due {due} (owner and team).", at)
     record_event(actor, "hold.review_reminder_sent", object_type="hold", object_id=hold.reference,
                  agency_id=hold.agency_id,
                  after={"review_due_at": as_utc(hold.review_due_at).isoformat()})
@@ -229,8 +215,8 @@ def send_due_reminders(at: datetime | None = None, actor: Identity | None = None
                 report.reminded.append((hold.reference, nearest))
             skipped = [d for d in pending if d != nearest]
             if skipped:
-                _event(hold, "reminder", "Passed over (a nearer reminder was due): "
-                       + ", ".join(f"{d}-day" for d in skipped) + " reminder.", actor, at)
+                add_hold_event(hold, actor, "reminder", "Passed over (a nearer reminder was due): "
+                               + ", ".join(f"{d}-day" for d in skipped) + " reminder.", at)
                 report.passed_over.extend((hold.reference, d) for d in skipped)
 
     reviews = db.session.scalars(

@@ -451,7 +451,7 @@ def convert_hold(actor: Identity, hold: PreservationHold, production_reference: 
     add_hold_event(hold, actor, "converted", hold.end_reason, at)
     _audit(actor, "hold.converted", hold, before=before,
            after={**_state(hold), "reason": hold.end_reason})
-    _tell_agency(hold, f"The preservation {hold.reference} on this request has ended: the data "
+    tell_agency_about(hold, f"The preservation {hold.reference} on this request has ended: the data "
                        f"it kept is now handled under production {reference}.")
     return hold
 
@@ -469,18 +469,21 @@ def release_hold(actor: Identity, hold: PreservationHold, reason: str) -> Preser
     hold.updated_at = at
     add_hold_event(hold, actor, "released", f"Released: {reason}", at)
     _audit(actor, "hold.released", hold, before=before, after={**_state(hold), "reason": reason})
-    _tell_agency(hold, f"The preservation {hold.reference} on this request was released on "
+    tell_agency_about(hold, f"The preservation {hold.reference} on this request was released on "
                        f"{zoned_date(at, hold_zone(hold))}: the data is no longer kept for it.\n\n"
                        f"{reason}")
     return hold
 
 
-def _tell_agency(hold: PreservationHold, body: str) -> None:
-    """A message the hold's officers read in the portal (holds on no request have none)."""
+def tell_agency_about(hold: PreservationHold, body: str) -> bool:
+    """A message on the hold's request, visible to its officers in the portal, and the
+    content-free "there is an update" e-mail. False when the hold has no request."""
     from referrals.requests.services import tell_agency
 
-    if hold.request is not None:
-        tell_agency(hold.request, body)
+    if hold.request is None:
+        return False
+    tell_agency(hold.request, body)
+    return True
 
 
 def note_request_withdrawn(actor: Identity, request: DisclosureRequest) -> None:

@@ -72,12 +72,19 @@ def record_custody(actor: Identity, item: EvidenceItem, action: str, purpose: st
     return event
 
 
-def get_item(case: Case, item_id: int) -> EvidenceItem:
+def item_owned_by(owner_column, owner_id: int, item_id: int, missing: str) -> EvidenceItem:
+    """The item ``item_id`` if its owner (``EvidenceItem.case_id``, ``.request_id`` or
+    ``.hold_id``) is ``owner_id``; an item of another owner is as missing as no item."""
     item = db.session.scalar(select(EvidenceItem).where(
-        EvidenceItem.id == item_id, EvidenceItem.case_id == case.id))
+        EvidenceItem.id == item_id, owner_column == owner_id))
     if item is None:
-        raise NotFound("There is no such evidence item in this case.")
+        raise NotFound(missing)
     return item
+
+
+def get_item(case: Case, item_id: int) -> EvidenceItem:
+    return item_owned_by(EvidenceItem.case_id, case.id, item_id,
+                         "There is no such evidence item in this case.")
 
 
 def _store_blob(stream: BinaryIO) -> StoredBlob:

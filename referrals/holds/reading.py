@@ -15,10 +15,16 @@ from referrals.core.clock import now
 from referrals.core.errors import NotFound
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
+from referrals.evidence.services import item_owned_by
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
 from referrals.holds.policies import hold_policy
-from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, RENEWAL_REQUEST_TYPES, STATUSES
+from referrals.holds.rules import (
+    HOLD_KINDS,
+    LIVE_STATUSES,
+    RENEWAL_REQUEST_TYPES,
+    STATUSES,
+)
 from referrals.requests.models import DisclosureRequest
 
 
@@ -109,11 +115,8 @@ def snapshot_items(hold: PreservationHold) -> list[EvidenceItem]:
 
 
 def get_snapshot_item(hold: PreservationHold, item_id: int) -> EvidenceItem:
-    item = db.session.scalar(select(EvidenceItem).where(
-        EvidenceItem.id == item_id, EvidenceItem.hold_id == hold.id))
-    if item is None:
-        raise NotFound("There is no such item in this hold's snapshot.")
-    return item
+    return item_owned_by(EvidenceItem.hold_id, hold.id, item_id,
+                         "There is no such item in this hold's snapshot.")
 
 
 def case_identifiers(case_: Case) -> list[Identifier]:

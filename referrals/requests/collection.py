@@ -15,9 +15,10 @@ from referrals.audit.services import record_event
 from referrals.connector import Period, Target
 from referrals.connector.services import collect_from_platform, collected_category
 from referrals.core.clock import now
-from referrals.core.errors import DomainError, NotFound
+from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
+from referrals.evidence.services import item_owned_by
 from referrals.extensions import db
 from referrals.requests import rules
 from referrals.requests.models import DisclosureRequest, RequestMessage
@@ -89,11 +90,8 @@ def collected_items(request: DisclosureRequest) -> list[CollectedItem]:
 
 
 def get_collected_item(request: DisclosureRequest, item_id: int) -> EvidenceItem:
-    item = db.session.scalar(select(EvidenceItem).where(
-        EvidenceItem.id == item_id, EvidenceItem.request_id == request.id))
-    if item is None:
-        raise NotFound("Nothing with this number was collected for this request.")
-    return item
+    return item_owned_by(EvidenceItem.request_id, request.id, item_id,
+                         "Nothing with this number was collected for this request.")
 
 
 def _iso(day) -> str | None:

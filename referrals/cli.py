@@ -14,7 +14,8 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for a local try-out.")
 accounts_cli = AppGroup("accounts", help="Accounts, for operators.")
 tokens_cli = AppGroup("tokens", help="API tokens.")
-retention_cli = AppGroup("retention", help="Purging closed cases and ended holds' snapshots.")
+retention_cli = AppGroup("retention", help="Purging closed cases, ended holds' snapshots and "
+                                      "what was collected for finished requests.")
 holds_cli = AppGroup("holds", help="Preservation holds.")
 
 
@@ -148,8 +149,8 @@ def holds_sweep():
 @retention_cli.command("run")
 @click.option("--dry-run", is_flag=True, help="Say what would be purged; change nothing.")
 def retention_run(dry_run: bool):
-    """Purge closed cases and ended holds' snapshots past the retention period (the worker
-    does this daily). Nothing held is ever purged."""
+    """Purge closed cases, ended holds' snapshots and finished requests' collections past the
+    retention period (the worker does this daily). Nothing held is ever purged."""
     from referrals.core.identity import system_identity
     from referrals.retention.services import purge_due
 
@@ -167,10 +168,15 @@ def retention_run(dry_run: bool):
                    f"{case.items} evidence item(s))")
     for reference, count in report.snapshots.items():
         click.echo(f"  {verb} {count} snapshot item(s) of {reference}")
+    for reference, count in report.collections.items():
+        click.echo(f"  {verb} {count} item(s) collected for {reference}")
     for reference in report.held_cases:
         click.echo(f"  kept    {reference}: past retention but held")
     if report.held_snapshot_items:
         click.echo(f"  kept    {report.held_snapshot_items} snapshot item(s) of ended holds: held")
+    if report.held_collected_items:
+        click.echo(f"  kept    {report.held_collected_items} item(s) collected for closed "
+                   "requests: held")
     click.echo(f"{len(report.cases)} case(s), {len(report.item_ids)} evidence item(s) and "
                f"{report.files_removed} stored file(s) {'would be ' if dry_run else ''}"
                f"{'removed' if dry_run else 'purged'}.")

@@ -5,7 +5,11 @@ What is due at a moment ``at``:
 - a closed case whose ``closed_at`` is ``retention_days`` or more before ``at``, not purged
   yet, and not held (``referrals.holds.scope``);
 - the snapshot items of a hold that ended (released, expired, converted; or still marked live
-  but past its expiry) ``retention_days`` or more before ``at``, each not held by anything else.
+  but past its expiry) ``retention_days`` or more before ``at``, each not held by anything else;
+- the items collected for a disclosure request that is over (closed, rejected, redirected to an
+  MLAT, withdrawn) and untouched for ``retention_days`` (its last change counts: a message after
+  it closed starts the period again), each not held. The request itself, its decisions and its
+  disclosure record stay: what was disclosed, to whom and when is kept with its hashes.
 
 What a purge keeps and removes:
 
@@ -48,6 +52,8 @@ from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.rules import ENDED_STATUSES, LIVE_STATUSES
 from referrals.holds.scope import is_held, refuse_if_held
+from referrals.requests.models import DisclosureRequest
+from referrals.requests.rules import FINAL_STATUSES
 
 PURPOSE = "Retention period ended"
 PURGED = "(purged)"
@@ -69,11 +75,14 @@ class PurgeReport:
     cases: list[PurgedCase] = field(default_factory=list)
     # hold reference → snapshot items destroyed
     snapshots: dict[str, int] = field(default_factory=dict)
+    # request reference → collected items destroyed
+    collections: dict[str, int] = field(default_factory=dict)
     item_ids: list[int] = field(default_factory=list)
     files_removed: int = 0
     # Past retention, but held: kept.
     held_cases: list[str] = field(default_factory=list)
     held_snapshot_items: int = 0
+    held_collected_items: int = 0
 
     @property
     def nothing_to_do(self) -> bool:
@@ -82,9 +91,11 @@ class PurgeReport:
     def summary(self) -> dict:
         return {"at": self.at.isoformat(), "retention_days": self.retention_days,
                 "dry_run": self.dry_run, "cases": [c.reference for c in self.cases],
-                "snapshots": dict(self.snapshots), "items_destroyed": len(self.item_ids),
+                "snapshots": dict(self.snapshots), "collections": dict(self.collections),
+                "items_destroyed": len(self.item_ids),
                 "files_removed": self.files_removed, "held_cases": list(self.held_cases),
-                "held_snapshot_items": self.held_snapshot_items}
+                "held_snapshot_items": self.held_snapshot_items,
+                "held_collected_items": self.held_collected_items}
 
 
 def retention_period() -> timedelta:
@@ -107,8 +118,21 @@ def _closed_before(cutoff: datetime):
                 Case.purged_at.is_(None))
 
 
+def _over_before(cutoff: datetime):
+    """SQL condition over DisclosureRequest: over (a final status) and unchanged since ``cutoff``."""
+    return and_(DisclosureRequest.status.in_(FINAL_STATUSES),
+                DisclosureRequest.updated_at <= cutoff)
+
+
+def _unheld(items: list[EvidenceItem], at: datetime) -> tuple[list[EvidenceItem], int]:
+    """The items nothing holds, and how many were held."""
+    free = [item for item in items if not is_held(item, at)]
+    return free, len(items) - len(free)
+
+
 def _plan(at: datetime, report: PurgeReport):
-    """What is due: (cases with their items, snapshot items), each checked with is_held."""
+    """What is due: (cases with their items, snapshot items, collected items), each checked
+    with is_held."""
     cutoff = at - timedelta(days=report.retention_days)
     cases: list[tuple[Case, list[EvidenceItem]]] = []
     for case in list(db.session.scalars(select(Case).where(_closed_before(cutoff))
@@ -127,13 +151,21 @@ def _plan(at: datetime, report: PurgeReport):
     snapshot_candidates = list(db.session.scalars(select(EvidenceItem).where(
         EvidenceItem.hold_id.in_(ended_holds), EvidenceItem.destroyed_at.is_(None))
         .order_by(EvidenceItem.hold_id, EvidenceItem.id)))
-    snapshots = []
-    for item in snapshot_candidates:
-        if is_held(item, at):
-            report.held_snapshot_items += 1
-        else:
-            snapshots.append(item)
-    return cases, snapshots
+    snapshots, report.held_snapshot_items = _unheld(snapshot_candidates, at)
+
+    over = select(DisclosureRequest.id).where(_over_before(cutoff))
+    collected_candidates = list(db.session.scalars(select(EvidenceItem).where(
+        EvidenceItem.request_id.in_(over), EvidenceItem.destroyed_at.is_(None))
+        .order_by(EvidenceItem.request_id, EvidenceItem.id)))
+    collected, report.held_collected_items = _unheld(collected_candidates, at)
+    return cases, snapshots, collected
+
+
+def _references(model, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(model.id, model.reference).where(
+        model.id.in_(sorted(ids)))).all())
 
 
 def _removable_blobs(items: list[EvidenceItem]) -> set[int]:
@@ -215,18 +247,20 @@ def purge_due(at: datetime | None = None, actor: Identity | None = None, *,
     actor = actor or system_identity("Retention")
     report = PurgeReport(at=at, retention_days=current_app.config["REFERRALS_SETTINGS"]
                          .retention_days, dry_run=dry_run)
-    cases, snapshots = _plan(at, report)
-    everything = [item for _, items in cases for item in items] + snapshots
+    cases, snapshots, collected = _plan(at, report)
+    everything = [item for _, items in cases for item in items] + snapshots + collected
     removable = _removable_blobs(everything)
     report.item_ids = [item.id for item in everything]
     report.files_removed = len(removable)
     report.cases = [PurgedCase(case.reference, case.closed_at, len(items)) for case, items in cases]
-    holds = {h.id: h.reference for h in db.session.scalars(select(PreservationHold).where(
-        PreservationHold.id.in_(sorted({item.hold_id for item in snapshots}))))} \
-        if snapshots else {}
+    holds = _references(PreservationHold, {item.hold_id for item in snapshots})
+    requests = _references(DisclosureRequest, {item.request_id for item in collected})
     for item in snapshots:
         reference = holds[item.hold_id]
         report.snapshots[reference] = report.snapshots.get(reference, 0) + 1
+    for item in collected:
+        reference = requests[item.request_id]
+        report.collections[reference] = report.collections.get(reference, 0) + 1
     if dry_run:
         return report
 
@@ -240,6 +274,9 @@ def purge_due(at: datetime | None = None, actor: Identity | None = None, *,
     for item in snapshots:
         destroy_evidence_item(actor, item, at=at, bytes_removed=item.blob_id in removable,
                               owner={"hold": holds[item.hold_id]})
+    for item in collected:
+        destroy_evidence_item(actor, item, at=at, bytes_removed=item.blob_id in removable,
+                              owner={"request": requests[item.request_id]})
     db.session.flush()
     names = [blob.storage_name for blob in blobs.values()]
     for blob in blobs.values():

@@ -18,6 +18,7 @@ from referrals.evidence.models import EvidenceItem
 from referrals.evidence.services import add_collected_evidence, add_evidence
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
+from referrals.requests.models import DisclosureRequest
 
 AGENT = Identity(kind="staff", label="retention-test-agent@test.example",
                  roles=frozenset({"agent"}))
@@ -91,6 +92,31 @@ def make_hold(*, status: str = "active", case: Case | None = None,
     db.session.add(hold)
     db.session.flush()
     return hold
+
+
+def make_request(officer, *, over_at: datetime | None,
+                 accounts: tuple[tuple[str, str], ...]) -> DisclosureRequest:
+    """A search warrant from ``officer`` about ``accounts`` (normalized values): closed and
+    last changed at ``over_at``, or still collecting when that is None."""
+    from referrals.requests.models import RequestTarget
+
+    n = next(_numbers)
+    at = now()
+    request = DisclosureRequest(
+        reference=f"REQ-1999-{n:06d}", agency_id=officer.agency_id, submitted_by_id=officer.id,
+        request_type="search_warrant", addressed_to="us", officer_name="Det. Made Up",
+        official_email=officer.email, phone="+1 202 555 0100", received_at=at,
+        status="collecting" if over_at is None else "closed", is_open=over_at is None,
+        updated_at=over_at or at,
+        targets=[RequestTarget(kind=k, value=v, normalized=v) for k, v in accounts])
+    db.session.add(request)
+    db.session.flush()
+    return request
+
+
+def add_request_item(request: DisclosureRequest, data: bytes, name: str) -> EvidenceItem:
+    return add_collected_evidence(AGENT, io.BytesIO(data), request=request, original_name=name,
+                                  source_system="demo-platform", purpose="Collected (test)")
 
 
 def add_snapshot_item(hold: PreservationHold, data: bytes, name: str = "snapshot.json") -> EvidenceItem:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -31,8 +32,8 @@ from referrals.extensions import db
 from referrals.holds.rules import ENDED_STATUSES, HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.holds.scope import is_held
 from referrals.retention.services import purge_due
-from tests.retention.helpers import (add_account, add_item, add_snapshot_item, make_case,
-                                     make_hold)
+from tests.retention.helpers import (add_account, add_item, add_request_item,
+                                     add_snapshot_item, make_case, make_hold, make_request)
 
 # A small pool of accounts, so that cases and holds often share one.
 ACCOUNTS = [("username", "made_up_a"), ("username", "made_up_b"), ("email", "c@example.invalid"),
@@ -67,12 +68,20 @@ class HoldSpec:
 
 
 @dataclass(frozen=True)
+class RequestSpec:
+    over: timedelta | None  # closed, last changed at cutoff + over; None: still collecting
+    accounts: tuple[int, ...]  # its targets (indexes into ACCOUNTS)
+    items: tuple[int, ...]  # what was collected for it (indexes into CONTENTS)
+
+
+@dataclass(frozen=True)
 class World:
     cases: tuple[CaseSpec, ...]
     holds: tuple[HoldSpec, ...]
     at: datetime
     # A first run this long before ``at`` (None: a single run).
     earlier: timedelta | None
+    requests: tuple[RequestSpec, ...] = ()
 
 
 indexes = lambda pool, **kw: st.lists(st.integers(0, len(pool) - 1), **kw).map(tuple)  # noqa: E731
@@ -110,7 +119,18 @@ def worlds(draw) -> World:
                           microseconds=draw(st.integers(0, 999_999)))
     earlier = draw(st.sampled_from([None, timedelta(seconds=1), timedelta(days=1),
                                     timedelta(days=45)]))
-    return World(cases, tuple(holds), at, earlier)
+    requests = tuple(draw(st.lists(st.builds(
+        RequestSpec,
+        over=st.sampled_from([None, *AROUND]),
+        accounts=indexes(ACCOUNTS, min_size=1, max_size=2, unique=True),
+        items=indexes(CONTENTS, min_size=1, max_size=2)), max_size=3)))
+    return World(cases, tuple(holds), at, earlier, requests)
+
+
+@pytest.fixture
+def officer(make_user):
+    """One made-up officer for every example's requests (made before the examples run)."""
+    return make_user("officer")
 
 
 # --- the oracle -------------------------------------------------------------------------------
@@ -163,6 +183,17 @@ class Oracle:
         expires = self.expires_at(hold)
         return expires if expires is not None and expires <= at else None
 
+    def request_over_at(self, request: RequestSpec) -> datetime | None:
+        return None if request.over is None else self.cutoff_final + request.over
+
+    def request_held(self, index: int, at: datetime) -> bool:
+        accounts = set(self.world.requests[index].accounts)
+        return any(self.live(h, at) and set(h.accounts) & accounts for h in self.world.holds)
+
+    def request_due(self, index: int, at: datetime) -> bool:
+        over = self.request_over_at(self.world.requests[index])
+        return over is not None and over <= at - self.retention and not self.request_held(index, at)
+
     def snapshot_due(self, index: int, at: datetime) -> bool:
         ended = self.hold_ended(self.world.holds[index], at)
         return ended is not None and ended <= at - self.retention and not self.snapshot_held(index, at)
@@ -194,11 +225,12 @@ class Built:
     cases: list[Case]
     case_items: list[list[tuple[EvidenceItem, int]]]  # (item, content index) per case
     snapshot_items: list[list[tuple[EvidenceItem, int]]]  # per hold
+    request_items: list[list[tuple[EvidenceItem, int]]]  # per request
     titles: list[str]
     storage_names: dict[int, str]  # content index → stored file name
 
 
-def build(world: World, oracle: Oracle) -> Built:
+def build(world: World, oracle: Oracle, officer) -> Built:
     clock.freeze(oracle.cutoff_final - timedelta(days=100))  # the data is made well before
     cases, case_items, titles = [], [], []
     for n, spec in enumerate(world.cases):
@@ -218,11 +250,17 @@ def build(world: World, oracle: Oracle) -> Built:
                          expires_at=oracle.expires_at(spec), ended_at=oracle.ended_at(spec))
         snapshot_items.append([(add_snapshot_item(hold, CONTENTS[c], f"snapshot-{n}-{k}.json"), c)
                                for k, c in enumerate(spec.snapshot)])
+    request_items = []
+    for n, spec in enumerate(world.requests):
+        request = make_request(officer, over_at=oracle.request_over_at(spec),
+                               accounts=tuple(ACCOUNTS[a] for a in spec.accounts))
+        request_items.append([(add_request_item(request, CONTENTS[c], f"collected-{n}-{k}.json"), c)
+                              for k, c in enumerate(spec.items)])
     names = {}
-    for group in case_items + snapshot_items:
+    for group in case_items + snapshot_items + request_items:
         for item, content in group:
             names[content] = item.blob.storage_name
-    return Built(cases, case_items, snapshot_items, titles, names)
+    return Built(cases, case_items, snapshot_items, request_items, titles, names)
 
 
 def run_and_check(world: World, oracle: Oracle, built: Built, store: BlobStore, at: datetime,
@@ -236,6 +274,9 @@ def run_and_check(world: World, oracle: Oracle, built: Built, store: BlobStore, 
     for n, group in enumerate(built.snapshot_items):
         for item, _ in group:
             assert is_held(item, at) is oracle.snapshot_held(n, at), f"snapshot of hold {n}"
+    for n, group in enumerate(built.request_items):
+        for item, _ in group:
+            assert is_held(item, at) is oracle.request_held(n, at), f"collected for request {n}"
 
     dry = purge_due(at, dry_run=True)
     report = purge_due(at)
@@ -275,6 +316,16 @@ def run_and_check(world: World, oracle: Oracle, built: Built, store: BlobStore, 
             if not due:
                 surviving_contents.add(content)
 
+    for n, group in enumerate(built.request_items):
+        due = oracle.request_due(n, at)
+        was_due_before = first_run is not None and oracle.request_due(n, first_run)
+        if world.requests[n].over is not None:
+            event("collection of a closed request: " + ("destroyed" if due else "kept"))
+        for item, content in group:
+            _check_item(item, content, due, was_due_before, at, first_run, store)
+            if not due:
+                surviving_contents.add(content)
+
     # Stored bytes: gone exactly when no surviving item has them.
     for content, name in built.storage_names.items():
         sha256 = hashlib.sha256(CONTENTS[content]).hexdigest()
@@ -301,7 +352,7 @@ def _check_item(item, content, due, was_due_before, at, first_run, store) -> Non
     else:
         # Held, or not yet due: untouched, bytes readable.
         assert item.destroyed_at is None and item.blob is not None
-        assert item.original_name.startswith(("item-", "snapshot-"))
+        assert item.original_name.startswith(("item-", "snapshot-", "collected-"))
         assert actions == ["collected"]
         assert b"".join(store.read(item.blob.storage_name)) == CONTENTS[content]
 
@@ -332,6 +383,13 @@ SNAPSHOT_OF_A_HELD_CASE = World(
     holds=(HoldSpec("ncmec_report", "converted", 0, (), None, -40 * DAY, (1,)),
            HoldSpec("internal", "active", None, (2,), None, None, ())),
     at=BASE, earlier=None)
+COLLECTED_FOR_REQUESTS = World(
+    cases=(CaseSpec(None, ((3,),), (1,)),),  # open, with the same bytes as request 1's item
+    holds=(HoldSpec("internal", "active", None, (0,), None, None, ()),),
+    at=BASE + timedelta(seconds=99), earlier=DAY,
+    requests=(RequestSpec(-40 * DAY, (0,), (0,)),  # over long ago, but its account is held
+              RequestSpec(ZERO, (4,), (1,)),  # over exactly one period ago: its item goes
+              RequestSpec(None, (2,), (2,))))  # still collecting: kept
 
 
 @settings(max_examples=40, deadline=None, database=None,
@@ -340,12 +398,13 @@ SNAPSHOT_OF_A_HELD_CASE = World(
 @example(world=HELD_ACCOUNT_AND_SHARED_BYTES)
 @example(world=EXACTLY_ON_THE_CLOCK)
 @example(world=SNAPSHOT_OF_A_HELD_CASE)
+@example(world=COLLECTED_FOR_REQUESTS)
 @given(world=worlds())
-def test_retention_purges_exactly_what_is_due_and_never_what_is_held(app, world):
+def test_retention_purges_exactly_what_is_due_and_never_what_is_held(app, officer, world):
     retention = timedelta(days=app.config["REFERRALS_SETTINGS"].retention_days)
     oracle = Oracle(world, retention)
     with isolated_example(app) as store:
-        built = build(world, oracle)
+        built = build(world, oracle, officer)
         first = world.at - world.earlier if world.earlier else None
         if first is not None:
             run_and_check(world, oracle, built, store, first, None)
@@ -373,3 +432,9 @@ def test_the_pinned_worlds_mean_what_they_say(app):
     world = SNAPSHOT_OF_A_HELD_CASE
     oracle, at = Oracle(world, retention), world.at
     assert oracle.snapshot_held(0, at) and not oracle.snapshot_due(0, at)
+
+    world = COLLECTED_FOR_REQUESTS
+    oracle, at = Oracle(world, retention), world.at
+    assert [oracle.request_held(n, at) for n in range(3)] == [True, False, False]
+    assert [oracle.request_due(n, at) for n in range(3)] == [False, True, False]
+    assert not oracle.request_due(1, at - world.earlier), "a day earlier it was not yet due"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,9 +39,26 @@ def separate_database(settings, tmp_path: Path, label: str) -> Iterator[str]:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        try:
+            drop_database(admin, name)
+        finally:
+            admin.dispose()
+
+
+def drop_database(admin, name: str, attempts: int = 20) -> None:
+    """DROP DATABASE … WITH (FORCE). It fails while a backend our role may not terminate is
+    connected (an autovacuum worker that just started on the new database): wait, retry."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def app_for(settings, database_url: str, **overrides):

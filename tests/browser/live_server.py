@@ -57,22 +57,25 @@ def _with_database(url: str, name: str) -> str:
 def _recreate_postgres_database(url: str, name: str) -> None:
     from sqlalchemy import create_engine, text
 
+    from tests.separate_databases import drop_database
+
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
+        drop_database(engine, name)
         with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
 
 
 def _drop_postgres_database(url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
+
+    from tests.separate_databases import drop_database
 
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(engine, name)
     finally:
         engine.dispose()
 

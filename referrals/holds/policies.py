@@ -28,6 +28,7 @@ def _officer_of(identity, obj) -> bool:
 class HoldPolicy(Policy):
     rules = {
         "list": readers,
+        "export": readers,  # the expiring-holds CSV
         "view": readers,
         "download": readers,  # the clearance check for sensitive media is evidence's own
         "place": system_or(workers),  # internal and NCMEC holds, from a case

@@ -7,7 +7,7 @@ from flask import Response, current_app, render_template, request
 from referrals.core.clock import now
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.holds import reports
+from referrals.holds import reading, reports
 from referrals.holds.letter import issue_preservation_letter
 
 bp = staff_blueprint("hold_reports", __name__, url_prefix="/holds")
@@ -52,6 +52,6 @@ def expiring_csv():
 @roles_required(*READERS)
 def letter(reference: str):
     identity = current_identity()
-    hold = reports.get_hold_for_staff(identity, reference)
+    hold = reading.get_hold(identity, reference)
     pdf = issue_preservation_letter(identity, hold)
     return pdf_response(pdf, f"{hold.reference}-preservation-letter.pdf")

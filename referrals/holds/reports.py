@@ -20,10 +20,10 @@ from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import InvalidInput, NotFound
 from referrals.core.identity import Identity
-from referrals.core.policy import Policy, has_role
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.notices import days_left, hold_time, kind_label
+from referrals.holds.policies import hold_policy
 from referrals.holds.rules import LIVE_STATUSES, RENEWAL_REQUEST_TYPES, STATUSES
 from referrals.requests.models import DisclosureRequest
 from referrals.requests.services import portal_scope
@@ -32,26 +32,7 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 365
 
 
-class HoldReportPolicy(Policy):
-    rules = {
-        "view": has_role("agent", "supervisor", "compliance"),
-        "export": has_role("agent", "supervisor", "compliance"),
-    }
-
-
-hold_report_policy = HoldReportPolicy()
-
-
 # --- one hold ---------------------------------------------------------------------------------
-
-
-def get_hold_for_staff(identity: Identity, reference: str) -> PreservationHold:
-    hold_report_policy.require(identity, "view")
-    hold = db.session.scalar(select(PreservationHold)
-                             .where(PreservationHold.reference == reference.upper()))
-    if hold is None:
-        raise NotFound(f"There is no hold {reference}.")
-    return hold
 
 
 def get_hold_for_officer(identity: Identity, reference: str) -> PreservationHold:
@@ -107,7 +88,7 @@ class ExpiringRow:
 
 def expiring_holds(identity: Identity, days: int, at: datetime | None = None) -> list[ExpiringRow]:
     """Live holds whose expiry falls within ``days`` of ``at``, soonest first."""
-    hold_report_policy.require(identity, "view")
+    hold_policy.require(identity, "list")
     at = as_utc(at or now())
     holds = db.session.scalars(
         select(PreservationHold)
@@ -142,7 +123,7 @@ CSV_COLUMNS = ("reference", "kind", "status", "expires_at_utc", "expires_legal_t
 
 def export_expiring_csv(identity: Identity, days: int, at: datetime | None = None) -> str:
     """The report as CSV text; the export is audited."""
-    hold_report_policy.require(identity, "export")
+    hold_policy.require(identity, "export")
     at = as_utc(at or now())
     rows = expiring_holds(identity, days, at)
     out = io.StringIO()

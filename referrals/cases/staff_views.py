@@ -17,7 +17,7 @@ from referrals.cases.policies import case_policy
 from referrals.core.display import viewer_zone
 from referrals.core.errors import DomainError, NotFound
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import current_identity
+from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.transaction import rollback
 from referrals.evidence.services import items_for_case
 from referrals.extensions import db
@@ -26,8 +26,6 @@ from referrals.holds.reading import holds_for_case
 from referrals.holds.rules import STATUSES as HOLD_STATUSES
 
 bp = staff_blueprint("cases", __name__, url_prefix="/cases")
-READERS = ("agent", "supervisor", "compliance")
-WORKERS = ("agent", "supervisor")
 
 
 def _region() -> str:

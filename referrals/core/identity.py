@@ -8,6 +8,9 @@ from flask import g, has_request_context
 from flask_login import current_user
 
 STAFF_ROLES = ("agent", "supervisor", "compliance", "admin")
+# Who reads case work (cases, requests, holds) and who does it; admins manage accounts only.
+READERS = ("agent", "supervisor", "compliance")
+WORKERS = ("agent", "supervisor")
 
 
 @dataclass(frozen=True)

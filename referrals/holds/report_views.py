@@ -6,12 +6,11 @@ from flask import Response, current_app, render_template, request
 
 from referrals.core.clock import now
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import current_identity
+from referrals.core.identity import READERS, current_identity
 from referrals.holds import reading, reports
 from referrals.holds.letter import issue_preservation_letter
 
 bp = staff_blueprint("hold_reports", __name__, url_prefix="/holds")
-READERS = ("agent", "supervisor", "compliance")
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:

@@ -18,7 +18,7 @@ from referrals.core.clock import now
 from referrals.core.display import viewer_zone
 from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import current_identity
+from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.transaction import rollback
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
@@ -32,8 +32,6 @@ from referrals.holds.standing import standing
 from referrals.requests.rules import DATA_CATEGORIES, REQUEST_TYPES
 
 bp = staff_blueprint("holds", __name__, url_prefix="/holds")
-READERS = ("agent", "supervisor", "compliance")
-WORKERS = ("agent", "supervisor")
 
 
 @bp.get("/")

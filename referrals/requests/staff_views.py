@@ -9,7 +9,7 @@ from referrals.accounts.forms import ConfirmForm
 from referrals.core.clock import now
 from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import current_identity
+from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.storage import get_store
 from referrals.core.transaction import rollback
 from referrals.extensions import db
@@ -21,8 +21,6 @@ from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
 
 bp = staff_blueprint("requests", __name__, url_prefix="/requests")
-READERS = ("agent", "supervisor", "compliance")
-WORKERS = ("agent", "supervisor")
 
 
 @bp.get("/")

@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             return redirect(url_for("portal.index"))
         return redirect(url_for("dashboard.index"))
 
+    from referrals.accounts.officer_views import bp as officers_bp
     from referrals.accounts.staff_views import bp as accounts_bp
     from referrals.audit.staff_views import bp as audit_bp
     from referrals.dashboard.staff_views import bp as dashboard_bp
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(officers_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(portal_bp)
 

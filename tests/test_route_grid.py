@@ -100,7 +100,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "agencies.detail":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "agencies.add_key":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
     "agencies.remove_key":                  {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
-    "agencies.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "officers.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
     # disclosure requests, staff side: read like cases; supervisors approve and disclose
     "requests.index":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "requests.detail":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
@@ -185,7 +185,7 @@ class Samples:
         return self._made[key]
 
     def user_id(self):
-        if self.endpoint == "agencies.approve":  # an officer waiting for approval
+        if self.endpoint == "officers.approve":  # an officer waiting for approval
             return self._once("pending", lambda: factories.make_user("officer", approved_at=None)).id
         return self._once("user", lambda: factories.make_user("agent")).id
 

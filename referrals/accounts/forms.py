@@ -1,16 +1,11 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, StringField
 from wtforms.validators import DataRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from referrals.core.forms import MultiCheckboxField
 from referrals.core.identity import STAFF_ROLES
 
 ROLE_CHOICES = [(name, name.capitalize()) for name in STAFF_ROLES]
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class StaffAccessForm(FlaskForm):
@@ -23,7 +18,3 @@ class StaffAccessForm(FlaskForm):
 class CreateStaffUserForm(StaffAccessForm):
     email = EmailField("Work e-mail", validators=[DataRequired(), Length(max=255)])
     full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
-
-
-class ConfirmForm(FlaskForm):
-    """A button: CSRF only."""

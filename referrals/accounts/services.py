@@ -20,6 +20,7 @@ from referrals.core.identity import STAFF_ROLES, Identity
 from flask_security.proxies import _security
 
 from referrals.extensions import db
+from referrals.vocabulary.identifiers import split_email
 
 ROLE_DESCRIPTIONS = {
     "agent": "LER agent: works cases, requests and holds",
@@ -67,10 +68,11 @@ def ensure_roles() -> dict[str, Role]:
 
 
 def normalize_email(email: str) -> str:
-    email = (email or "").strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain:
+    """An account's address: the domain lower-cased, the local part as typed."""
+    parts = split_email(email)
+    if parts is None or "." not in parts[1]:
         raise InvalidInput("Enter an e-mail address such as name@example.org.", field="email")
+    local, domain = parts
     return f"{local}@{domain.lower()}"
 
 

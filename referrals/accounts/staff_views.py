@@ -4,7 +4,8 @@ from flask import flash, redirect, render_template, url_for
 from sqlalchemy import select
 
 from referrals.accounts import services
-from referrals.accounts.forms import ConfirmForm, CreateStaffUserForm, StaffAccessForm
+from referrals.accounts.forms import CreateStaffUserForm, StaffAccessForm
+from referrals.core.forms import ConfirmForm
 from referrals.accounts.models import User
 from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint

@@ -2,7 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES, LEGAL_ENTITIES
+from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES
+from referrals.vocabulary.entities import LEGAL_ENTITIES
 
 
 class AgencyForm(FlaskForm):

@@ -19,15 +19,6 @@ AGENCY_KINDS = {
 }
 AGENCY_STATUSES = {"pending": "Pending", "verified": "Verified", "suspended": "Suspended"}
 
-# Our legal entities that receive legal process. Which one a request must be addressed to
-# depends on its type (see referrals/requests/rules.py).
-LEGAL_ENTITIES = {
-    "us": "Platform, Inc. (United States)",
-    "eu": "Platform Ireland Limited (EU designated establishment)",
-    "uk": "Platform UK Ltd (United Kingdom)",
-}
-
-
 class Agency(db.Model):
     __tablename__ = "agencies"
 

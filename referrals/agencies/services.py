@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
-from referrals.agencies.models import (AGENCY_KINDS, AGENCY_STATUSES, LEGAL_ENTITIES, Agency,
+from referrals.agencies.models import (AGENCY_KINDS, AGENCY_STATUSES, Agency,
                                        AgencyDomain, AgencyKey, AgencyPhone)
 from referrals.agencies.validation import normalize_domain, parse_public_key, split_phone_line
 from referrals.audit.services import record_event
@@ -14,6 +14,8 @@ from referrals.core.errors import InvalidInput, NotFound
 from referrals.core.identity import Identity
 from referrals.core.policy import Policy, has_role, system_or
 from referrals.extensions import db
+from referrals.vocabulary.entities import LEGAL_ENTITIES
+from referrals.vocabulary.identifiers import email_domain
 
 
 class AgencyPolicy(Policy):
@@ -45,8 +47,6 @@ def get_agency(agency_id: int) -> Agency:
 
 def agency_for_email(email: str) -> Agency | None:
     """The verified agency whose verified domain this address is on (sub-domains count)."""
-    from referrals.agencies.validation import email_domain
-
     domain = email_domain(email)
     candidates = [domain]
     parts = domain.split(".")

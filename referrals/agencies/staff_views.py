@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import flash, redirect, render_template, url_for
 from sqlalchemy import select
 
-from referrals.accounts.forms import ConfirmForm
-from referrals.accounts.services import get_user
 from referrals.agencies import services
 from referrals.agencies.forms import AgencyForm, KeyForm
-from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES, LEGAL_ENTITIES, Agency
+from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES, Agency
 from referrals.core.errors import DomainError
+from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
 from referrals.core.transaction import rollback
 from referrals.extensions import db
-from referrals.portal.registration import approve_officer, pending_officers
+from referrals.vocabulary.entities import LEGAL_ENTITIES
 
 bp = staff_blueprint("agencies", __name__, url_prefix="/agencies")
 MANAGERS = ("admin", "supervisor")
+
+# What features above agencies add to the registry page: accounts lists the officers waiting
+# for approval (referrals/accounts/officer_views.py). Each panel returns template values.
+index_panels: list[Callable[[], dict]] = []
+
+
+def add_index_panel(panel: Callable[[], dict]) -> Callable[[], dict]:
+    index_panels.append(panel)
+    return panel
 
 
 def _fields(form: AgencyForm) -> dict:
@@ -30,8 +40,11 @@ def _fields(form: AgencyForm) -> dict:
 @roles_required(*MANAGERS)
 def index():
     agencies = list(db.session.scalars(select(Agency).order_by(Agency.name)))
-    return render_template("agencies/index.html", agencies=agencies, pending=pending_officers(),
-                           kinds=AGENCY_KINDS, statuses=AGENCY_STATUSES, confirm=ConfirmForm())
+    panels = {}
+    for panel in index_panels:
+        panels.update(panel())
+    return render_template("agencies/index.html", agencies=agencies, kinds=AGENCY_KINDS,
+                           statuses=AGENCY_STATUSES, confirm=ConfirmForm(), **panels)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -102,18 +115,3 @@ def remove_key(agency_id: int, key_id: int):
         else:
             flash("Key removed.", "success")
     return redirect(url_for(".detail", agency_id=agency.id) + "#keys")
-
-
-@bp.post("/officers/<int:user_id>/approve")
-@roles_required(*MANAGERS)
-def approve(user_id: int):
-    user = get_user(user_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            approve_officer(current_identity(), user)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(f"{user.email} approved.", "success")
-    return redirect(url_for(".index"))

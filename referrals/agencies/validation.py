@@ -6,9 +6,8 @@ import base64
 import re
 import struct
 
-import phonenumbers
-
 from referrals.core.errors import InvalidInput
+from referrals.vocabulary.identifiers import e164, normalize_phone, parse_phone
 
 # Addresses anyone can open: never proof of working for an agency.
 FREE_MAIL_DOMAINS = frozenset("""
@@ -40,20 +39,6 @@ def normalize_domain(value: str) -> str:
     return domain
 
 
-def email_domain(email: str) -> str:
-    return email.strip().rpartition("@")[2].lower().rstrip(".")
-
-
-def normalize_phone(value: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidInput(f"“{value}” is not a phone number.", field="phones") from error
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidInput(f"“{value}” is not a possible phone number.", field="phones")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 _PHONE_TOKEN = re.compile(r"^[0-9+()./-]+$")
 
 
@@ -68,16 +53,12 @@ def split_phone_line(value: str, region: str) -> tuple[str, str]:
     while run < len(words) and _PHONE_TOKEN.match(words[run]):
         run += 1
     for end in range(run, 0, -1):
-        candidate = " ".join(words[:end])
-        try:
-            number = phonenumbers.parse(candidate, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if phonenumbers.is_possible_number(number):
-            return (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
-                    " ".join(words[end:]))
+        number = parse_phone(" ".join(words[:end]), region)
+        if number is not None:
+            return e164(number), " ".join(words[end:])
     # Nothing usable: say so about what looked like the number.
-    return normalize_phone(" ".join(words[:run]) or (words[0] if words else value), region), ""
+    return normalize_phone(" ".join(words[:run]) or (words[0] if words else value), region,
+                           field="phones"), ""
 
 
 def parse_public_key(value: str) -> tuple[str, str]:

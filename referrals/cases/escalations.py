@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from referrals.audit.services import canonical_json, record_event
 from referrals.cases import rules, services
-from referrals.cases.identifiers import MATCHING_KINDS, normalize
+from referrals.vocabulary.identifiers import MATCHING_KINDS, normalize, phone_region
 from referrals.cases.models import Case, Escalation, Identifier, ReportedContent, Subject
 from referrals.core.clock import now
 from referrals.core.errors import PermissionDenied
@@ -32,7 +32,7 @@ def _find_existing(source_system: str, external_id: str) -> Escalation | None:
 
 
 def _normalized_accounts(accounts: list[dict]) -> list[dict]:
-    region = services.phone_region()
+    region = phone_region()
     for account in accounts:
         for item in account["identifiers"]:
             item["normalized"] = normalize(item["kind"], item["value"], region=region)

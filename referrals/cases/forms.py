@@ -5,7 +5,7 @@ from wtforms import (BooleanField, DateTimeLocalField, IntegerField, SelectField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from referrals.cases import rules
-from referrals.cases.identifiers import KINDS
+from referrals.vocabulary.identifiers import KINDS
 
 SUBJECT_ROLES = [("account", "Account"), ("suspect", "Suspect"), ("victim", "Victim"),
                  ("witness", "Witness"), ("other", "Other")]

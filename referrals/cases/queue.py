@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, tuple_
 
-from referrals.cases.identifiers import KINDS, normalize
+from referrals.vocabulary.identifiers import KINDS, normalize
 from referrals.cases.models import Case, Identifier
 from referrals.cases.rules import DUE_SOON, PRIORITY_RANK
 from referrals.core.clock import as_utc, now

@@ -7,16 +7,9 @@ from datetime import UTC, datetime, timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from referrals.cases import rules
-from referrals.cases.identifiers import KINDS, normalize
+from referrals.vocabulary.identifiers import KINDS, normalize, phone_region
 from referrals.core.clock import now
 from referrals.core.errors import InvalidInput
-
-
-def phone_region() -> str:
-    """The region for phone numbers without a country code (a setting; US by default)."""
-    from flask import current_app, has_app_context
-
-    return current_app.config.get("REFERRALS_PHONE_REGION", "US") if has_app_context() else "US"
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

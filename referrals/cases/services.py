@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from flask import current_app
 from sqlalchemy import select, text
 
 from referrals.accounts.models import User
 from referrals.audit.services import record_event
 from referrals.cases import rules
-from referrals.cases.identifiers import KINDS, normalize
+from referrals.vocabulary.identifiers import KINDS, normalize, phone_region
 from referrals.cases.models import Case, CaseEvent, Identifier, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.clock import now
@@ -24,10 +23,6 @@ from referrals.core.identity import Identity
 from referrals.extensions import db
 
 NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)  # sorts last in the queue
-
-
-def phone_region() -> str:
-    return current_app.config.get("REFERRALS_PHONE_REGION", "US")
 
 
 def get_case(reference: str) -> Case:

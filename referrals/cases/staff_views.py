@@ -16,6 +16,7 @@ from referrals.cases.models import CaseEvent, ReportedContent, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.display import viewer_zone
 from referrals.core.errors import DomainError, NotFound
+from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.transaction import rollback
@@ -146,8 +147,6 @@ def _act(reference: str, form, action):
 @bp.post("/<reference>/take")
 @roles_required(*WORKERS)
 def take(reference: str):
-    from referrals.accounts.forms import ConfirmForm
-
     return _act(reference, ConfirmForm(), lambda who, case: (
         services.take_case(who, case), "The case is yours.")[1])
 

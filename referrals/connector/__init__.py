@@ -24,7 +24,7 @@ from referrals.core.errors import DomainError
 
 @dataclass(frozen=True)
 class Target:
-    """An account to look up: an identifier kind (see ``referrals.cases.identifiers.KINDS``)
+    """An account to look up: an identifier kind (see ``referrals.vocabulary.identifiers.KINDS``)
     and its normalised value."""
 
     kind: str

@@ -4,8 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, DateTimeLocalField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from referrals.accounts.forms import MultiCheckboxField
-from referrals.requests.rules import DATA_CATEGORIES
+from referrals.core.forms import MultiCheckboxField
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 PLACEABLE_KINDS = [
     ("internal", "Internal legal hold — until released, reviewed every 180 days"),

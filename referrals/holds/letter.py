@@ -12,9 +12,9 @@ from datetime import date
 
 from flask import current_app
 
-from referrals.agencies.models import LEGAL_ENTITIES
+from referrals.vocabulary.entities import LEGAL_ENTITIES
 from referrals.audit.services import record_event
-from referrals.cases.identifiers import KINDS as IDENTIFIER_KINDS
+from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
@@ -22,7 +22,7 @@ from referrals.holds.models import PreservationHold
 from referrals.holds.notices import hold_date, hold_time, renewal_options
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.holds.standing import hold_zone
-from referrals.requests.rules import DATA_CATEGORIES
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 TEMPLATE = "reports/preservation_letter.html"
 

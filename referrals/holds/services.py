@@ -28,13 +28,10 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import or_, select, text, update
 
 from referrals.accounts.models import User
 from referrals.audit.services import record_event
-from referrals.cases.identifiers import KINDS as IDENTIFIER_KINDS
-from referrals.cases.identifiers import normalize
 from referrals.cases.models import Case
 from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import compute_deadline
@@ -51,6 +48,10 @@ from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS
 from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
 from referrals.requests.models import DisclosureRequest
+from referrals.vocabulary.categories import DATA_CATEGORIES
+from referrals.vocabulary.entities import legal_zone
+from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
+from referrals.vocabulary.identifiers import normalize, phone_region
 
 REQUEST_REFERENCE = re.compile(r"REQ-\d{4}-\d{6}")
 MAX_REASON = 5000
@@ -108,10 +109,10 @@ def _audit(actor: Identity, action: str, hold: PreservationHold, *, before=None,
 
 def _categories(values: Iterable[str] | None) -> list[str]:
     chosen = set(values or ())
-    unknown = chosen - set(request_rules.DATA_CATEGORIES)
+    unknown = chosen - set(DATA_CATEGORIES)
     if unknown or not chosen:
         raise InvalidInput("Choose the categories of data to hold.", field="data_categories")
-    return [c for c in request_rules.DATA_CATEGORIES if c in chosen]
+    return [c for c in DATA_CATEGORIES if c in chosen]
 
 
 def _dates(date_from: date | None, date_to: date | None) -> None:
@@ -121,7 +122,7 @@ def _dates(date_from: date | None, date_to: date | None) -> None:
 
 def _held_identifiers(pairs: Iterable[tuple[str, str]]) -> list[HeldIdentifier]:
     """(kind, value) pairs, normalised and without repeats."""
-    region = current_app.config["REFERRALS_PHONE_REGION"]
+    region = phone_region()
     seen: set[tuple[str, str]] = set()
     held = []
     for kind, value in pairs:
@@ -144,8 +145,8 @@ def _in_sentence(label: str) -> str:
 def _scope_text(hold: PreservationHold) -> str:
     accounts = ", ".join(f"{_in_sentence(IDENTIFIER_KINDS.get(i.kind, i.kind))} {i.normalized}"
                          for i in hold.identifiers)
-    categories = ", ".join(_in_sentence(request_rules.DATA_CATEGORIES[c])
-                           for c in hold.data_categories if c in request_rules.DATA_CATEGORIES)
+    categories = ", ".join(_in_sentence(DATA_CATEGORIES[c])
+                           for c in hold.data_categories if c in DATA_CATEGORIES)
     if hold.date_from or hold.date_to:
         period = f"{hold.date_from or 'the start'} to {hold.date_to or 'today'}"
     else:
@@ -189,8 +190,6 @@ def queue_snapshot_after_commit(hold: PreservationHold) -> None:
 def place_hold_for_request(actor: Identity, request: DisclosureRequest) -> PreservationHold:
     """The hold a preservation request places on arrival. Called at intake; placing twice
     for one request returns the hold already placed."""
-    from referrals.requests.intake import legal_zone
-
     hold_policy.require(actor, "place_for_request", request)
     kind_key = HOLD_KIND_FOR_REQUEST_TYPE.get(request.request_type)
     if kind_key is None:
@@ -293,7 +292,7 @@ def place_ncmec_hold(actor: Identity, case: Case, report_id: str, completed_at: 
         raise InvalidInput("Choose the accounts the report is about.", field="identifiers")
     hold = _new_hold(
         actor, kind="ncmec_report", starts_at=completed_at, expires_at=expires_at,
-        identifiers=held, categories=_categories(categories or request_rules.DATA_CATEGORIES),
+        identifiers=held, categories=_categories(categories or DATA_CATEGORIES),
         case_id=case.id, owner_id=actor.user_id if actor.is_staff else None,
         external_reference=report_id,
         legal_basis=f"18 U.S.C. 2258A(h): CyberTipline report {report_id}",
@@ -313,8 +312,6 @@ def place_ncmec_hold(actor: Identity, case: Case, report_id: str, completed_at: 
 
 def hold_zone_for(kind: str) -> str:
     """The legal zone for a hold placed without a request (see ``standing.hold_zone``)."""
-    from referrals.requests.intake import legal_zone
-
     return legal_zone("eu" if kind == "eu_epoc_pr" else "us")
 
 

@@ -23,7 +23,7 @@ from referrals.holds.models import PreservationHold
 from referrals.holds.policies import hold_policy
 from referrals.holds.rules import LIVE_STATUSES
 from referrals.holds.services import add_hold_event
-from referrals.requests.rules import DATA_CATEGORIES
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 SNAPSHOT_LABEL = "Preservation snapshot"
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 
-from referrals.accounts.forms import ConfirmForm
-from referrals.cases.identifiers import KINDS as IDENTIFIER_KINDS
+from referrals.core.forms import ConfirmForm
+from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.cases.policies import case_policy
 from referrals.cases.services import get_case
 from referrals.core.clock import now
@@ -29,7 +29,8 @@ from referrals.holds.policies import hold_policy
 from referrals.holds.refusals import actions_for
 from referrals.holds.rules import HOLD_KINDS, STATUSES
 from referrals.holds.standing import standing
-from referrals.requests.rules import DATA_CATEGORIES, REQUEST_TYPES
+from referrals.requests.rules import REQUEST_TYPES
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 bp = staff_blueprint("holds", __name__, url_prefix="/holds")
 

@@ -15,6 +15,7 @@ from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import describe
 from referrals.holds.models import HoldEvent, PreservationHold
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
+from referrals.vocabulary.entities import legal_zone
 
 # Within this many seconds of expiry a hold is shown as expiring soon (the reminders' 7 days).
 SOON = 7 * 86400
@@ -23,8 +24,6 @@ SOON = 7 * 86400
 def hold_zone(hold: PreservationHold) -> str:
     """The legal time zone the hold's periods are counted in: that of our entity the request
     was addressed to; Dublin for an EU order placed by hand; otherwise the US legal zone."""
-    from referrals.requests.intake import legal_zone
-
     if hold.request is not None:
         return legal_zone(hold.request.addressed_to)
     return legal_zone("eu" if hold.kind == "eu_epoc_pr" else "us")

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from referrals.core.errors import DomainError
 from referrals.core.transaction import rollback
 from referrals.extensions import limiter
-from referrals.portal.registration import confirm_email, register_officer
+from referrals.accounts.registration import confirm_email, register_officer
 from referrals.requests.forms import RegistrationForm
 
 bp = Blueprint("portal_public", __name__, url_prefix="/portal")

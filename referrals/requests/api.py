@@ -11,7 +11,7 @@ import io
 
 from marshmallow import Schema, fields, validate
 
-from referrals.cases.identifiers import KINDS
+from referrals.vocabulary.identifiers import KINDS
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.errors import InvalidInput
 from referrals.core.identity import current_identity

@@ -4,9 +4,9 @@ from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectF
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from referrals.accounts.forms import MultiCheckboxField
-from referrals.agencies.models import LEGAL_ENTITIES
-from referrals.cases.identifiers import KINDS
+from referrals.core.forms import MultiCheckboxField
+from referrals.vocabulary.entities import LEGAL_ENTITIES
+from referrals.vocabulary.identifiers import KINDS
 from referrals.requests import rules
 
 TYPE_CHOICES = [(k, t.label) for k, t in rules.REQUEST_TYPES.items() if not t.emergency]

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import or_, select, text
 
-from referrals.agencies.models import LEGAL_ENTITIES
+from referrals.accounts.registration import require_approved
+from referrals.vocabulary.entities import LEGAL_ENTITIES, legal_zone
 from referrals.audit.services import record_event
-from referrals.cases.identifiers import KINDS, normalize
+from referrals.vocabulary.identifiers import KINDS, normalize, phone_region
 from referrals.core.clock import now
 from referrals.core.deadlines import compute_deadline
 from referrals.core.errors import InvalidInput, PermissionDenied
@@ -29,13 +30,6 @@ from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, 
 
 ALL_DATA = re.compile(r"\b(all|any and all|every)\s+(data|information|records|content|account data)\b",
                       re.IGNORECASE)
-ENTITY_ZONES = {"eu": "Europe/Dublin", "uk": "Europe/London"}
-
-
-def legal_zone(entity: str) -> str:
-    return ENTITY_ZONES.get(entity) or current_app.config["REFERRALS_SETTINGS"].legal_time_zone
-
-
 def deadline_key(request_type: str, emergency: bool) -> str | None:
     kind = rules.REQUEST_TYPES[request_type]
     if request_type == "eu_epoc" and emergency:
@@ -158,8 +152,6 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         raise PermissionDenied("Only agency officers submit requests.")
     if actor.scopes is not None and not actor.has_scope("requests:write"):
         raise PermissionDenied("This token may not submit requests.")
-    from referrals.portal.registration import require_approved
-
     require_approved(actor)
     errors, warnings = check_request(data)
     kind = rules.REQUEST_TYPES.get(data.get("request_type", ""))
@@ -173,7 +165,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     # A renewal names the preservation it renews; one that cannot be renewed is refused
     # here, before anything is stored.
     related, renewing = _related_request(actor, kind.key, data.get("related_reference"))
-    region = current_app.config["REFERRALS_PHONE_REGION"]
+    region = phone_region()
     targets = []
     for target in data["targets"]:
         if target.get("kind") not in KINDS:

@@ -5,14 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DATA_CATEGORIES = {
-    "subscriber": "Subscriber information",
-    "login_logout": "Log-in / log-out data (with IP addresses)",
-    "interaction": "Interaction data (non-content)",
-    "content": "Content data",
-    "transaction": "Transaction data",
-}
-
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 @dataclass(frozen=True)
 class RequestType:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from referrals.accounts.forms import ConfirmForm
+from referrals.core.forms import ConfirmForm
 from referrals.core.clock import now
 from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from referrals.accounts.models import User
+from referrals.accounts.registration import require_approved
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
@@ -111,8 +112,6 @@ def authenticate(secret: str) -> ApiToken | None:
 
 def create_officer_token(actor: Identity, *, name: str) -> tuple[ApiToken, str]:
     """An approved officer makes a token for their own account: it sees what they see."""
-    from referrals.portal.registration import require_approved
-
     if not actor.is_agency or actor.scopes is not None:
         raise DomainError("Officers make their own tokens from the portal.")
     require_approved(actor)

@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
-from referrals.accounts.forms import ConfirmForm, MultiCheckboxField
+from referrals.core.forms import ConfirmForm, MultiCheckboxField
 from referrals.accounts.services import find_user_by_email
 from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint

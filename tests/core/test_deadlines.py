@@ -14,7 +14,8 @@ import pytest
 
 from referrals.core.deadlines import RULES, compute_deadline, describe
 from referrals.requests import rules as request_rules
-from referrals.requests.intake import ENTITY_ZONES, deadline_key
+from referrals.requests.intake import deadline_key
+from referrals.vocabulary.entities import ENTITY_ZONES
 from tests.requests.fixtures import (agency_a, officer_a,  # noqa: F401 (fixtures)
                                      override_settings)
 from tests.requests.helpers import submit

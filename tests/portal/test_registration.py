@@ -12,8 +12,8 @@ from passlib.totp import TOTP
 from sqlalchemy import select
 
 from referrals.accounts.models import UNCONFIRMED_MESSAGE, User
-from referrals.portal import registration
-from referrals.portal.registration import CONFIRM_MAX_AGE
+from referrals.accounts import registration
+from referrals.accounts.registration import CONFIRM_MAX_AGE
 from tests import factories
 from tests.conftest import TEST_PASSWORD, SignIn, csrf_from
 from tests.requests.helpers import (after, audit_events, field_errors, flashes, make_agency,

@@ -14,13 +14,14 @@ from referrals.accounts.models import User
 from referrals.accounts.passwords import password_problems
 from referrals.accounts.services import find_user_by_email, normalize_email
 from referrals.agencies.services import agency_for_email, agency_policy
-from referrals.agencies.validation import FREE_MAIL_DOMAINS, email_domain
+from referrals.agencies.validation import FREE_MAIL_DOMAINS
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import ANONYMOUS, Identity
 from referrals.core.mail import queue_mail
 from referrals.extensions import db
+from referrals.vocabulary.identifiers import email_domain
 
 CONFIRM_SALT = "portal-confirm-email"
 CONFIRM_MAX_AGE = 24 * 3600

@@ -1,4 +1,6 @@
-"""Typed identifiers and their normal forms, so one target is found across cases.
+"""Typed identifiers and their normal forms, so one target is found across cases, requests
+and holds; the same parsing of phone numbers and e-mail addresses serves accounts and the
+agency registry (one place that says what a phone number or an address is).
 
 - phone: E.164 (``phonenumbers``); a number without a country code is read in the
   default region (a setting, US unless changed)
@@ -14,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 
 import phonenumbers
+from flask import current_app, has_app_context
 
 from referrals.core.errors import InvalidInput
 
@@ -31,21 +34,54 @@ MATCHING_KINDS = ("platform_user_id", "username", "email", "phone", "device_id")
 MAX_LENGTH = 320
 
 
-def _phone(value: str, region: str) -> str:
+def phone_region() -> str:
+    """The region for phone numbers without a country code (a setting; US by default)."""
+    return current_app.config.get("REFERRALS_PHONE_REGION", "US") if has_app_context() else "US"
+
+
+def parse_phone(value: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """The number, if ``value`` is a possible phone number read in ``region``; else None."""
     try:
         number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidInput(f"“{value}” is not a phone number.", field="value") from error
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidInput(f"“{value}” is not a possible phone number.", field="value")
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def normalize_phone(value: str, region: str, *, field: str = "value") -> str:
+    """E.164, or a plain refusal naming what was given."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidInput(f"“{value}” is not a phone number.", field=field) from error
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInput(f"“{value}” is not a possible phone number.", field=field)
+    return e164(number)
+
+
+def split_email(value: str) -> tuple[str, str] | None:
+    """(local part, domain) of a plausible address, trimmed; None when it is not one."""
+    text = (value or "").strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain or any(c.isspace() for c in text):
+        return None
+    return local, domain
+
+
+def email_domain(email: str) -> str:
+    """The domain of an address, lower-cased, without a trailing dot."""
+    return email.strip().rpartition("@")[2].lower().rstrip(".")
+
+
 def _email(value: str) -> str:
-    local, at, domain = value.strip().rpartition("@")
-    if not at or not local or not domain or " " in value.strip():
+    parts = split_email(value)
+    if parts is None:
         raise InvalidInput(f"“{value}” is not an e-mail address.", field="value")
-    return f"{local}@{domain}".lower()
+    return "@".join(parts).lower()
 
 
 def _ip(value: str) -> str:
@@ -67,7 +103,7 @@ def normalize(kind: str, value: str, *, region: str = "US") -> str:
     if len(value) > MAX_LENGTH:
         raise InvalidInput(f"At most {MAX_LENGTH} characters.", field="value")
     if kind == "phone":
-        return _phone(value, region)
+        return normalize_phone(value, region)
     if kind == "email":
         return _email(value)
     if kind == "ip":

@@ -1,0 +1,37 @@
+"""Approving the officers who registered on the portal. The list of those waiting sits on
+the agency registry page, which accounts adds a panel to (agencies sit below accounts)."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, url_for
+
+from referrals.accounts.registration import approve_officer, pending_officers
+from referrals.accounts.services import get_user
+from referrals.agencies.staff_views import MANAGERS, add_index_panel
+from referrals.core.errors import DomainError
+from referrals.core.forms import ConfirmForm
+from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.identity import current_identity
+from referrals.core.transaction import rollback
+
+bp = staff_blueprint("officers", __name__, url_prefix="/agencies/officers")
+
+
+@add_index_panel
+def pending_panel() -> dict:
+    return {"pending": pending_officers()}
+
+
+@bp.post("/<int:user_id>/approve")
+@roles_required(*MANAGERS)
+def approve(user_id: int):
+    user = get_user(user_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            approve_officer(current_identity(), user)
+        except DomainError as error:
+            rollback()
+            flash(error.message, "error")
+        else:
+            flash(f"{user.email} approved.", "success")
+    return redirect(url_for("agencies.index"))

@@ -1,6 +1,8 @@
 """Reading holds for staff pages, case pages and the portal. Staff read every hold (by
-policy); an officer reaches a hold only through a request already loaded in the officer's
-scope (``hold_for_request``).
+policy); an officer reads a hold only through the officer scope (``requests.scope``): the
+hold of a request already loaded in it (``hold_for_request``), or one named by reference
+(``get_hold_for_officer``, for its letter). Any other hold answers like one that does not
+exist.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from referrals.evidence.services import item_owned_by
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
 from referrals.holds.policies import hold_policy
-from referrals.holds.rules import (
-    HOLD_KINDS,
-    LIVE_STATUSES,
-    RENEWAL_REQUEST_TYPES,
-    STATUSES,
-)
+from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.requests.models import DisclosureRequest
+from referrals.requests.rules import RENEWAL_REQUEST_TYPES
+from referrals.requests.scope import officer_preservation_clause, officer_sees_preservation_of
 
 
 def get_hold(identity: Identity, reference: str) -> PreservationHold:
@@ -34,6 +33,25 @@ def get_hold(identity: Identity, reference: str) -> PreservationHold:
                              .where(PreservationHold.reference == reference.strip().upper()))
     if hold is None:
         raise NotFound(f"There is no hold {reference}.")
+    return hold
+
+
+def officer_hold_clause(identity: Identity):
+    """SQL condition over PreservationHold: the officer may see the hold (placed by a request
+    in the officer scope, or renewed by one)."""
+    return officer_preservation_clause(identity, PreservationHold.request_id)
+
+
+def officer_sees_hold(identity: Identity, hold: PreservationHold | None) -> bool:
+    """Per object: the officer may see this loaded hold."""
+    return hold is not None and officer_sees_preservation_of(identity, hold.request)
+
+
+def get_hold_for_officer(identity: Identity, reference: str) -> PreservationHold:
+    hold = db.session.scalar(select(PreservationHold).where(
+        PreservationHold.reference == reference.strip().upper(), officer_hold_clause(identity)))
+    if hold is None:
+        raise NotFound("There is no such hold.")
     return hold
 
 

@@ -1,10 +1,4 @@
-"""Reading holds for reports: which holds expire soon (a page and a CSV), and loading one
-hold for its confirmation letter, on the staff side or an officer's.
-
-Officers reach a hold only through a request they may see (``portal_scope``): a hold on
-another agency's request, or on none, is "not found", exactly like a reference that does
-not exist.
-"""
+"""Reading holds for reports: which holds expire soon (a page and a CSV)."""
 
 from __future__ import annotations
 
@@ -13,46 +7,21 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
-from referrals.core.errors import InvalidInput, NotFound
+from referrals.core.errors import InvalidInput
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.notices import days_left, hold_time, kind_label
 from referrals.holds.policies import hold_policy
-from referrals.holds.rules import LIVE_STATUSES, RENEWAL_REQUEST_TYPES, STATUSES
-from referrals.requests.models import DisclosureRequest
-from referrals.requests.services import portal_scope
+from referrals.holds.rules import LIVE_STATUSES, STATUSES
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
-
-
-# --- one hold ---------------------------------------------------------------------------------
-
-
-def get_hold_for_officer(identity: Identity, reference: str) -> PreservationHold:
-    """The hold placed by a request the officer may see, or renewed by one (a renewal shows
-    the hold it renewed in the portal, so its letter is there too)."""
-    scope = portal_scope(identity)
-    visible = scope.with_only_columns(DisclosureRequest.id)
-    renewed = scope.with_only_columns(DisclosureRequest.related_reference).where(
-        DisclosureRequest.request_type.in_(RENEWAL_REQUEST_TYPES),
-        DisclosureRequest.related_reference.is_not(None))
-    origin = aliased(DisclosureRequest)
-    hold = db.session.scalar(
-        select(PreservationHold)
-        .join(origin, origin.id == PreservationHold.request_id)
-        .where(PreservationHold.reference == reference.upper(),
-               origin.agency_id == identity.agency_id,
-               or_(origin.id.in_(visible), origin.reference.in_(renewed))))
-    if hold is None:
-        raise NotFound("There is no such hold.")
-    return hold
 
 
 # --- holds expiring soon --------------------------------------------------------------------

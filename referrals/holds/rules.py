@@ -52,7 +52,6 @@ HOLD_KIND_FOR_REQUEST_TYPE = {
     "preservation": "us_2703f",
     "eu_epoc_pr": "eu_epoc_pr",
 }
-RENEWAL_REQUEST_TYPES = ("preservation_renewal",)
 
 # Kinds a confirmed production order keeps until the data is produced: EPOC-PR by the
 # Regulation (Annex V); a 2703(f) hold once the legal process it was waiting for arrives.

@@ -48,6 +48,7 @@ from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS
 from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
 from referrals.requests.models import DisclosureRequest
+from referrals.requests.scope import officer_request_clause
 from referrals.vocabulary.categories import DATA_CATEGORIES
 from referrals.vocabulary.entities import legal_zone
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
@@ -524,9 +525,11 @@ def request_snapshot(actor: Identity, hold: PreservationHold) -> None:
 
 
 def hold_to_renew(actor: Identity, reference: str | None) -> PreservationHold:
-    """At intake of a renewal request, before anything is stored: the hold it renews, found
-    among the holds of the officer's own agency by the preservation request's reference (or
-    the hold's). Anything else is refused in words the officer can act on."""
+    """At intake of a renewal request, before anything is stored: the hold it renews, named
+    by the preservation request's reference (or the hold's), found only among the officer's
+    own preservation requests (``requests.scope``; a colleague's is not enough). A reference
+    outside that scope is refused exactly like one that does not exist: one scoped query,
+    one message."""
     reference = (reference or "").strip().upper()
     if not reference:
         raise InvalidInput("Give the reference of the preservation request this renews "
@@ -534,13 +537,14 @@ def hold_to_renew(actor: Identity, reference: str | None) -> PreservationHold:
     hold = db.session.scalar(
         select(PreservationHold)
         .join(DisclosureRequest, DisclosureRequest.id == PreservationHold.request_id)
-        .where(DisclosureRequest.agency_id == actor.agency_id,
+        .where(officer_request_clause(actor),
                or_(DisclosureRequest.reference == reference,
                    PreservationHold.reference == reference)))
     if hold is None:
-        raise InvalidInput(f"{reference[:24]} is not one of your agency's preservation "
-                           "requests. Give the reference of the preservation request you "
-                           "renew (REQ-…), as shown on the portal.", field="related_reference")
+        raise InvalidInput(f"{reference[:24]} is not one of your preservation requests (those "
+                           "you submitted or were added to). Give the reference of the "
+                           "preservation request you renew (REQ-…), as shown on the portal.",
+                           field="related_reference")
     refusal = renewal_refusal(hold)
     if refusal:
         raise HoldRefused(refusal, field="related_reference")

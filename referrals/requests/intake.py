@@ -23,10 +23,12 @@ from referrals.core.mail import queue_mail, queue_webhook
 from referrals.core.storage import get_store
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
-from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, RENEWAL_REQUEST_TYPES
+from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE
 from referrals.requests import rules
 from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
                                        UserNoticeTask)
+from referrals.requests.rules import RENEWAL_REQUEST_TYPES
+from referrals.requests.scope import officer_request_clause
 
 ALL_DATA = re.compile(r"\b(all|any and all|every)\s+(data|information|records|content|account data)\b",
                       re.IGNORECASE)
@@ -247,9 +249,11 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
 
 
 def _related_request(actor: Identity, request_type: str, reference: str | None):
-    """(the earlier request's reference, the hold a renewal renews). The earlier request must
-    be one of the officer's agency's, named by its reference or its hold's; a renewal must
-    name a preservation that can still be renewed (``holds.services.hold_to_renew``)."""
+    """(the earlier request's reference, the hold a renewal renews). The earlier request is
+    named by its reference or its hold's, and must be in the officer scope
+    (``requests.scope``: submitted by the officer or shared with them); one outside it is
+    refused exactly like one that does not exist. A renewal must name a preservation that can
+    still be renewed (``holds.services.hold_to_renew``)."""
     from referrals.holds.models import PreservationHold
 
     reference = (reference or "").strip().upper()
@@ -262,11 +266,11 @@ def _related_request(actor: Identity, request_type: str, reference: str | None):
         return None, None
     held = select(PreservationHold.request_id).where(PreservationHold.reference == reference)
     found = db.session.scalar(select(DisclosureRequest.reference).where(
-        DisclosureRequest.agency_id == actor.agency_id,
+        officer_request_clause(actor),
         or_(DisclosureRequest.reference == reference, DisclosureRequest.id.in_(held))))
     if found is None:
-        raise InvalidInput(f"{reference[:24]} is not one of your agency's requests.",
-                           field="related_reference")
+        raise InvalidInput(f"{reference[:24]} is not one of your requests (those you submitted "
+                           "or were added to).", field="related_reference")
     return found, None
 
 

@@ -44,6 +44,10 @@ REQUEST_TYPES = {t.key: t for t in (
                 "standard_request_response"),
     RequestType("other", "Voluntary / other", NON_CONTENT, "us", "standard_request_response"),
 )}
+# Request types that renew an earlier preservation, named in ``related_reference``. Here, not
+# with the holds, because the officer scope (``requests.scope``) asks it: an officer sees the
+# hold a renewal of theirs renewed.
+RENEWAL_REQUEST_TYPES = ("preservation_renewal",)
 
 STATUSES = {
     "received": "Received",

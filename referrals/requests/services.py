@@ -8,7 +8,7 @@ an out-of-band call-back to a number from the agency registry.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from referrals.accounts.models import User
 from referrals.accounts.services import find_user_by_email
@@ -22,6 +22,7 @@ from referrals.extensions import db
 from referrals.requests import rules
 from referrals.requests.models import (Disclosure, DisclosureRequest, RequestCollaborator,
                                        RequestMessage, UserNoticeTask)
+from referrals.requests.scope import is_officer, officer_request_clause
 
 
 class RequestPolicy(Policy):
@@ -42,8 +43,8 @@ def snapshot(request: DisclosureRequest) -> dict:
             "prepared_by_id": request.prepared_by_id, "approved_by_id": request.approved_by_id}
 
 
-# --- loading: staff see every request; officers only their own agency's, and of those only
-# the ones they submitted or were added to. Anything else is "not found", never "forbidden".
+# --- loading: staff see every request; officers only those in the officer scope
+# (``requests.scope``). Anything else is "not found", never "forbidden".
 
 
 def get_request_for_staff(identity: Identity, reference: str) -> DisclosureRequest:
@@ -55,28 +56,20 @@ def get_request_for_staff(identity: Identity, reference: str) -> DisclosureReque
     return request
 
 
-def portal_scope(identity: Identity):
-    """The requests an officer may see, as a query (tenant scoping in the query)."""
-    if not identity.is_agency or identity.agency_id is None:
-        raise NotFound("There is nothing here.")
-    shared = select(RequestCollaborator.request_id).where(
-        RequestCollaborator.user_id == identity.user_id)
-    return select(DisclosureRequest).where(
-        DisclosureRequest.agency_id == identity.agency_id,
-        or_(DisclosureRequest.submitted_by_id == identity.user_id,
-            DisclosureRequest.id.in_(shared)))
-
-
 def get_request_for_officer(identity: Identity, reference: str) -> DisclosureRequest:
-    request = db.session.scalar(portal_scope(identity)
-                                .where(DisclosureRequest.reference == reference.upper()))
+    """One request in the officer scope (``requests.scope``); anything else, whether it
+    exists or not, is the same "not found"."""
+    request = db.session.scalar(select(DisclosureRequest).where(
+        officer_request_clause(identity), DisclosureRequest.reference == reference.upper()))
     if request is None:
         raise NotFound("There is no such request.")
     return request
 
 
 def officer_requests(identity: Identity) -> list[DisclosureRequest]:
-    return list(db.session.scalars(portal_scope(identity)
+    if not is_officer(identity):
+        raise NotFound("There is nothing here.")
+    return list(db.session.scalars(select(DisclosureRequest).where(officer_request_clause(identity))
                                    .order_by(DisclosureRequest.received_at.desc()).limit(200)))
 
 

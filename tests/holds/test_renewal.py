@@ -72,7 +72,7 @@ def test_an_ended_or_run_out_hold_cannot_be_renewed(preserved, officer_a, superv
         renew(officer_a, preserved.reference)
 
 
-def test_a_renewal_must_name_one_of_the_agencys_preservation_requests(
+def test_a_renewal_must_name_one_of_the_officers_preservation_requests(
         preserved, officer_a, officer_b):
     before = request_count()
     with pytest.raises(InvalidInput) as missing:
@@ -83,10 +83,10 @@ def test_a_renewal_must_name_one_of_the_agencys_preservation_requests(
         with pytest.raises(InvalidInput) as unknown:
             renew(who, reference)
         assert unknown.value.field == "related_reference"
-        assert unknown.value.message.startswith(f"{reference} is not one of your agency's "
+        assert unknown.value.message.startswith(f"{reference} is not one of your "
                                                 "preservation requests")
     court_order = preserve(officer_a, request_type="court_order_2703d")
-    with pytest.raises(InvalidInput, match="not one of your agency's preservation requests"):
+    with pytest.raises(InvalidInput, match="not one of your preservation requests"):
         renew(officer_a, court_order.reference)
     assert request_count() == before + 1  # only the court order
     assert hold_of(preserved).renewals == 0
@@ -155,7 +155,7 @@ def test_the_portal_says_under_the_field_when_the_reference_is_wrong(preserved, 
     response = post_form(browser, "/portal/requests/new",
                          data=_renewal_form(None, "REQ-2020-000001"))
     assert response.status_code == 422
-    assert any("REQ-2020-000001 is not one of your agency" in e
+    assert any("REQ-2020-000001 is not one of your preservation requests" in e
                for e in field_errors(unescape(response.text)))
     response = post_form(browser, "/portal/requests/new",
                          data=_renewal_form(None, ""))

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from referrals.core.guards import init_guards
     from referrals.core.headers import init_headers
     from referrals.core.sessions import init_sessions
-    from referrals.core.transaction import commit, rollback
+    from referrals.core.transaction import finish
 
     init_headers(app)
     init_sign_in(app)
@@ -82,12 +82,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.after_request
     def commit_request(response):
-        # One commit per request. Error handlers have already rolled back.
-        if response.status_code >= 500:
-            rollback()
-        else:
-            commit()
+        # One commit per request: only when the view returned normally and nothing was
+        # refused (error pages and refusals shown as messages mark the request refused).
+        finish(ended_normally=response.status_code < 500)
         return response
+
+    @app.teardown_request
+    def roll_back_unfinished(error):
+        # An exception no handler turned into a response never reached ``commit_request``.
+        if error is not None:
+            finish(ended_normally=False)
 
     @app.get("/healthz")
     def health():

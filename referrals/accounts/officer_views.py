@@ -3,16 +3,15 @@ the agency registry page, which accounts adds a panel to (agencies sit below acc
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import redirect, url_for
 
 from referrals.accounts.registration import approve_officer, pending_officers
 from referrals.accounts.services import get_user
 from referrals.agencies.staff_views import MANAGERS, add_index_panel
-from referrals.core.errors import DomainError
+from referrals.core.acting import act
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 
 bp = staff_blueprint("officers", __name__, url_prefix="/agencies/officers")
 
@@ -26,12 +25,5 @@ def pending_panel() -> dict:
 @roles_required(*MANAGERS)
 def approve(user_id: int):
     user = get_user(user_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            approve_officer(current_identity(), user)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(f"{user.email} approved.", "success")
+    act(ConfirmForm(), approve_officer, current_identity(), user, done=f"{user.email} approved.")
     return redirect(url_for("agencies.index"))

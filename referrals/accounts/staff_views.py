@@ -7,10 +7,9 @@ from referrals.accounts import services
 from referrals.accounts.forms import CreateStaffUserForm, StaffAccessForm
 from referrals.core.forms import ConfirmForm
 from referrals.accounts.models import User
-from referrals.core.errors import DomainError
+from referrals.core.acting import act, attempt
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 from referrals.extensions import db
 
 bp = staff_blueprint("accounts", __name__, url_prefix="/admin/accounts")
@@ -28,17 +27,12 @@ def index():
 def create():
     form = CreateStaffUserForm()
     if form.validate_on_submit():
-        try:
-            user, initial = services.create_staff_user(
-                current_identity(),
-                email=form.email.data,
-                full_name=form.full_name.data,
-                roles=form.roles.data,
-                cleared_for_csam=form.cleared_for_csam.data,
-            )
-        except DomainError as error:
-            getattr(form, error.field or "email").errors.append(error.message)
-        else:
+        created = attempt(services.create_staff_user, current_identity(),
+                          email=form.email.data, full_name=form.full_name.data,
+                          roles=form.roles.data, cleared_for_csam=form.cleared_for_csam.data,
+                          form=form, field="email")
+        if created.ok:
+            user, initial = created.value
             return render_template("accounts/credential.html", user=user, password=initial,
                                    what="Account created")
     return render_template("accounts/new.html", form=form), 200 if not form.errors else 422
@@ -50,12 +44,8 @@ def detail(user_id: int):
     user = services.get_user(user_id)
     form = StaffAccessForm(obj=None)
     if form.validate_on_submit():
-        try:
-            services.change_access(current_identity(), user, roles=form.roles.data,
-                                   cleared_for_csam=form.cleared_for_csam.data)
-        except DomainError as error:
-            getattr(form, error.field or "roles").errors.append(error.message)
-        else:
+        if attempt(services.change_access, current_identity(), user, roles=form.roles.data,
+                   cleared_for_csam=form.cleared_for_csam.data, form=form, field="roles").ok:
             flash(f"Access for {user.email} saved. Their open sessions have ended.", "success")
             return redirect(url_for(".detail", user_id=user.id))
     elif not form.is_submitted():
@@ -68,18 +58,8 @@ def detail(user_id: int):
 
 
 def _confirmed_action(user_id: int, action, message: str):
-    form = ConfirmForm()
     user = services.get_user(user_id)
-    if not form.validate_on_submit():
-        flash("The form expired. Try again.", "error")
-        return redirect(url_for(".detail", user_id=user.id))
-    try:
-        action(current_identity(), user)
-    except DomainError as error:
-        rollback()
-        flash(error.message, "error")
-    else:
-        flash(message.format(email=user.email), "success")
+    act(ConfirmForm(), action, current_identity(), user, done=message.format(email=user.email))
     return redirect(url_for(".detail", user_id=user.id))
 
 

@@ -10,11 +10,10 @@ from sqlalchemy import select
 from referrals.agencies import services
 from referrals.agencies.forms import AgencyForm, KeyForm
 from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES, Agency
-from referrals.core.errors import DomainError
+from referrals.core.acting import act, attempt
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 from referrals.extensions import db
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 
@@ -52,14 +51,11 @@ def index():
 def create():
     form = AgencyForm()
     if form.validate_on_submit():
-        try:
-            agency = services.create_agency(current_identity(), **_fields(form))
-        except DomainError as error:
-            rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
-        else:
-            flash(f"{agency.name} added.", "success")
-            return redirect(url_for(".detail", agency_id=agency.id))
+        created = attempt(services.create_agency, current_identity(), **_fields(form),
+                          form=form, field="name")
+        if created.ok:
+            flash(f"{created.value.name} added.", "success")
+            return redirect(url_for(".detail", agency_id=created.value.id))
     return render_template("agencies/form.html", form=form, agency=None), 422 if form.errors else 200
 
 
@@ -70,12 +66,8 @@ def detail(agency_id: int):
     form = AgencyForm()
     form.current_status = agency.status
     if form.validate_on_submit():
-        try:
-            services.update_agency(current_identity(), agency, **_fields(form))
-        except DomainError as error:
-            rollback()
-            getattr(form, error.field or "name").errors.append(error.message)
-        else:
+        if attempt(services.update_agency, current_identity(), agency, **_fields(form),
+                   form=form, field="name").ok:
             flash("Saved.", "success")
             return redirect(url_for(".detail", agency_id=agency.id))
     elif not form.is_submitted():
@@ -91,14 +83,8 @@ def detail(agency_id: int):
 def add_key(agency_id: int):
     agency = services.get_agency(agency_id)
     form = KeyForm()
-    if form.validate_on_submit():
-        try:
-            services.add_key(current_identity(), agency, form.public_key.data, form.label.data)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash("Key added.", "success")
+    act(form, lambda: services.add_key(current_identity(), agency, form.public_key.data,
+                                       form.label.data), done="Key added.")
     return redirect(url_for(".detail", agency_id=agency.id) + "#keys")
 
 
@@ -106,12 +92,5 @@ def add_key(agency_id: int):
 @roles_required(*MANAGERS)
 def remove_key(agency_id: int, key_id: int):
     agency = services.get_agency(agency_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            services.remove_key(current_identity(), agency, key_id)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash("Key removed.", "success")
+    act(ConfirmForm(), services.remove_key, current_identity(), agency, key_id, done="Key removed.")
     return redirect(url_for(".detail", agency_id=agency.id) + "#keys")

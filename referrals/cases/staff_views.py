@@ -15,11 +15,11 @@ from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, Identifier
 from referrals.cases.models import CaseEvent, ReportedContent, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.display import viewer_zone
-from referrals.core.errors import DomainError, NotFound
+from referrals.core.acting import act, attempt
+from referrals.core.errors import NotFound
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
-from referrals.core.transaction import rollback
 from referrals.evidence.services import items_for_case
 from referrals.extensions import db
 from referrals.holds.policies import hold_policy
@@ -74,16 +74,12 @@ def create():
     if request.method == "GET":
         form.priority.data = "P2"
     if form.validate_on_submit():
-        try:
-            case = services.open_case(current_identity(), title=form.title.data,
-                                      category=form.category.data, priority=form.priority.data,
-                                      summary=form.summary.data or "")
-        except DomainError as error:
-            rollback()
-            getattr(form, error.field or "title").errors.append(error.message)
-        else:
-            flash(f"{case.reference} opened.", "success")
-            return redirect(url_for(".detail", reference=case.reference))
+        opened = attempt(services.open_case, current_identity(), title=form.title.data,
+                         category=form.category.data, priority=form.priority.data,
+                         summary=form.summary.data or "", form=form, field="title")
+        if opened.ok:
+            flash(f"{opened.value.reference} opened.", "success")
+            return redirect(url_for(".detail", reference=opened.value.reference))
     return render_template("cases/new.html", form=form), 422 if form.errors else 200
 
 
@@ -127,20 +123,7 @@ def detail(reference: str):
 def _act(reference: str, form, action):
     """Validate the form, run one service, and come back to the case page."""
     case = services.get_case(reference)
-    if not form.validate_on_submit():
-        for field, errors in form.errors.items():
-            for error in errors:
-                flash(error if field != "csrf_token" else
-                      "The form expired. Reload the page and try again.", "error")
-        return redirect(url_for(".detail", reference=case.reference))
-    try:
-        message = action(current_identity(), case)
-    except DomainError as error:
-        rollback()
-        flash(error.message, "error")
-    else:
-        if message:
-            flash(message, "success")
+    act(form, action, current_identity(), case, done=lambda message: message)
     return redirect(url_for(".detail", reference=case.reference))
 
 

@@ -12,6 +12,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from referrals.core.transaction import refuse
+
 log = logging.getLogger(__name__)
 
 
@@ -21,10 +23,13 @@ class DomainError(Exception):
     status = 409
     title = "That cannot be done"
 
-    def __init__(self, message: str, *, field: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None,
+                 errors: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        # Several fields at once (a form checked whole): field → its message.
+        self.errors = errors
 
 
 class InvalidInput(DomainError):
@@ -62,9 +67,7 @@ def wants_json() -> bool:
 
 
 def render_error(status: int, title: str, message: str, errors: dict | None = None):
-    from referrals.core.transaction import rollback
-
-    rollback()
+    refuse()  # an error page never commits what the request had written
     if wants_json():
         body = {"code": status, "status": title, "message": message}
         if errors:

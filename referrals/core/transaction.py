@@ -3,6 +3,12 @@
 Services flush and never commit. Side effects that must not happen unless the
 change is stored (mail, jobs, webhooks) are registered with ``on_commit`` and run
 after the commit succeeds; on rollback they are dropped.
+
+The rule at the boundary (``finish``): a unit of work commits only when it ended
+normally and nothing in it was refused. A domain refusal that a page shows as a
+message instead of an error page (``refuse``, called by ``core.acting``) rolls back
+what the refused service had already flushed, at once, and marks the unit so that
+it is not committed at the end either. No view rolls back by itself.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from referrals.extensions import db
 
 log = logging.getLogger(__name__)
 _KEY = "referrals_after_commit"
+_REFUSED = "referrals_refused"
 
 
 def on_commit(fn: Callable, *args: Any, **kwargs: Any) -> None:
@@ -43,13 +50,34 @@ def rollback() -> None:
     db.session.rollback()
 
 
+def refuse() -> None:
+    """The domain refused what this unit of work asked. Undo what it wrote so far now (the
+    page shown next must not show a half-made change) and roll back at the boundary too."""
+    rollback()
+    db.session.info[_REFUSED] = True
+
+
+def is_refused() -> bool:
+    return bool(db.session.info.get(_REFUSED))
+
+
+def finish(ended_normally: bool) -> None:
+    """The boundary: commit when the unit ended normally and nothing was refused; otherwise
+    roll back. Either way the next unit on this session starts unmarked."""
+    refused = db.session.info.pop(_REFUSED, False)
+    if ended_normally and not refused:
+        commit()
+    else:
+        rollback()
+
+
 @contextmanager
 def unit_of_work() -> Iterator[None]:
-    """Commit at the end of the block, or roll back if it raises."""
+    """Commit at the end of the block, or roll back if it raises or was refused."""
     try:
         yield
     except BaseException:
-        rollback()
+        finish(ended_normally=False)
         raise
     else:
-        commit()
+        finish(ended_normally=True)

@@ -7,10 +7,9 @@ from urllib.parse import quote
 
 from referrals.cases import services as cases
 from referrals.cases.forms import EvidenceForm
-from referrals.core.errors import DomainError
+from referrals.core.acting import attempt
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 from referrals.evidence import services
 from referrals.evidence.policies import evidence_policy
 
@@ -47,15 +46,12 @@ def upload(reference: str):
                 flash(error, "error")
         return redirect(url_for("cases.detail", reference=case.reference) + "#evidence")
     upload = form.file.data
-    try:
-        item = services.add_evidence(current_identity(), case, upload.stream,
-                                     original_name=upload.filename,
-                                     may_be_csam=form.may_be_csam.data,
-                                     description=form.description.data or "")
-    except DomainError as error:
-        rollback()
-        flash(error.message, "error")
+    stored = attempt(services.add_evidence, current_identity(), case, upload.stream,
+                     original_name=upload.filename, may_be_csam=form.may_be_csam.data,
+                     description=form.description.data or "")
+    if not stored.ok:
         return redirect(url_for("cases.detail", reference=case.reference) + "#evidence")
+    item = stored.value
     flash(f"{item.original_name} stored (SHA-256 {item.sha256}).", "success")
     return redirect(url_for(".item", reference=case.reference, item_id=item.id))
 

@@ -14,12 +14,11 @@ from referrals.core.forms import ConfirmForm
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.cases.policies import case_policy
 from referrals.cases.services import get_case
+from referrals.core.acting import act, attempt
 from referrals.core.clock import now
 from referrals.core.display import viewer_zone
-from referrals.core.errors import DomainError
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
-from referrals.core.transaction import rollback
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
 from referrals.holds import reading, services
@@ -89,19 +88,7 @@ def _act(reference: str, form, action, done: str):
     """Validate the form, run one service on the hold, and come back to its page."""
     identity = current_identity()
     hold = reading.get_hold(identity, reference)
-    if not form.validate_on_submit():
-        for field, errors in form.errors.items():
-            for error in errors:
-                flash(error if field != "csrf_token" else
-                      "The form expired. Reload the page and try again.", "error")
-        return redirect(url_for(".detail", reference=hold.reference))
-    try:
-        action(identity, hold)
-    except DomainError as error:
-        rollback()
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
+    act(form, action, identity, hold, done=done)
     return redirect(url_for(".detail", reference=hold.reference))
 
 
@@ -187,25 +174,17 @@ def place(case_reference: str):
     if form.validate_on_submit():
         chosen = [(i.kind, i.normalized) for i in identifiers
                   if i.id in set(form.identifiers.data or ())]
-        try:
-            if form.kind.data == "ncmec_report":
-                hold = services.place_ncmec_hold(
-                    identity, case, form.report_id.data, _as_utc(form.completed_at.data), chosen,
-                    form.data_categories.data, form.date_from.data, form.date_to.data)
-            else:
-                hold = services.place_internal_hold(
-                    identity, case, chosen, form.data_categories.data, form.date_from.data,
-                    form.date_to.data, form.legal_basis.data)
-        except DomainError as error:
-            rollback()
-            target = form._fields.get(error.field or "")
-            if target is not None:
-                target.errors = list(target.errors) + [error.message]
-            else:
-                form.form_errors.append(error.message)
+        if form.kind.data == "ncmec_report":
+            placed = attempt(services.place_ncmec_hold, identity, case, form.report_id.data,
+                             _as_utc(form.completed_at.data), chosen, form.data_categories.data,
+                             form.date_from.data, form.date_to.data, form=form)
         else:
-            flash(f"{hold.reference} placed. The snapshot is being taken from the platform.",
-                  "success")
-            return redirect(url_for(".detail", reference=hold.reference))
+            placed = attempt(services.place_internal_hold, identity, case, chosen,
+                             form.data_categories.data, form.date_from.data, form.date_to.data,
+                             form.legal_basis.data, form=form)
+        if placed.ok:
+            flash(f"{placed.value.reference} placed. The snapshot is being taken from the "
+                  "platform.", "success")
+            return redirect(url_for(".detail", reference=placed.value.reference))
     return render_template("holds/new.html", form=form, case=case, has_identifiers=bool(identifiers),
                            zone=viewer_zone().key), 422 if form.errors or form.form_errors else 200

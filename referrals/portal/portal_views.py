@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from referrals.core.errors import DomainError, InvalidInput
+from referrals.core.acting import act, attempt
+from referrals.core.errors import InvalidInput
 from referrals.core.guards import portal_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 from referrals.holds.reading import hold_for_request
 from referrals.holds.standing import portal_fields
 from referrals.requests import rules
@@ -40,24 +40,14 @@ def _submit(form, template: str, extra: dict):
     if form.validate_on_submit():
         data = _form_data(form) | extra
         files = [(f.filename, f.stream) for f in (form.documents.data or []) if f and f.filename]
-        try:
-            submitted = submit_request(current_identity(), data, files)
-        except InvalidInput as error:
-            rollback()
-            for field, message in (getattr(error, "errors", None) or {error.field or "request_type": error.message}).items():
-                target = form._fields.get(field)
-                if target is None:
-                    # "targets" (and anything else without a field of its own) is said at
-                    # the top of the form, not under an unrelated field.
-                    form.form_errors.append(message)
-                else:
-                    target.errors = list(target.errors) + [message]
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(f"Request {submitted.reference} received.", "success")
-            return redirect(url_for(".detail", reference=submitted.reference))
+        # Input errors go under the fields they name ("targets", and anything else without
+        # a field of its own, at the top of the form, not under an unrelated field); any
+        # other refusal (a hold that cannot be renewed …) is said as a message.
+        submitted = attempt(submit_request, current_identity(), data, files, form=form,
+                            on_form=InvalidInput)
+        if submitted.ok:
+            flash(f"Request {submitted.value.reference} received.", "success")
+            return redirect(url_for(".detail", reference=submitted.value.reference))
     if request.method == "GET":
         form.officer_name.data = form.officer_name.data or current_user.full_name
         form.official_email.data = form.official_email.data or current_user.email
@@ -94,18 +84,7 @@ def detail(reference: str):
 def _act(reference: str, form, action, done: str):
     identity = current_identity()
     found = requests.get_request_for_officer(identity, reference)
-    if form.validate_on_submit():
-        try:
-            action(identity, found)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(done, "success")
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+    act(form, action, identity, found, done=done)
     return redirect(url_for(".detail", reference=found.reference))
 
 
@@ -138,10 +117,7 @@ def tokens():
     form = TokenRequestForm()
     secret = None
     if form.validate_on_submit():
-        try:
-            _, secret = create_officer_token(identity, name=form.name.data)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
+        created = attempt(create_officer_token, identity, name=form.name.data)
+        secret = created.value[1] if created.ok else None
     return render_template("portal/tokens.html", form=form, secret=secret,
                            tokens=officer_tokens(identity))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from referrals.core.errors import DomainError
-from referrals.core.transaction import rollback
+from referrals.core.acting import attempt
 from referrals.extensions import limiter
 from referrals.accounts.registration import confirm_email, register_officer
 from referrals.requests.forms import RegistrationForm
@@ -18,13 +17,9 @@ bp = Blueprint("portal_public", __name__, url_prefix="/portal")
 def register():
     form = RegistrationForm()
     if form.validate_on_submit():
-        try:
-            register_officer(email=form.email.data, full_name=form.full_name.data,
-                             badge_number=form.badge_number.data, password=form.password.data)
-        except DomainError as error:
-            rollback()
-            getattr(form, error.field or "email").errors.append(error.message)
-        else:
+        if attempt(register_officer, email=form.email.data, full_name=form.full_name.data,
+                   badge_number=form.badge_number.data, password=form.password.data,
+                   form=form, field="email").ok:
             return render_template("portal/registered.html", email=form.email.data)
     return render_template("portal/register.html", form=form), 422 if form.errors else 200
 

@@ -161,9 +161,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         errors["documents"] = "Attach the legal process as a PDF."
     if errors:
         field, message = next(iter(errors.items()))
-        error = InvalidInput(message, field=field)
-        error.errors = errors
-        raise error
+        raise InvalidInput(message, field=field, errors=errors)
     # A renewal names the preservation it renews; one that cannot be renewed is refused
     # here, before anything is stored.
     related, renewing = _related_request(actor, kind.key, data.get("related_reference"))

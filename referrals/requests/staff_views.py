@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from referrals.core.forms import ConfirmForm
 from referrals.core.clock import now
-from referrals.core.errors import DomainError
+from referrals.core.acting import act
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.storage import get_store
-from referrals.core.transaction import rollback
 from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
@@ -71,18 +70,7 @@ def detail(reference: str):
 def _act(reference: str, form, action, done: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
-    if form is None or form.validate_on_submit():
-        try:
-            action(identity, found)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(done, "success")
-    else:
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+    act(form, action, identity, found, done=done)
     return redirect(url_for(".detail", reference=found.reference))
 
 
@@ -143,14 +131,9 @@ def disclose(reference: str):
 def collect(reference: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
-    if ConfirmForm().validate_on_submit():
-        try:
-            items = collection.collect_for_request(identity, found)
-        except DomainError as error:  # a platform that does not answer, too (ConnectorError)
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(f"Collected {len(items)} item(s) from the platform.", "success")
+    # A platform that does not answer is refused too (ConnectorError is a DomainError).
+    act(ConfirmForm(), collection.collect_for_request, identity, found,
+        done=lambda items: f"Collected {len(items)} item(s) from the platform.")
     return redirect(url_for(".detail", reference=found.reference) + "#collected")
 
 
@@ -180,14 +163,9 @@ def message(reference: str):
 def notice_done(task_id: int):
     form = ConfirmForm()
     task = db.session.get(UserNoticeTask, task_id)
-    if task is not None and form.validate_on_submit():
-        try:
-            requests.complete_user_notice(current_identity(), task)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash("User notice recorded.", "success")
+    if task is not None:
+        act(form, requests.complete_user_notice, current_identity(), task,
+            done="User notice recorded.")
     return redirect(url_for(".index"))
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
 from referrals.core.forms import ConfirmForm, MultiCheckboxField
 from referrals.accounts.services import find_user_by_email
-from referrals.core.errors import DomainError
+from referrals.core.acting import act, attempt
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
-from referrals.core.transaction import rollback
 from referrals.tokens import services
 from referrals.tokens.services import SCOPES
 
@@ -41,13 +40,11 @@ def create():
         if user is None:
             form.email.errors.append("There is no account with this e-mail address.")
         else:
-            try:
-                token, secret = services.create_token(current_identity(), user,
-                                                      scopes=form.scopes.data, name=form.name.data)
-            except DomainError as error:
-                rollback()
-                getattr(form, error.field or "scopes").errors.append(error.message)
-            else:
+            created = attempt(services.create_token, current_identity(), user,
+                              scopes=form.scopes.data, name=form.name.data, form=form,
+                              field="scopes")
+            if created.ok:
+                token, secret = created.value
                 return render_template("tokens/created.html", token=token, secret=secret)
     return render_template("tokens/new.html", form=form), 422 if form.errors else 200
 
@@ -57,12 +54,6 @@ def create():
 def revoke(token_id: int):
     form = ConfirmForm()
     token = services.get_token(token_id)
-    if form.validate_on_submit():
-        try:
-            services.revoke_token(current_identity(), token)
-        except DomainError as error:
-            rollback()
-            flash(error.message, "error")
-        else:
-            flash(f"Token {token.prefix}… revoked.", "success")
+    act(form, services.revoke_token, current_identity(), token,
+        done=f"Token {token.prefix}… revoked.")
     return redirect(url_for(".index"))

@@ -67,6 +67,17 @@ class Settings:
     password_length_min: int = 12
     password_length_max: int = 128
     secure_cookies: bool = True
+    # The platform's Ed25519 signing key (audit checkpoints; evidence packages), a key file.
+    signing_key_path: Path | None = None
+    # Make the key at signing_key_path the first time (development and tests only).
+    signing_key_generate: bool = False
+    # OpenSSH public keys of earlier signing keys: what they signed still verifies.
+    signing_retired_keys: tuple[str, ...] = ()
+    # Signed audit checkpoints go to this directory and/or are posted to this webhook.
+    audit_checkpoint_dir: Path | None = None
+    audit_checkpoint_webhook_url: str | None = None
+    # Minutes between scheduled checkpoints (a divisor of a day: 60 is on every hour).
+    audit_checkpoint_minutes: int = 60
     extra: dict = field(default_factory=dict)
 
     @property
@@ -218,6 +229,33 @@ def _day_list(raw: str) -> tuple[int, ...]:
     return tuple(days)
 
 
+def _checkpoint_minutes(raw: str) -> int:
+    try:
+        minutes = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"REFERRALS_AUDIT_CHECKPOINT_MINUTES must be a whole number of minutes, not {raw!r}"
+        ) from None
+    if not 1 <= minutes <= 1440 or 1440 % minutes:
+        raise ConfigError("REFERRALS_AUDIT_CHECKPOINT_MINUTES must divide a day evenly "
+                          "(1 to 1440: 15, 30, 60, 120, 1440 …), so checkpoints fall at the "
+                          "same times every day")
+    return minutes
+
+
+def _webhook_url(name: str, raw: str | None) -> str | None:
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise ConfigError(f"{name} must be an http:// or https:// address")
+    return raw
+
+
+def _public_key_lines(raw: str) -> tuple[str, ...]:
+    """OpenSSH public keys, one per line or separated by commas (checked at start)."""
+    return tuple(line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip())
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if environ is None else environ)
     environment = env.get("REFERRALS_ENV", "development")
@@ -239,6 +277,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
     storage_raw = env.get("REFERRALS_STORAGE_KEYS") or (
         f"1:{dev['storage_key']}" if "storage_key" in dev else ""
     )
+    signing_key_raw = env.get("REFERRALS_SIGNING_KEY_FILE") or ""
+    signing_key_path = (Path(signing_key_raw).resolve() if signing_key_raw
+                        else None if production else instance_path / "signing-key")
+    checkpoint_dir_raw = env.get("REFERRALS_AUDIT_CHECKPOINT_DIR") or ""
+    checkpoint_dir = (Path(checkpoint_dir_raw).resolve() if checkpoint_dir_raw
+                      else None if production else instance_path / "audit-checkpoints")
+    checkpoint_webhook = _webhook_url("REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL",
+                                      env.get("REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL"))
     database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'referrals.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
@@ -253,6 +299,13 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
             problems.append("REFERRALS_TOTP_SECRETS (the key that encrypts TOTP secrets) is missing")
         if not storage_raw:
             problems.append("REFERRALS_STORAGE_KEYS (the keys that encrypt evidence) is missing")
+        if signing_key_path is None:
+            problems.append("REFERRALS_SIGNING_KEY_FILE (the platform's Ed25519 signing key, "
+                            "e.g. made with ssh-keygen -t ed25519 -N '') is missing")
+        if checkpoint_dir is None and checkpoint_webhook is None:
+            problems.append("neither REFERRALS_AUDIT_CHECKPOINT_DIR nor "
+                            "REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL is set: signed audit "
+                            "checkpoints would go nowhere")
         if database_url.startswith("sqlite"):
             problems.append("DATABASE_URL must name a PostgreSQL server, not SQLite")
         if not _bool(env.get("REFERRALS_SECURE_COOKIES"), True):
@@ -292,6 +345,13 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         rate_limit_storage_url=env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://"),
         sign_in_rate_limit=env.get("REFERRALS_SIGN_IN_RATE_LIMIT", "10 per minute"),
         secure_cookies=_bool(env.get("REFERRALS_SECURE_COOKIES"), environment != "development"),
+        signing_key_path=signing_key_path,
+        signing_key_generate=not production and not signing_key_raw,
+        signing_retired_keys=_public_key_lines(env.get("REFERRALS_SIGNING_RETIRED_KEYS", "")),
+        audit_checkpoint_dir=checkpoint_dir,
+        audit_checkpoint_webhook_url=checkpoint_webhook,
+        audit_checkpoint_minutes=_checkpoint_minutes(
+            env.get("REFERRALS_AUDIT_CHECKPOINT_MINUTES") or "60"),
     )
     if overrides:
         settings = Settings(**{**settings.__dict__, **overrides})

@@ -8,7 +8,8 @@ from pathlib import Path
 from flask import Flask, jsonify
 from sqlalchemy import event
 
-from config import Settings, load_settings
+from config import ConfigError, Settings, load_settings
+from referrals.core.signing import SigningKeyError, init_signing
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,16 @@ def _configure_sqlite(app: Flask) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _init_signing(app: Flask, settings: Settings) -> None:
+    if settings.signing_key_path is None:
+        raise ConfigError("REFERRALS_SIGNING_KEY_FILE (the platform's signing key) is not set.")
+    try:
+        init_signing(app, settings.signing_key_path, create=settings.signing_key_generate,
+                     retired=settings.signing_retired_keys)
+    except SigningKeyError as error:
+        raise ConfigError(f"The platform's signing key cannot be used: {error}.") from error
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(
@@ -49,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.config.update(settings.flask_config())
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    _init_signing(app, settings)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("referrals").setLevel(logging.INFO)
 

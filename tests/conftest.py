@@ -122,6 +122,17 @@ def frozen():
 
 
 @pytest.fixture
+def checkpoint_dir(app, tmp_path):
+    """Signed audit checkpoints go to this test's own directory: they sign events that the
+    test's transaction holds and that are rolled back afterwards."""
+    original = app.config["REFERRALS_SETTINGS"]
+    directory = tmp_path / "audit-checkpoints"
+    app.config["REFERRALS_SETTINGS"] = replace(original, audit_checkpoint_dir=directory)
+    yield directory
+    app.config["REFERRALS_SETTINGS"] = original
+
+
+@pytest.fixture
 def make_user():
     return factories.make_user
 

@@ -9,6 +9,7 @@ same PostgreSQL server when the suite runs on PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -61,6 +62,13 @@ def drop_database(admin, name: str, attempts: int = 20) -> None:
             time.sleep(0.5)
 
 
+def checkpoint_dir_for(settings, database_url: str) -> Path:
+    """Signed audit checkpoints belong to one database: each gets its own directory, or a
+    database would be checked against another's checkpoints."""
+    label = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return settings.instance_path / "audit-checkpoints-by-database" / label
+
+
 def app_for(settings, database_url: str, **overrides):
     """A second application for another database, in this process.
 
@@ -70,6 +78,7 @@ def app_for(settings, database_url: str, **overrides):
     """
     from referrals import create_app
 
+    overrides.setdefault("audit_checkpoint_dir", checkpoint_dir_for(settings, database_url))
     app = create_app(replace(settings, database_url=database_url, **overrides))
     app.config["PREFERRED_URL_SCHEME"] = "https"
     return app
@@ -85,6 +94,7 @@ def cli_environ(settings, database_url: str, **extra: str) -> dict[str, str]:
         REFERRALS_ENV="test",
         REFERRALS_INSTANCE_PATH=str(settings.instance_path),
         DATABASE_URL=database_url,
+        REFERRALS_AUDIT_CHECKPOINT_DIR=str(checkpoint_dir_for(settings, database_url)),
         PYTHONUNBUFFERED="1",
     )
     environ.update(extra)

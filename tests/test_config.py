@@ -26,6 +26,8 @@ def production(tmp_path):
         "REFERRALS_TOTP_SECRETS": PRODUCTION_TOTP,
         "REFERRALS_STORAGE_KEYS": PRODUCTION_STORAGE,
         "DATABASE_URL": PRODUCTION_DATABASE,
+        "REFERRALS_SIGNING_KEY_FILE": str(tmp_path / "keys" / "signing-key"),
+        "REFERRALS_AUDIT_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
     }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -143,8 +143,14 @@ def _events_in_order(batch: int = 5000) -> Iterator[Any]:
         last = rows[-1].seq
 
 
-def verify_chain() -> ChainReport:
-    """Walk the chain from the first event; stop at the first that does not fit."""
+def verify_chain(signed: Mapping[int, str] | None = None) -> ChainReport:
+    """Walk the chain from the first event; stop at the first that does not fit.
+
+    ``signed`` maps sequence numbers to the hashes signed checkpoints recorded for them
+    (``audit.checkpoints``): such an event must still have that hash, which the chain's own
+    unkeyed hashes cannot promise once someone recomputes them all.
+    """
+    signed = signed or {}
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
@@ -164,6 +170,12 @@ def verify_chain() -> ChainReport:
             return ChainReport(
                 checked, False, event.seq, event.id,
                 f"event #{event.seq} was changed after it was written",
+            )
+        if signed.get(event.seq, event.hash) != event.hash:
+            return ChainReport(
+                checked, False, event.seq, event.id,
+                f"event #{event.seq} is not the event a signed checkpoint recorded: "
+                "the log was rewritten from there or before, its hashes recomputed",
             )
         checked += 1
         prev_hash = event.hash

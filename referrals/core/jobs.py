@@ -22,12 +22,20 @@ EXTENSION = "referrals_jobs"
 class Job:
     """A declared task. ``enqueue`` hands it to the current app's queue."""
 
-    def __init__(self, fn: Callable, options: dict, schedule: Callable | None = None):
+    def __init__(self, fn: Callable, options: dict, schedule: Callable | None = None,
+                 schedule_from_settings: bool = False):
         self.fn = fn
         self.name = f"{fn.__module__}.{fn.__qualname__}"
         self.options = options
-        # For a periodic job: huey's ``validate_datetime`` (e.g. ``crontab(minute="5")``).
+        # For a periodic job: huey's ``validate_datetime`` (e.g. ``crontab(minute="5")``), or,
+        # with ``schedule_from_settings``, a function of the settings that returns one.
         self.schedule = schedule
+        self.schedule_from_settings = schedule_from_settings
+
+    def schedule_for(self, settings: Any) -> Callable | None:
+        if self.schedule is not None and self.schedule_from_settings:
+            return self.schedule(settings)
+        return self.schedule
         functools.update_wrapper(self, fn)
 
     def enqueue(self, *args: Any, **kwargs: Any):
@@ -59,9 +67,10 @@ class BoundQueue:
 
         run.__name__ = job.fn.__name__
         run.__module__ = job.fn.__module__
-        if job.schedule is not None:
+        schedule = job.schedule_for(app.config["REFERRALS_SETTINGS"])
+        if schedule is not None:
             # The consumer enqueues it when the schedule says so (unless started with -n).
-            declare = self.huey.periodic_task(job.schedule, name=job.name, **job.options)
+            declare = self.huey.periodic_task(schedule, name=job.name, **job.options)
         else:
             declare = self.huey.task(name=job.name, **job.options)
         self.tasks[job.name] = declare(run)
@@ -79,12 +88,15 @@ class JobQueue:
 
         return decorate
 
-    def periodic_task(self, schedule: Callable, **options: Any) -> Callable[[Callable], Job]:
+    def periodic_task(self, schedule: Callable, *, from_settings: bool = False,
+                      **options: Any) -> Callable[[Callable], Job]:
         """A job the worker runs on a schedule, e.g. ``@jobs.periodic_task(crontab(minute="5"))``.
-        Schedules are read in UTC (huey's default)."""
+        Schedules are read in UTC (huey's default). With ``from_settings=True``, ``schedule``
+        takes the application's settings and returns the schedule (an interval that is a
+        setting)."""
 
         def decorate(fn: Callable) -> Job:
-            job = Job(fn, options, schedule)
+            job = Job(fn, options, schedule, from_settings)
             self._jobs.append(job)
             return job
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import select, text
 
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import (
@@ -24,7 +23,7 @@ from referrals.core.identity import system_identity
 from referrals.core.transaction import unit_of_work
 from referrals.extensions import db
 from tests.conftest import csrf_from
-from tests.separate_databases import app_for, cli_environ, run_flask, separate_database
+from tests.separate_databases import app_for, separate_database
 
 ACTOR = system_identity("test:audit chain")
 
@@ -258,87 +257,6 @@ def test_staff_change_event_stores_actor_object_before_after_and_microseconds(
     ).scalar()
     assert ".654321" in str(raw), f"microseconds lost in storage: {raw!r}"
     assert verify_chain().ok
-
-
-# --- the real command line, against a committed database of its own ---------------
-
-
-@pytest.fixture(scope="module")
-def cli_database(app, settings, tmp_path_factory):
-    """A separate database, migrated and seeded through the real CLI."""
-    with separate_database(settings, tmp_path_factory.mktemp("audit-cli"), "cli") as url:
-        environ = cli_environ(settings, url)
-        for args in (("db", "upgrade"), ("demo", "seed")):
-            result = run_flask(environ, *args)
-            assert result.returncode == 0, result.stdout + result.stderr
-        engine = create_engine(url)
-        try:
-            yield SimpleNamespace(environ=environ, engine=engine)
-        finally:
-            engine.dispose()
-
-
-@pytest.fixture
-def cli_chain(cli_database):
-    """The seeded chain; whatever a test tampers with is put back afterwards."""
-    engine = cli_database.engine
-    table = AuditEvent.__table__
-    with engine.connect() as connection:
-        rows = [dict(row._mapping) for row in connection.execute(select(table))]
-        head = dict(connection.execute(text("SELECT * FROM audit_chain_head")).one()._mapping)
-    yield cli_database
-    with engine.begin() as connection:
-        connection.execute(table.delete())
-        connection.execute(table.insert(), rows)
-        connection.execute(
-            text("UPDATE audit_chain_head SET seq = :seq, last_hash = :last_hash WHERE id = :id"),
-            head,
-        )
-
-
-def _first_bad(result) -> int:
-    match = re.search(r"First bad event: #(\d+)\b", result.stderr + result.stdout)
-    assert match, result.stdout + result.stderr
-    return int(match.group(1))
-
-
-def test_cli_verify_reports_an_intact_chain_with_its_count(cli_chain):
-    with cli_chain.engine.connect() as connection:
-        count = connection.execute(select(func.count()).select_from(AuditEvent.__table__)).scalar()
-    assert count >= 10  # demo seed audits every account and agency it creates
-    result = run_flask(cli_chain.environ, "audit", "verify")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Audit chain intact: {count} events checked." in result.stdout
-
-
-def test_cli_verify_names_an_edited_event(cli_chain):
-    with cli_chain.engine.begin() as connection:
-        connection.execute(text(
-            "UPDATE audit_events SET after = '{\"status\":\"suspended\"}' WHERE seq = 5"
-        ))
-    result = run_flask(cli_chain.environ, "audit", "verify")
-    assert result.returncode != 0
-    assert "BROKEN" in result.stderr
-    assert _first_bad(result) == 5
-
-
-def test_cli_verify_names_a_deleted_event(cli_chain):
-    with cli_chain.engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_events WHERE seq = 7"))
-    result = run_flask(cli_chain.environ, "audit", "verify")
-    assert result.returncode != 0
-    assert _first_bad(result) == 7
-    assert "missing" in result.stderr
-
-
-def test_cli_verify_names_the_first_of_two_swapped_events(cli_chain):
-    with cli_chain.engine.begin() as connection:
-        connection.execute(text("UPDATE audit_events SET seq = -1 WHERE seq = 3"))
-        connection.execute(text("UPDATE audit_events SET seq = 3 WHERE seq = 4"))
-        connection.execute(text("UPDATE audit_events SET seq = 4 WHERE seq = -1"))
-    result = run_flask(cli_chain.environ, "audit", "verify")
-    assert result.returncode != 0
-    assert _first_bad(result) == 3
 
 
 # --- concurrent writers -------------------------------------------------------------

@@ -50,4 +50,4 @@ bench: $(VENV)/.installed-test
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance/*.db instance/*.db-* .pytest_cache
+	rm -rf $(VENV) instance/*.db instance/*.db-* instance/audit-checkpoints .pytest_cache

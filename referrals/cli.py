@@ -116,9 +116,15 @@ def demo_seed():
     _refuse_in_production("demo seed")
     with unit_of_work():
         rows = seed_demo()
-    # A first signed checkpoint, so that `audit verify` has something to check against.
-    with unit_of_work():
-        written = write_checkpoint(system_identity("cli:demo seed"))
+    # A signed checkpoint, so that `audit verify` has something to check against.
+    try:
+        with unit_of_work():
+            written = write_checkpoint(system_identity("cli:demo seed"), unless_unchanged=True)
+    except CheckpointError as error:
+        raise click.ClickException(
+            f"{error.message} (A database made anew beside the checkpoints of an earlier one? "
+            "In development, remove the directory REFERRALS_AUDIT_CHECKPOINT_DIR names, "
+            "instance/audit-checkpoints by default, or run `make clean`.)") from error
     click.echo("Demo accounts (sign in at http://127.0.0.1:5000/):\n")
     click.echo(f"  {'e-mail':38} {'password':28} role / agency")
     for row in rows:
@@ -129,8 +135,9 @@ def demo_seed():
         "\n  flask --app referrals demo totp EMAIL"
         "\n(or add the secret it prints to an authenticator app)."
     )
-    click.echo(f"\nAudit checkpoint of event #{written.checkpoint.seq} written "
-               f"({written.path or written.webhook}).")
+    if written is not None:
+        click.echo(f"\nAudit checkpoint of event #{written.checkpoint.seq} written "
+                   f"({written.path or written.webhook}).")
 
 
 @demo_cli.command("totp")

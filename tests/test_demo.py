@@ -33,7 +33,7 @@ def _user(email: str) -> User | None:
 
 
 @pytest.fixture
-def cli(app):
+def cli(app, checkpoint_dir):
     return app.test_cli_runner()
 
 
@@ -70,7 +70,7 @@ def test_seed_creates_one_user_per_role_and_two_agencies_with_an_officer_each():
     assert verify_chain().ok
 
 
-def test_seeding_twice_through_the_cli_creates_nothing_new(cli):
+def test_seeding_twice_through_the_cli_creates_nothing_new(cli, checkpoint_dir):
     first = cli.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
     assert f"admin@{DEMO_DOMAIN}" in first.output
@@ -80,6 +80,10 @@ def test_seeding_twice_through_the_cli_creates_nothing_new(cli):
     second = cli.invoke(args=["demo", "seed"])
     assert second.exit_code == 0, second.output
     assert _counts() == counts  # no user, agency, role or audit event added
+    # The first seed signed a checkpoint; the second had nothing new to sign.
+    assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 1
+    assert "Audit checkpoint of event" in first.output
+    assert "Audit checkpoint of event" not in second.output
     report = verify_chain()
     assert report.ok, report.reason
     assert report.checked == counts["AuditEvent"]

@@ -37,6 +37,7 @@ from referrals.extensions import db
 NAMESPACE = "referrals-audit-checkpoint"
 FORMAT = "referrals-audit-checkpoint/1"
 SUFFIX = ".json"
+WRITTEN = "audit.checkpoint_written"
 MAX_FILE_BYTES = 64 * 1024  # a checkpoint is under 1 KiB; anything far larger is not one
 
 
@@ -221,11 +222,22 @@ class Written:
     webhook: str | None
 
 
-def write_checkpoint(actor: Identity) -> Written:
+def _nothing_since(previous: Checkpoint | None, head_seq: int) -> bool:
+    """True when the only event after the latest checkpoint is its own audit event."""
+    if previous is None or head_seq != previous.seq + 1:
+        return False
+    last = db.session.execute(select(AuditEvent.action, AuditEvent.object_id)
+                              .where(AuditEvent.seq == head_seq)).first()
+    return last is not None and tuple(last) == (WRITTEN, str(previous.seq))
+
+
+def write_checkpoint(actor: Identity, *, unless_unchanged: bool = False) -> Written | None:
     """Sign the chain's committed head and write it outside the database; audited.
 
     The file is written before the audit event (no file I/O while the chain head is held);
-    the webhook is posted by a job once the audit event has committed.
+    the webhook is posted by a job once the audit event has committed. With
+    ``unless_unchanged``, nothing is written (None) when nothing but the latest checkpoint's
+    own audit event came after it (a demo seed run twice).
     """
     settings = _settings()
     directory, webhook = settings.audit_checkpoint_dir, settings.audit_checkpoint_webhook_url
@@ -243,11 +255,13 @@ def write_checkpoint(actor: Identity) -> Written:
         earlier = read_checkpoints(signer, directory)
         previous = earlier[-1] if earlier else None
     _refuse_to_bless(head_seq, head_hash, previous)
+    if unless_unchanged and _nothing_since(previous, head_seq):
+        return None
 
     checkpoint, data = seal(signer, head_seq, head_hash, now(), settings.base_url)
     path = CheckpointDirectory(directory).write(checkpoint.name, data) if directory else None
     record_event(
-        actor, "audit.checkpoint_written", object_type="audit_checkpoint", object_id=head_seq,
+        actor, WRITTEN, object_type="audit_checkpoint", object_id=head_seq,
         after={"seq": head_seq, "chain_hash": head_hash, "signed_at": checkpoint.signed_at,
                "key": checkpoint.key, "file": checkpoint.name if path else None,
                "webhook": bool(webhook)},

@@ -145,3 +145,15 @@ def test_a_head_that_does_not_match_its_event_is_not_signed(checkpoint_dir):
     with pytest.raises(CheckpointError, match="does not match it"):
         write_checkpoint(ACTOR)
     assert not checkpoint_dir.exists()
+
+
+def test_unless_unchanged_skips_only_when_nothing_but_its_own_event_came_after(checkpoint_dir):
+    record_event(ACTOR, "test.recorded", after={"n": 4})
+    db.session.flush()
+    assert write_checkpoint(ACTOR, unless_unchanged=True) is not None
+    assert write_checkpoint(ACTOR, unless_unchanged=True) is None
+    assert write_checkpoint(ACTOR) is not None  # the scheduled job always writes
+    record_event(ACTOR, "test.recorded", after={"n": 5})
+    db.session.flush()
+    assert write_checkpoint(ACTOR, unless_unchanged=True) is not None
+    assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 3

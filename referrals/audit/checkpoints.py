@@ -152,8 +152,9 @@ class CheckpointDirectory:
                                   f"{error.strerror or error}.") from None
         return final
 
-    def read_all(self) -> list[tuple[str, bytes]]:
-        """Every checkpoint file's name and bytes; a store that cannot be read is an error."""
+    def read_all(self, *, last_only: bool = False) -> list[tuple[str, bytes]]:
+        """Every checkpoint file's name and bytes, in name order (sequence, then time), or
+        only the last; a store that cannot be read is an error."""
         if not self.root.is_dir():
             raise CheckpointError(f"The checkpoint store {self.root} does not exist or is not "
                                   "a directory, so the audit chain cannot be checked against "
@@ -162,7 +163,7 @@ class CheckpointDirectory:
             paths = sorted(path for path in self.root.iterdir()
                            if path.name.endswith(SUFFIX) and not path.name.startswith("."))
             found = []
-            for path in paths:
+            for path in paths[-1:] if last_only else paths:
                 with path.open("rb") as handle:
                     found.append((path.name, handle.read(MAX_FILE_BYTES + 1)))
         except OSError as error:
@@ -252,8 +253,9 @@ def write_checkpoint(actor: Identity, *, unless_unchanged: bool = False) -> Writ
     head_seq, head_hash = (int(head.seq), head.last_hash) if head else (0, GENESIS_HASH)
     previous = None
     if directory is not None and directory.is_dir():
-        earlier = read_checkpoints(signer, directory)
-        previous = earlier[-1] if earlier else None
+        # The newest only (names sort by sequence): the store grows by one file an hour.
+        newest = CheckpointDirectory(directory).read_all(last_only=True)
+        previous = open_checkpoint(signer, newest[0][1], newest[0][0]) if newest else None
     _refuse_to_bless(head_seq, head_hash, previous)
     if unless_unchanged and _nothing_since(previous, head_seq):
         return None

@@ -22,18 +22,9 @@ from referrals.audit.services import record_event
 from referrals.core.identity import system_identity
 from referrals.core.signing import get_signer
 from referrals.extensions import db, jobs
-from tests.requests.fixtures import WebhookReceiver
+from tests.requests.fixtures import webhook  # noqa: F401  (fixture: a local HTTP receiver)
 
 ACTOR = system_identity("test:checkpoints")
-
-
-@pytest.fixture
-def webhook():
-    receiver = WebhookReceiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 def _settings(app, **fields):
@@ -157,3 +148,14 @@ def test_unless_unchanged_skips_only_when_nothing_but_its_own_event_came_after(c
     db.session.flush()
     assert write_checkpoint(ACTOR, unless_unchanged=True) is not None
     assert len(list(checkpoint_dir.glob("checkpoint-*.json"))) == 3
+
+
+def test_a_damaged_newest_checkpoint_stops_the_next_one(checkpoint_dir):
+    """What would be signed is checked against the newest checkpoint; one that cannot be
+    trusted is reported, not silently skipped."""
+    record_event(ACTOR, "test.recorded", after={"n": 6})
+    db.session.flush()
+    written = write_checkpoint(ACTOR)
+    written.path.write_text(written.path.read_text().replace('"seq\\":', '"seq\\": '))
+    with pytest.raises(CheckpointError, match="does not verify with the platform's signing key"):
+        write_checkpoint(ACTOR)

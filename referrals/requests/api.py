@@ -45,8 +45,10 @@ class RequestIn(Schema):
     related_reference = fields.String(
         load_default=None, validate=validate.Length(max=24),
         metadata={"description": "For a preservation_renewal (required): the reference of the "
-                  "preservation request it renews (REQ-…). Otherwise optional: the earlier "
-                  "request of your agency this one follows."})
+                  "preservation request it renews (REQ-… or its HOLD-…). Otherwise optional: "
+                  "the earlier request this one follows. Either must be one of your requests "
+                  "(submitted by you or shared with you); any other is refused with 422 "
+                  "exactly as a reference that does not exist."})
     issuing_authority = fields.String(load_default="", validate=validate.Length(max=300))
     officer_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     badge_number = fields.String(load_default="", validate=validate.Length(max=64))

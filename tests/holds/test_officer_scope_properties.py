@@ -21,11 +21,7 @@ store. A fixed profile (derandomized, no example database) keeps CI runs the sam
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
@@ -33,7 +29,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from referrals.core.identity import Identity
-from referrals.core.storage import BlobStore
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.reading import get_hold_for_officer, officer_hold_clause, officer_sees_hold
@@ -41,9 +36,9 @@ from referrals.requests.models import DisclosureRequest, RequestCollaborator
 from referrals.requests.scope import officer_request_clause, officer_sees_request
 from tests import factories
 from tests.conftest import csrf_from
+from tests.examples import isolated_example
 from tests.holds.helpers import preserve, renew
-from tests.holds.officer_scope import (MISSING_HOLD, MISSING_REQUEST, counting_statements,
-                                       same_answer)
+from tests.holds.officer_scope import MISSING_HOLD, MISSING_REQUEST, counting_statements
 from tests.requests.helpers import api_body, bearer, make_agency, normalized, pdf_bytes
 
 # Officer n works for agency AGENCY_OF[n]: three colleagues in one agency, one in another.
@@ -209,23 +204,6 @@ def _label(oracle: Oracle) -> None:
     if any(oracle.sees_hold(o, n) and not oracle.sees_request(o, n)
            for o in OFFICERS for n in requests):
         event("a hold seen only through a renewal")
-
-
-@contextmanager
-def isolated_example(app):
-    """A savepoint and an empty document store for one generated world; both gone after."""
-    root = Path(tempfile.mkdtemp(prefix="officer-scope-example-"))
-    before = app.extensions.get("referrals_store")
-    app.extensions["referrals_store"] = BlobStore(root, app.config["REFERRALS_SETTINGS"].storage_keys)
-    savepoint = db.session.begin_nested()
-    try:
-        yield
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        db.session.expire_all()
-        app.extensions["referrals_store"] = before
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- the lookups an officer makes ------------------------------------------------------------------
@@ -409,7 +387,7 @@ SHARED_RENEWAL_AND_A_MOVER = World(
 @given(world=worlds())
 def test_every_officer_lookup_answers_outside_the_scope_as_for_a_missing_reference(
         app, officers, world):
-    with isolated_example(app):
+    with isolated_example(app, "officer-scope-example-"):
         built = build(world, officers)
         _label(built.oracle)
         check_scope_functions(built, officers)
@@ -418,11 +396,11 @@ def test_every_officer_lookup_answers_outside_the_scope_as_for_a_missing_referen
 
 
 def test_the_pinned_worlds_mean_what_they_say(app, officers):
-    with isolated_example(app):
+    with isolated_example(app, "officer-scope-example-"):
         oracle = build(COLLEAGUE_NOT_ADDED, officers).oracle
         assert [oracle.sees_hold(o, 0) for o in OFFICERS] == [True, False, True, False]
         assert [oracle.renews(o, 0) for o in OFFICERS] == [True, False, True, False]
-    with isolated_example(app):
+    with isolated_example(app, "officer-scope-example-"):
         oracle = build(SHARED_RENEWAL_AND_A_MOVER, officers).oracle
         assert oracle.origin[3] == 0 and oracle.submitter[3] == 0 and oracle.shared[3] == {2}
         assert oracle.sees_hold(2, 0) and not oracle.sees_request(2, 0)

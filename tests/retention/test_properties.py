@@ -11,12 +11,8 @@ example can be seen by the next. The test's own transaction (tests/conftest.py) 
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, settings
@@ -32,6 +28,7 @@ from referrals.extensions import db
 from referrals.holds.rules import ENDED_STATUSES, HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.holds.scope import is_held
 from referrals.retention.services import purge_due
+from tests.examples import isolated_example
 from tests.retention.helpers import (add_account, add_item, add_request_item,
                                      add_snapshot_item, make_case, make_hold, make_request)
 
@@ -200,24 +197,6 @@ class Oracle:
 
 
 # --- one example, isolated ------------------------------------------------------------------------
-
-
-@contextmanager
-def isolated_example(app):
-    """A savepoint and an empty store for one generated example; both gone afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="retention-example-"))
-    before = app.extensions.get("referrals_store")
-    app.extensions["referrals_store"] = BlobStore(root, app.config["REFERRALS_SETTINGS"].storage_keys)
-    savepoint = db.session.begin_nested()
-    try:
-        yield app.extensions["referrals_store"]
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        db.session.expire_all()
-        app.extensions["referrals_store"] = before
-        clock.freeze(None)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
@@ -403,7 +382,7 @@ COLLECTED_FOR_REQUESTS = World(
 def test_retention_purges_exactly_what_is_due_and_never_what_is_held(app, officer, world):
     retention = timedelta(days=app.config["REFERRALS_SETTINGS"].retention_days)
     oracle = Oracle(world, retention)
-    with isolated_example(app) as store:
+    with isolated_example(app, "retention-example-") as store:
         built = build(world, oracle, officer)
         first = world.at - world.earlier if world.earlier else None
         if first is not None:

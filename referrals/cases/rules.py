@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from referrals.core.states import StateMachine, Transition
+
 CATEGORIES = {
     "child_sexual_exploitation": "Child sexual exploitation",
     "grooming": "Grooming / enticement",
@@ -41,15 +43,25 @@ STATUSES = {
 }
 OPEN_STATUSES = tuple(s for s in STATUSES if s != "closed")
 
-# From → the statuses it may move to. Anything else is refused.
-TRANSITIONS = {
-    "new": ("triage", "investigating", "closed"),
-    "triage": ("investigating", "closed"),
-    "investigating": ("referred", "monitoring", "closed"),
-    "referred": ("monitoring", "investigating", "closed"),
-    "monitoring": ("investigating", "referred", "closed"),
-    "closed": ("investigating",),  # reopening
-}
+# Every status change a case may make. Anything else is refused. Cases are internal: no
+# agency is told, and a note with the change is welcome but not required.
+CASE_STATES = StateMachine("case", STATUSES, final=("closed",), transitions=(
+    Transition("new", "triage"),
+    Transition("new", "investigating"),
+    Transition("new", "closed"),
+    Transition("triage", "investigating"),
+    Transition("triage", "closed"),
+    Transition("investigating", "referred"),
+    Transition("investigating", "monitoring"),
+    Transition("investigating", "closed"),
+    Transition("referred", "monitoring"),
+    Transition("referred", "investigating"),
+    Transition("referred", "closed"),
+    Transition("monitoring", "investigating"),
+    Transition("monitoring", "referred"),
+    Transition("monitoring", "closed"),
+    Transition("closed", "investigating", why="Reopening: new information on a closed case."),
+))
 
 # A case is "due soon" when its next deadline is this close.
 DUE_SOON = timedelta(hours=2)

@@ -98,7 +98,7 @@ def detail(reference: str):
     reported = list(db.session.scalars(select(ReportedContent)
                                        .where(ReportedContent.case_id == case.id)))
     status_form = StatusForm()
-    moves = [(s, rules.STATUSES[s]) for s in rules.TRANSITIONS[case.status]]
+    moves = rules.CASE_STATES.choices(case.status)
     status_form.status.choices = [("", "Choose…"), *moves] if moves else []
     assign_form = AssignForm()
     if case_policy.can(identity, "assign", case):

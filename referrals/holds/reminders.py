@@ -45,7 +45,7 @@ from referrals.extensions import db, jobs
 from referrals.holds.models import HoldReminder, PreservationHold
 from referrals.holds.notices import (days_left, hold_time, kind_label, plural_days,
                                      renewal_options)
-from referrals.holds.rules import LIVE_STATUSES
+from referrals.holds.rules import HOLD_STATES, LIVE_STATUSES
 from referrals.holds.services import add_hold_event, tell_agency_about
 
 log = logging.getLogger(__name__)
@@ -120,12 +120,13 @@ def expire_holds(at: datetime | None = None, actor: Identity | None = None,
     for hold in holds:
         before = {"status": hold.status, "ended_at": None}
         expired_on = hold_time(hold, hold.expires_at)
-        hold.status = "expired"
+        expiry = HOLD_STATES.require(hold.status, "expired", by="expire")
+        hold.status = expiry.target
         hold.ended_at = hold.expires_at  # when the period ended, not when the sweep noticed
         hold.end_reason = f"The preservation period ended on {expired_on}."
         hold.updated_at = at
         _claim(hold, hold.expires_at, EXPIRED, at)
-        told_agency = tell_agency_about(hold, (
+        told_agency = expiry.tells_agency and tell_agency_about(hold, (
             f"The preservation {hold.reference} on this request expired on {expired_on}. The "
             "data it covered is no longer preserved under it. If you still need the data "
             "preserved, submit a new preservation request on the agency portal."))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from referrals.core.states import StateMachine, Transition
+
 
 @dataclass(frozen=True)
 class HoldKind:
@@ -67,3 +69,22 @@ STATUSES = {
 # A hold in one of these statuses freezes its data until ``expires_at`` (if any) passes.
 LIVE_STATUSES = ("active", "extended")
 ENDED_STATUSES = ("released", "expired", "converted")
+
+# Every status change a hold may make, each through its own service (see holds.services and
+# holds.refusals for the checks of kind, dates and counts that come first). Ending a hold
+# early is told to the agency of its request, and a release needs the reason on record.
+HOLD_STATES = StateMachine(
+    "hold", STATUSES, final=ENDED_STATUSES, reason_prompt="Say why the hold is released.",
+    transitions=(
+        Transition("active", "extended", by="renew",
+                   why="18 U.S.C. 2703(f)(2): one renewal of 90 days on a renewed request."),
+        Transition("active", "extended", by="extend",
+                   why="Regulation (EU) 2023/1543, art. 11(1): one extension of 30 days "
+                       "(Annex VI)."),
+        *(Transition(live, "released", by="release", needs_reason=True, tells_agency=True)
+          for live in LIVE_STATUSES),
+        *(Transition(live, "converted", by="convert", tells_agency=True,
+                     why="The preserved data is taken over by a production.")
+          for live in LIVE_STATUSES),
+        *(Transition(live, "expired", by="expire", tells_agency=True) for live in LIVE_STATUSES),
+    ))

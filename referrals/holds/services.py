@@ -44,7 +44,7 @@ from referrals.holds.policies import hold_policy
 from referrals.holds.refusals import (HoldRefused, end_refusal, extension_refusal,
                                       production_refusal, renewal_refusal, review_refusal,
                                       snapshot_refusal)
-from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS
+from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS, HOLD_STATES
 from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
 from referrals.requests.models import DisclosureRequest
@@ -353,9 +353,10 @@ def renew_hold(actor: Identity, hold: PreservationHold,
     kind = HOLD_KINDS[hold.kind]
     zone = hold_zone(hold)
     before = _state(hold)
+    renewal = HOLD_STATES.require(hold.status, "extended", by="renew")
     _claim(hold, PreservationHold.renewals, hold.renewals)
     hold.expires_at = compute_deadline(kind.renewal_rule, as_utc(hold.expires_at), zone)
-    hold.status = "extended"
+    hold.status = renewal.target
     hold.updated_at = at
     source = f"on renewal request {renewal_request.reference}" if renewal_request else f"({note})"
     add_hold_event(hold, actor, "renewed",
@@ -376,9 +377,10 @@ def extend_hold(actor: Identity, hold: PreservationHold, note: str = "") -> Pres
     kind = HOLD_KINDS[hold.kind]
     zone = hold_zone(hold)
     before = _state(hold)
+    extension = HOLD_STATES.require(hold.status, "extended", by="extend")
     _claim(hold, PreservationHold.extensions, hold.extensions)
     hold.expires_at = compute_deadline(kind.extension_rule, as_utc(hold.expires_at), zone)
-    hold.status = "extended"
+    hold.status = extension.target
     hold.updated_at = at
     add_hold_event(hold, actor, "extended",
            f"Extended by 30 days on the issuing authority's Annex VI request"
@@ -437,11 +439,12 @@ def convert_hold(actor: Identity, hold: PreservationHold, production_reference: 
     """The preserved data is taken over by a production: the hold ends as converted."""
     hold_policy.require(actor, "convert", hold)
     _refuse(end_refusal(hold, "converted"))
+    conversion = HOLD_STATES.require(hold.status, "converted", by="convert")
     reference = _production_reference(hold, production_reference)
     note = (note or "").strip()[:MAX_REASON]
     at = now()
     before = _state(hold)
-    hold.status = "converted"
+    hold.status = conversion.target
     hold.production_reference = reference
     hold.ended_at = at
     hold.end_reason = f"Converted to production {reference}" + (f": {note}" if note else ".")
@@ -449,27 +452,30 @@ def convert_hold(actor: Identity, hold: PreservationHold, production_reference: 
     add_hold_event(hold, actor, "converted", hold.end_reason, at)
     _audit(actor, "hold.converted", hold, before=before,
            after={**_state(hold), "reason": hold.end_reason})
-    tell_agency_about(hold, f"The preservation {hold.reference} on this request has ended: the data "
-                       f"it kept is now handled under production {reference}.")
+    if conversion.tells_agency:
+        tell_agency_about(hold, f"The preservation {hold.reference} on this request has ended: "
+                          f"the data it kept is now handled under production {reference}.")
     return hold
 
 
 def release_hold(actor: Identity, hold: PreservationHold, reason: str) -> PreservationHold:
     """End a hold before its time (or close one past it), with the reason on record."""
     hold_policy.require(actor, "release", hold)
-    reason = _reason(reason, "reason", "Say why the hold is released.")
     _refuse(end_refusal(hold, "released"))
+    release = HOLD_STATES.require(hold.status, "released", by="release", reason=reason)
+    reason = _reason(reason, "reason", HOLD_STATES.reason_prompt)
     at = now()
     before = _state(hold)
-    hold.status = "released"
+    hold.status = release.target
     hold.ended_at = at
     hold.end_reason = reason
     hold.updated_at = at
     add_hold_event(hold, actor, "released", f"Released: {reason}", at)
     _audit(actor, "hold.released", hold, before=before, after={**_state(hold), "reason": reason})
-    tell_agency_about(hold, f"The preservation {hold.reference} on this request was released on "
-                       f"{zoned_date(at, hold_zone(hold))}: the data is no longer kept for it.\n\n"
-                       f"{reason}")
+    if release.tells_agency:
+        tell_agency_about(hold, f"The preservation {hold.reference} on this request was released "
+                          f"on {zoned_date(at, hold_zone(hold))}: the data is no longer kept for "
+                          f"it.\n\n{reason}")
     return hold
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from referrals.core.states import StateMachine, Transition
+
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
 @dataclass(frozen=True)
@@ -66,26 +68,47 @@ STATUSES = {
 }
 FINAL_STATUSES = ("rejected", "redirected_mlat", "closed", "withdrawn")
 
-# Staff moves. "approved" is reached only through approve_request (two people);
-# "disclosed" only through record_disclosure (also two people, call-back for emergencies).
-TRANSITIONS = {
-    "received": ("verifying", "rejected"),
-    "verifying": ("legal_review", "needs_info", "rejected"),
-    "legal_review": ("needs_info", "narrowed", "rejected", "redirected_mlat"),
-    "needs_info": ("verifying", "legal_review", "rejected", "closed"),
-    "narrowed": ("legal_review",),
-    "approved": ("collecting",),
-    "collecting": ("ready_for_review",),
-    "ready_for_review": ("collecting",),
-    "disclosed": ("closed",),
-    "rejected": (),
-    "redirected_mlat": (),
-    "closed": (),
-    "withdrawn": (),
-}
-# Statuses from which a prepared decision may be approved.
-APPROVABLE_FROM = ("legal_review", "narrowed")
+# Every status change a request may make. Staff "move" a request along the plain steps;
+# "approved" is reached only through approve_request and "disclosed" only through
+# record_disclosure (two people each, see core.two_person; a call-back first for emergencies),
+# "withdrawn" only by the agency. A move the agency must understand needs a reason, which the
+# agency reads; the agency is told of every change marked so.
+_AGENCY_READS = dict(needs_reason=True, tells_agency=True)
+REQUEST_STATES = StateMachine(
+    "request", STATUSES, final=FINAL_STATUSES,
+    reason_prompt="Say why: the agency will read it.",
+    transitions=(
+        Transition("received", "verifying"),
+        Transition("received", "rejected", **_AGENCY_READS),
+        Transition("verifying", "legal_review"),
+        Transition("verifying", "needs_info", **_AGENCY_READS),
+        Transition("verifying", "rejected", **_AGENCY_READS),
+        Transition("legal_review", "needs_info", **_AGENCY_READS),
+        Transition("legal_review", "narrowed", **_AGENCY_READS),
+        Transition("legal_review", "rejected", **_AGENCY_READS),
+        Transition("legal_review", "redirected_mlat", **_AGENCY_READS),
+        Transition("needs_info", "verifying"),
+        Transition("needs_info", "legal_review"),
+        Transition("needs_info", "rejected", **_AGENCY_READS),
+        Transition("needs_info", "closed", tells_agency=True),
+        Transition("narrowed", "legal_review"),
+        Transition("approved", "collecting"),
+        Transition("collecting", "ready_for_review"),
+        Transition("ready_for_review", "collecting"),
+        Transition("disclosed", "closed", tells_agency=True),
+        # Two people: the decisions prepared in legal review are approved by another supervisor.
+        Transition("legal_review", "approved", by="approve", tells_agency=True),
+        Transition("narrowed", "approved", by="approve", tells_agency=True),
+        # Two people: the production is released by a supervisor who neither prepared nor
+        # collected it.
+        Transition("ready_for_review", "disclosed", by="disclose", tells_agency=True),
+        # The agency withdraws its own request while nothing has left the building.
+        *(Transition(status, "withdrawn", by="withdraw") for status in (
+            "received", "verifying", "legal_review", "needs_info", "narrowed", "approved",
+            "collecting")),
+    ))
+# Statuses from which a prepared decision may be approved (and decisions are made).
+APPROVABLE_FROM = REQUEST_STATES.sources("approve")
 # Where an officer may still withdraw the request.
-WITHDRAWABLE = ("received", "verifying", "legal_review", "needs_info", "narrowed", "approved",
-                "collecting")
+WITHDRAWABLE = REQUEST_STATES.sources("withdraw")
 MAX_COLLEAGUES = 5

@@ -18,6 +18,7 @@ from referrals.core.errors import DomainError, InvalidInput, NotFound, Permissio
 from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
 from referrals.core.policy import Policy, has_role
+from referrals.core.states import TransitionRefused
 from referrals.extensions import db
 from referrals.requests import rules
 from referrals.requests.models import (Disclosure, DisclosureRequest, RequestCollaborator,
@@ -124,19 +125,13 @@ def assign_request(actor: Identity, request: DisclosureRequest, assignee_id: int
 
 def move_request(actor: Identity, request: DisclosureRequest, status: str, reason: str = "") -> None:
     request_policy.require(actor, "work", request)
-    if status not in rules.STATUSES:
-        raise InvalidInput("Choose a status.", field="status")
-    if status not in rules.TRANSITIONS.get(request.status, ()):
-        raise DomainError(f"A request that is {rules.STATUSES[request.status].lower()} cannot "
-                          f"move to {rules.STATUSES[status].lower()}.", field="status")
+    transition = rules.REQUEST_STATES.require(request.status, status, reason=reason)
     reason = (reason or "").strip()
-    if status in ("rejected", "redirected_mlat", "needs_info", "narrowed") and not reason:
-        raise InvalidInput("Say why: the agency will read it.", field="reason")
     if status == "ready_for_review" and not request.approved_by_id:
         raise DomainError("The request has not been approved.")
     before = snapshot(request)
     request.status = status
-    request.is_open = status not in rules.FINAL_STATUSES
+    request.is_open = not rules.REQUEST_STATES.is_final(status)
     request.updated_at = now()
     if status in ("rejected", "redirected_mlat"):
         request.decision_reason = reason
@@ -149,7 +144,7 @@ def move_request(actor: Identity, request: DisclosureRequest, status: str, reaso
     record_event(actor, "request.status_changed", object_type="request",
                  object_id=request.reference, agency_id=request.agency_id, before=before,
                  after={**snapshot(request), "reason": reason})
-    if status in ("needs_info", "narrowed", "rejected", "redirected_mlat", "closed"):
+    if transition.tells_agency:
         tell_agency(request, f"Status: {rules.STATUSES[status]}." + (f"\n\n{reason}" if reason else ""),
                      actor)
 
@@ -182,8 +177,9 @@ def decide_targets(actor: Identity, request: DisclosureRequest, decisions: dict[
 
 def approve_request(actor: Identity, request: DisclosureRequest) -> None:
     request_policy.require(actor, "approve", request)
-    if request.status not in rules.APPROVABLE_FROM:
-        raise DomainError("Only a request in legal review can be approved.")
+    approval = rules.REQUEST_STATES.find(request.status, "approved", by="approve")
+    if approval is None:
+        raise TransitionRefused("Only a request in legal review can be approved.")
     if request.prepared_by_id is None or any(t.decision is None for t in request.targets):
         raise DomainError("Decide every target before approval.")
     if request.prepared_by_id == actor.user_id:
@@ -198,7 +194,8 @@ def approve_request(actor: Identity, request: DisclosureRequest) -> None:
     db.session.flush()
     record_event(actor, "request.approved", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before, after=snapshot(request))
-    tell_agency(request, "Status: Approved. We are collecting the data.", actor)
+    if approval.tells_agency:
+        tell_agency(request, "Status: Approved. We are collecting the data.", actor)
 
 
 def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, outcome: str) -> None:
@@ -231,8 +228,9 @@ def collectors_of(request: DisclosureRequest) -> set[int]:
 
 def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha256: str | None = None) -> Disclosure:
     request_policy.require(actor, "release", request)
-    if request.status != "ready_for_review":
-        raise DomainError("Only a production that is ready for review can be released.")
+    release = rules.REQUEST_STATES.find(request.status, "disclosed", by="disclose")
+    if release is None:
+        raise TransitionRefused("Only a production that is ready for review can be released.")
     if actor.user_id in (request.collected_by_id, request.prepared_by_id) or \
             actor.user_id in collectors_of(request):
         raise PermissionDenied("You prepared or collected this production: another supervisor "
@@ -260,7 +258,8 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
                  after={"disclosure_id": disclosure.id, "targets": disclosure.targets,
                         "categories": disclosure.data_categories,
                         "approved_by_id": disclosure.approved_by_id})
-    tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
+    if release.tells_agency:
+        tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
     return disclosure
 
 
@@ -348,11 +347,12 @@ def add_colleague(actor: Identity, request: DisclosureRequest, email: str) -> Us
 
 def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = "") -> None:
     request = get_request_for_officer(actor, request.reference)
-    if request.status not in rules.WITHDRAWABLE:
-        raise DomainError("This request can no longer be withdrawn.")
+    withdrawal = rules.REQUEST_STATES.find(request.status, "withdrawn", by="withdraw")
+    if withdrawal is None:
+        raise TransitionRefused("This request can no longer be withdrawn.")
     before = snapshot(request)
-    request.status = "withdrawn"
-    request.is_open = False
+    request.status = withdrawal.target
+    request.is_open = not rules.REQUEST_STATES.is_final(withdrawal.target)
     request.updated_at = now()
     db.session.flush()
     record_event(actor, "request.withdrawn", object_type="request", object_id=request.reference,

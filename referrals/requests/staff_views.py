@@ -38,8 +38,7 @@ def detail(reference: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
     move_form = MoveForm()
-    move_form.status.choices = [("", "Choose…")] + [
-        (s, rules.STATUSES[s]) for s in rules.TRANSITIONS.get(found.status, ())]
+    move_form.status.choices = [("", "Choose…"), *rules.REQUEST_STATES.choices(found.status)]
     callback_form = CallbackForm()
     callback_form.phone_id.choices = [(p.id, f"{p.number} {p.label}".strip()) for p in found.agency.phones]
     notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))

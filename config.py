@@ -78,6 +78,10 @@ class Settings:
     audit_checkpoint_webhook_url: str | None = None
     # Minutes between scheduled checkpoints (a divisor of a day: 60 is on every hour).
     audit_checkpoint_minutes: int = 60
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host
+    # (0: none, the headers are ignored; believing them without a proxy lets anyone
+    # choose the address that audit rows and rate limits see).
+    trusted_proxies: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -115,6 +119,9 @@ class Settings:
             "OPENAPI_JSON_PATH": "openapi.json",
             # Flask-Security-Too
             "SECURITY_PASSWORD_HASH": "argon2",
+            # Our own header (core.headers) says no-store on every response; Flask-Security's
+            # default wrote the malformed "private=True, no-store=True".
+            "SECURITY_CACHE_CONTROL": {},
             # Tests hash thousands of passwords: argon2 still, at its cheapest setting.
             "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": (
                 {"argon2__time_cost": 1, "argon2__memory_cost": 256, "argon2__parallelism": 1}
@@ -202,6 +209,19 @@ def _storage_keys(raw: str) -> dict[int, bytes]:
         return parse_keys(raw)
     except ValueError as error:
         raise ConfigError(f"REFERRALS_STORAGE_KEYS: {error}") from error
+
+
+def _bounded_int(env, name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, not {value}")
+    return value
 
 
 def _positive_int(env, name: str, default: int) -> int:
@@ -352,6 +372,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         audit_checkpoint_webhook_url=checkpoint_webhook,
         audit_checkpoint_minutes=_checkpoint_minutes(
             env.get("REFERRALS_AUDIT_CHECKPOINT_MINUTES") or "60"),
+        trusted_proxies=_bounded_int(env, "REFERRALS_TRUSTED_PROXIES", 0, 0, 5),
     )
     if overrides:
         settings = Settings(**{**settings.__dict__, **overrides})

@@ -83,10 +83,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from referrals.core.errors import register_error_handlers
     from referrals.core.guards import init_guards
     from referrals.core.headers import init_headers
+    from referrals.core.inputs import init_inputs
     from referrals.core.sessions import init_sessions
     from referrals.core.transaction import finish
 
     init_headers(app)
+    init_inputs(app)
     init_sign_in(app)
     init_sessions(app)
     init_guards(app)

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.inputs import int_arg
 from referrals.extensions import db
 
 bp = staff_blueprint("audit", __name__, url_prefix="/audit")
@@ -29,7 +30,7 @@ def index():
         query = query.where(AuditEvent.object_type == filters["object_type"])
     if filters["object_id"]:
         query = query.where(AuditEvent.object_id == filters["object_id"])
-    before = request.args.get("before", type=int)
+    before = int_arg("before")
     if before:
         query = query.where(AuditEvent.seq < before)  # keyset: same cost on every page
     events = db.session.scalars(query).all()

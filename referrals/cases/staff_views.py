@@ -19,6 +19,7 @@ from referrals.core.acting import act, attempt
 from referrals.core.errors import NotFound
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.inputs import int_arg
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.evidence.services import items_for_case
 from referrals.extensions import db
@@ -56,7 +57,7 @@ def index():
         view=view if view in queues.VIEWS else "open",
         category=request.args.get("category", "") if request.args.get("category") in rules.CATEGORIES else "",
         status=request.args.get("status", "") if request.args.get("status") in rules.STATUSES else "",
-        assignee_id=request.args.get("assignee_id", type=int),
+        assignee_id=int_arg("assignee_id"),
         q=request.args.get("q", "")[:320],
     )
     page = queues.case_queue(identity, filters, after=request.args.get("after"),

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from referrals.core.transaction import refuse
 
@@ -45,6 +45,10 @@ class PermissionDenied(DomainError):
 class NotFound(DomainError):
     status = 404
     title = "Not found"
+
+
+class InputRefused(BadRequest):
+    """A 400 whose description is the plain reason (the generic 400 text would not help)."""
 
 
 PLAIN_MESSAGES = {
@@ -94,6 +98,8 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException):
         status = error.code or 500
         title, message = PLAIN_MESSAGES.get(status, (error.name, error.description))
+        if isinstance(error, InputRefused):
+            message = error.description
         errors = None
         # flask-smorest puts marshmallow's field messages here.
         data = getattr(error, "data", None) or {}
@@ -102,7 +108,11 @@ def register_error_handlers(app: Flask) -> None:
             message = "Some fields are missing or not valid; see errors."
         if status == 429:
             message = PLAIN_MESSAGES[429][1]
-        return render_error(status, title, message, errors)
+        response, status = render_error(status, title, message, errors)
+        if status == 405:  # RFC 9110: a 405 names the methods that are allowed
+            response = make_response(response, status)
+            response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

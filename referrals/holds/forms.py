@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from referrals.core.forms import MultiCheckboxField
 from referrals.vocabulary.categories import DATA_CATEGORIES
+from referrals.core.inputs import LegalDate
 
 PLACEABLE_KINDS = [
     ("internal", "Internal legal hold — until released, reviewed every 180 days"),
@@ -17,8 +18,8 @@ class PlaceHoldForm(FlaskForm):
     kind = RadioField("Kind of hold", choices=PLACEABLE_KINDS, default="internal")
     identifiers = MultiCheckboxField("Accounts to hold", coerce=int)
     data_categories = MultiCheckboxField("Data categories", choices=list(DATA_CATEGORIES.items()))
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional(), LegalDate()])
+    date_to = DateField("To", validators=[Optional(), LegalDate()])
     legal_basis = TextAreaField("Why the data is held", validators=[Length(max=5000)])
     report_id = StringField("CyberTipline report id", validators=[Length(max=64)])
     completed_at = DateTimeLocalField("Report completed at", format="%Y-%m-%dT%H:%M",

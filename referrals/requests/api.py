@@ -14,6 +14,7 @@ from marshmallow import Schema, fields, validate
 from referrals.vocabulary.identifiers import KINDS
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.errors import InvalidInput
+from referrals.core.inputs import legal_date
 from referrals.core.identity import current_identity
 from referrals.holds.reading import hold_for_request
 from referrals.holds.standing import portal_fields
@@ -56,13 +57,13 @@ class RequestIn(Schema):
     phone = fields.String(required=True, validate=validate.Length(min=3, max=40))
     data_categories = fields.List(fields.String(validate=validate.OneOf(list(rules.DATA_CATEGORIES))),
                                   required=True, validate=validate.Length(min=1))
-    date_from = fields.Date(required=True)
-    date_to = fields.Date(required=True)
+    date_from = fields.Date(required=True, validate=legal_date)
+    date_to = fields.Date(required=True, validate=legal_date)
     legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
     offences = fields.String(load_default="", validate=validate.Length(max=10000))
     user_notice_allowed = fields.Boolean(load_default=False)
     nondisclosure_order = fields.Boolean(load_default=False)
-    nondisclosure_until = fields.Date(load_default=None)
+    nondisclosure_until = fields.Date(load_default=None, validate=legal_date)
     emergency_description = fields.String(load_default="", validate=validate.Length(max=5000))
     person_at_risk = fields.String(load_default="", validate=validate.Length(max=2000))
     why_data_helps = fields.String(load_default="", validate=validate.Length(max=5000))

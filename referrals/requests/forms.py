@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from referrals.core.forms import MultiCheckboxField
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 from referrals.vocabulary.identifiers import KINDS
+from referrals.core.inputs import LegalDate
 from referrals.requests import rules
 
 TYPE_CHOICES = [(k, t.label) for k, t in rules.REQUEST_TYPES.items() if not t.emergency]
@@ -42,13 +43,13 @@ class RequestForm(FlaskForm):
     official_email = EmailField("Official e-mail", validators=[DataRequired(), Email(), Length(max=255)])
     phone = StringField("Phone", validators=[DataRequired(), Length(max=40)])
     data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional(), LegalDate()])
+    date_to = DateField("To", validators=[Optional(), LegalDate()])
     legal_basis = TextAreaField("Legal basis cited", validators=[Length(max=5000)])
     offences = TextAreaField("Offences and circumstances", validators=[Length(max=10000)])
     user_notice_allowed = BooleanField("The user may be notified")
     nondisclosure_order = BooleanField("A non-disclosure order applies")
-    nondisclosure_until = DateField("Non-disclosure order ends", validators=[Optional()])
+    nondisclosure_until = DateField("Non-disclosure order ends", validators=[Optional(), LegalDate()])
     documents = MultipleFileField("Legal process (PDF)")
 
 
@@ -61,8 +62,8 @@ class EmergencyForm(FlaskForm):
     person_at_risk = TextAreaField("Who is at risk", validators=[DataRequired(), Length(max=2000)])
     why_data_helps = TextAreaField("Why this data helps", validators=[DataRequired(), Length(max=5000)])
     data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DateField("From", validators=[Optional(), LegalDate()])
+    date_to = DateField("To", validators=[Optional(), LegalDate()])
     documents = MultipleFileField("Supporting document (PDF, optional)")
 
 

@@ -1,0 +1,1 @@
+from tests.requests.fixtures import *  # noqa: F401,F403

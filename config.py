@@ -117,6 +117,11 @@ class Settings:
             "OPENAPI_VERSION": "3.0.3",
             "OPENAPI_URL_PREFIX": "/api/v1",
             "OPENAPI_JSON_PATH": "openapi.json",
+            "API_SPEC_OPTIONS": {"info": {"description": (
+                "Every answer is JSON with a plain message. Text may not contain NUL "
+                "characters or unpaired UTF-16 surrogates, JSON may nest at most 64 levels, "
+                "and a body may be at most 64 MiB (evidence uploads: the evidence limit); "
+                "each is refused with a 400 or 413.")}},
             # Flask-Security-Too
             "SECURITY_PASSWORD_HASH": "argon2",
             # Our own header (core.headers) says no-store on every response; Flask-Security's

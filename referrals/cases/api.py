@@ -8,6 +8,7 @@ from referrals.cases.policies import case_policy
 from referrals.cases.schemas import CaseOut, EscalationIn, EscalationOut
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.identity import current_identity
+from referrals.vocabulary.identifiers import describe_identifier_kinds
 
 escalations_api = api_blueprint(
     "escalations_api", __name__, url_prefix="/api/v1/escalations",
@@ -52,3 +53,4 @@ def get_case(reference: str):
 def register(api) -> None:
     api.register_blueprint(escalations_api)
     api.register_blueprint(cases_api)
+    describe_identifier_kinds(api.spec, "IdentifierIn")

@@ -10,6 +10,7 @@ from referrals.cases import rules
 from referrals.vocabulary.identifiers import KINDS, normalize, phone_region
 from referrals.core.clock import now
 from referrals.core.errors import InvalidInput
+from referrals.core.inputs import NOT_BLANK
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -21,6 +22,12 @@ HEX = {32: validate.Regexp(r"^[0-9a-fA-F]{32}$", error="32 hexadecimal character
 
 class AwareDateTime(fields.AwareDateTime):
     """A timestamp that must say its time zone (the API refuses to guess)."""
+
+    def __init__(self, **kwargs):
+        # The spec says what the server checks: a year from 1970, and a zone.
+        kwargs.setdefault("metadata", {}).setdefault(
+            "pattern", r"^(19[7-9][0-9]|2[0-9]{3})-.*(Z|z|[+-][0-9]{2}:?[0-9]{2})$")
+        super().__init__(**kwargs)
 
     # marshmallow's key is "invalid_awareness"; under any other name the plain message
     # was never used and clients saw "Not a valid aware datetime."
@@ -67,7 +74,7 @@ class IdentifierIn(Schema):
 
 class AccountIn(Schema):
     label = fields.String(required=True, validate=validate.Length(min=1, max=200),
-                          metadata={"description": "Display name or handle"})
+                          metadata={"description": "Display name or handle", "pattern": NOT_BLANK})
     role = fields.String(load_default="account",
                          validate=validate.OneOf(["account", "suspect", "victim", "witness", "other"]))
     identifiers = fields.List(fields.Nested(IdentifierIn), required=True,
@@ -76,7 +83,8 @@ class AccountIn(Schema):
 
 class ContentIn(Schema):
     platform_content_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    url = fields.Url(load_default=None, schemes={"http", "https"})
+    url = fields.Url(load_default=None, schemes={"http", "https"},
+                     metadata={"format": "uri", "minLength": 1, "pattern": "^https?://"})
     mime_type = fields.String(load_default=None, validate=validate.Length(max=100))
     md5 = fields.String(load_default=None, validate=HEX[32])
     sha1 = fields.String(load_default=None, validate=HEX[40])

@@ -30,6 +30,13 @@ DB_INT_MAX = 2**31 - 1
 # nothing so far ahead that adding a deadline's days overflows the calendar.
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
+# "Not blank" as an OpenAPI pattern: a character that is not whitespace to Python's
+# str.strip() either (which also strips \x1c-\x1f and \x85, unlike ECMA's \s).
+NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
+
+# The same range as an OpenAPI pattern, so that the spec is no looser than the server.
+LEGAL_DATE_SPEC = {"pattern": r"^(19[7-9][0-9]|2[01][0-9]{2})-", "description":
+                   f"A date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}"}
 DATE_RANGE_MESSAGE = (f"Give a date between {EARLIEST_DATE:%d %B %Y} and "
                       f"{LATEST_DATE:%d %B %Y}.")
 

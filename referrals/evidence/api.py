@@ -23,7 +23,8 @@ class UploadArgs(Schema):
     may_be_csam = fields.Boolean(load_default=False)
     source_system = fields.String(load_default="api", validate=validate.Length(max=64))
     platform_content_id = fields.String(load_default=None, validate=validate.Length(max=128))
-    url = fields.Url(load_default=None, schemes={"http", "https"})
+    url = fields.Url(load_default=None, schemes={"http", "https"},
+                     metadata={"format": "uri", "minLength": 1, "pattern": "^https?://"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
@@ -45,7 +46,8 @@ class EvidenceOut(Schema):
 @evidence_api.response(201, EvidenceOut)
 @evidence_api.doc(security=[BEARER], requestBody={
     "required": True, "description": "The file's bytes, streamed (any size up to the limit)",
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}})
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary",
+                                                         "minLength": 1}}}})
 def upload(args, reference: str):
     """Upload evidence to a case (the request body is the file)"""
     request.max_content_length = current_app.config["REFERRALS_SETTINGS"].evidence_max_bytes

@@ -11,12 +11,13 @@ import io
 
 from marshmallow import Schema, fields, validate
 
-from referrals.vocabulary.identifiers import KINDS
+from referrals.vocabulary.identifiers import KINDS, describe_identifier_kinds
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.errors import InvalidInput
-from referrals.core.inputs import legal_date
+from referrals.core.inputs import LEGAL_DATE_SPEC, NOT_BLANK, legal_date
 from referrals.core.identity import current_identity
 from referrals.holds.reading import hold_for_request
+from referrals.holds.rules import RENEWAL_REQUEST_TYPES
 from referrals.holds.standing import portal_fields
 from referrals.requests import rules
 from referrals.requests import services as requests
@@ -36,7 +37,8 @@ class TargetIn(Schema):
 
 class DocumentIn(Schema):
     filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    content_base64 = fields.String(required=True, metadata={"description": "The PDF, base64"})
+    content_base64 = fields.String(required=True, metadata={
+        "description": "The PDF, base64", "format": "byte"})
 
 
 class RequestIn(Schema):
@@ -57,13 +59,16 @@ class RequestIn(Schema):
     phone = fields.String(required=True, validate=validate.Length(min=3, max=40))
     data_categories = fields.List(fields.String(validate=validate.OneOf(list(rules.DATA_CATEGORIES))),
                                   required=True, validate=validate.Length(min=1))
-    date_from = fields.Date(required=True, validate=legal_date)
-    date_to = fields.Date(required=True, validate=legal_date)
-    legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
+    date_from = fields.Date(required=True, validate=legal_date, metadata=LEGAL_DATE_SPEC)
+    date_to = fields.Date(required=True, validate=legal_date, metadata=LEGAL_DATE_SPEC)
+    legal_basis = fields.String(load_default="", validate=validate.Length(max=5000), metadata={
+        "description": "Required, except for emergency disclosure requests (18 U.S.C. "
+                       "2702(b)(8)), which describe the emergency instead"})
     offences = fields.String(load_default="", validate=validate.Length(max=10000))
     user_notice_allowed = fields.Boolean(load_default=False)
     nondisclosure_order = fields.Boolean(load_default=False)
-    nondisclosure_until = fields.Date(load_default=None, validate=legal_date)
+    nondisclosure_until = fields.Date(load_default=None, validate=legal_date,
+                                      metadata=LEGAL_DATE_SPEC)
     emergency_description = fields.String(load_default="", validate=validate.Length(max=5000))
     person_at_risk = fields.String(load_default="", validate=validate.Length(max=2000))
     why_data_helps = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -130,7 +135,8 @@ class RequestDetailOut(RequestOut):
 
 
 class MessageIn(Schema):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=20000),
+                         metadata={"pattern": NOT_BLANK})
 
 
 def _documents(items: list[dict]) -> list[tuple[str, io.BytesIO]]:
@@ -198,5 +204,33 @@ def withdraw(reference: str):
     return found
 
 
+# What each type of legal process must carry besides the common fields, as intake's
+# check_request refuses it; the spec says the same, one variant per type.
+TEXT = {"type": "string", "minLength": 1, "pattern": NOT_BLANK}
+
+
+def describe_request_types(spec) -> None:
+    generic = spec.components.schemas["RequestIn"]
+    variants = []
+    for key, kind in rules.REQUEST_TYPES.items():
+        needs = (["emergency_description", "person_at_risk", "why_data_helps"] if kind.emergency
+                 else ["legal_basis", "issuing_authority"])
+        if key in RENEWAL_REQUEST_TYPES:
+            needs.append("related_reference")
+        properties = {**generic["properties"], "request_type": {"type": "string", "enum": [key]}}
+        if not kind.emergency:  # the legal process itself, as a PDF
+            needs.append("documents")
+            properties["documents"] = {**properties["documents"], "minItems": 1}
+        for name in (n for n in needs if n != "documents"):
+            properties[name] = {**properties[name], **TEXT}
+            properties[name].pop("default", None)
+            properties[name].pop("nullable", None)
+        variants.append({**generic, "title": f"Request ({key})", "properties": properties,
+                         "required": sorted({*generic.get("required", ()), *needs})})
+    spec.components.schemas["RequestIn"] = {"oneOf": variants}
+    describe_identifier_kinds(spec, "TargetIn")
+
+
 def register(api) -> None:
     api.register_blueprint(requests_api)
+    describe_request_types(api.spec)

@@ -113,3 +113,36 @@ def normalize(kind: str, value: str, *, region: str = "US") -> str:
     if kind == "device_id":
         return value.lower()
     return value
+
+
+# What the spec promises for each kind's value, so that the spec is no looser than
+# ``normalize``: an IP must look like one (the fuzzer's "0" passed the old spec).
+# Phone numbers are the one rule a pattern can only approximate: whether a number is
+# possible depends on its country's numbering plan, which the server checks.
+VALUE_FORMATS = {
+    "platform_user_id": {"pattern": NOT_BLANK},
+    "username": {"pattern": NOT_BLANK},
+    "device_id": {"pattern": NOT_BLANK},
+    "email": {"format": "email"},
+    "phone": {"pattern": r"^\s*\+?[0-9][0-9 ().-]{2,38}\s*$",
+              "description": "E.164 (+12025550100) or a national number of the "
+                             "deployment's region; it must be a possible number there"},
+    "ip": {"anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]},
+}
+
+
+def describe_identifier_kinds(spec, component: str) -> None:
+    """Replace a generated identifier component (kind, value) by one variant per kind
+    (OpenAPI 3.0 ``oneOf``)."""
+    generic = spec.components.schemas[component]
+    variants = []
+    for kind in KINDS:
+        variant = {**generic, "properties": {**generic["properties"]},
+                   "title": f"Identifier ({kind})"}
+        variant["properties"]["kind"] = {"type": "string", "enum": [kind]}
+        variant["properties"]["value"] = {**generic["properties"]["value"], **VALUE_FORMATS[kind]}
+        if kind != "ip":  # only IP addresses take observed_at and port
+            variant["properties"] = {k: v for k, v in variant["properties"].items()
+                                     if k not in ("observed_at", "port")}
+        variants.append(variant)
+    spec.components.schemas[component] = {"oneOf": variants}

@@ -5,8 +5,8 @@ from wtforms import DateField, DateTimeLocalField, RadioField, StringField, Text
 from wtforms.validators import DataRequired, Length, Optional
 
 from referrals.core.forms import MultiCheckboxField
-from referrals.vocabulary.categories import DATA_CATEGORIES
 from referrals.core.inputs import LegalDate
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 PLACEABLE_KINDS = [
     ("internal", "Internal legal hold — until released, reviewed every 180 days"),

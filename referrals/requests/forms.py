@@ -5,10 +5,10 @@ from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectF
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from referrals.core.forms import MultiCheckboxField
-from referrals.vocabulary.entities import LEGAL_ENTITIES
-from referrals.vocabulary.identifiers import KINDS
 from referrals.core.inputs import LegalDate
 from referrals.requests import rules
+from referrals.vocabulary.entities import LEGAL_ENTITIES
+from referrals.vocabulary.identifiers import KINDS
 
 TYPE_CHOICES = [(k, t.label) for k, t in rules.REQUEST_TYPES.items() if not t.emergency]
 TARGET_ROWS = 5

@@ -19,6 +19,7 @@ import phonenumbers
 from flask import current_app, has_app_context
 
 from referrals.core.errors import InvalidInput
+from referrals.core.inputs import NOT_BLANK
 
 KINDS = {
     "platform_user_id": "Platform user id",

@@ -17,7 +17,6 @@ from referrals.core.errors import InvalidInput
 from referrals.core.inputs import LEGAL_DATE_SPEC, NOT_BLANK, legal_date
 from referrals.core.identity import current_identity
 from referrals.holds.reading import hold_for_request
-from referrals.holds.rules import RENEWAL_REQUEST_TYPES
 from referrals.holds.standing import portal_fields
 from referrals.requests import rules
 from referrals.requests import services as requests
@@ -215,7 +214,7 @@ def describe_request_types(spec) -> None:
     for key, kind in rules.REQUEST_TYPES.items():
         needs = (["emergency_description", "person_at_risk", "why_data_helps"] if kind.emergency
                  else ["legal_basis", "issuing_authority"])
-        if key in RENEWAL_REQUEST_TYPES:
+        if key in rules.RENEWAL_REQUEST_TYPES:
             needs.append("related_reference")
         properties = {**generic["properties"], "request_type": {"type": "string", "enum": [key]}}
         if not kind.emergency:  # the legal process itself, as a PDF

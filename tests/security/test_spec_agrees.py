@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/api/v1/openapi.json").json
+@pytest.fixture
+def spec(client):
+    return client.get("/api/v1/openapi.json").json
 
 
 def variant(spec, component: str, key: str, value: str) -> dict:

@@ -275,6 +275,8 @@ def test_the_api_paths_are_in_the_openapi_description(client):
                 assert {"bearerAuth": []} in operation["security"], (path, method)
     schema_ref = paths["/api/v1/requests"]["post"]["requestBody"]["content"]["application/json"][
         "schema"]["$ref"]
-    schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]
-    assert {"request_type", "targets", "documents", "date_from", "date_to"} <= set(
-        schema["properties"])
+    variants = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[-1]]["oneOf"]
+    assert len(variants) == len({v["properties"]["request_type"]["enum"][0] for v in variants})
+    for schema in variants:  # one per type of legal process
+        assert {"request_type", "targets", "documents", "date_from", "date_to"} <= set(
+            schema["properties"])

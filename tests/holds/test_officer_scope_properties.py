@@ -8,8 +8,9 @@ some renewed. For every officer and every request and hold of the world:
 - every officer-facing lookup, on the portal and through the API, answers about a request or
   hold outside the scope exactly as about one that does not exist (same status, same body but
   for the reference echoed back, same content type, same number of SQL statements), and
-  changes nothing: the request page, the hold's letter, and the reference a follow-up or a
-  renewal names (API and portal form, by REQ-… or HOLD-…);
+  changes nothing: the request page and API detail, posting a message or withdrawing, the
+  hold's letter, and the reference a follow-up or a renewal names (API and portal form, by
+  REQ-… or HOLD-…);
 - inside the scope, the pages answer, a follow-up is accepted, and a renewal renews when the
   officer may renew (the preservation request itself is theirs) and its one renewal is left.
 
@@ -32,7 +33,7 @@ from referrals.core.identity import Identity
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.reading import get_hold_for_officer, officer_hold_clause, officer_sees_hold
-from referrals.requests.models import DisclosureRequest, RequestCollaborator
+from referrals.requests.models import DisclosureRequest, RequestCollaborator, RequestMessage
 from referrals.requests.scope import officer_request_clause, officer_sees_request
 from tests import factories
 from tests.conftest import csrf_from
@@ -234,9 +235,22 @@ def _form(officer: Officer, reference: str, renewal: bool):
 
 # What each lookup does with a reference; the hold's letter and the request pages are reached
 # by the reference of their own kind only.
+# Officers have no document or package downloads yet: when they come, they belong here.
 REQUEST_LOOKUPS = {
     "portal page": lambda o, ref: o.browser.get(f"/portal/requests/{ref}"),
     "API detail": lambda o, ref: o.api.get(f"/api/v1/requests/{ref}", headers=bearer(o.secret)),
+}
+# Acting on a request by its reference (checked outside the scope only: inside, they act).
+ACTING_LOOKUPS = {
+    "portal message": lambda o, ref: o.browser.post(
+        f"/portal/requests/{ref}/messages", data={"csrf_token": o.csrf, "body": "Made-up probe"}),
+    "portal withdrawal": lambda o, ref: o.browser.post(
+        f"/portal/requests/{ref}/withdraw", data={"csrf_token": o.csrf, "reason": "Made-up"}),
+    "API message": lambda o, ref: o.api.post(f"/api/v1/requests/{ref}/messages",
+                                             json={"body": "Made-up probe"},
+                                             headers=bearer(o.secret)),
+    "API withdrawal": lambda o, ref: o.api.post(f"/api/v1/requests/{ref}/withdraw",
+                                                headers=bearer(o.secret)),
 }
 HOLD_LOOKUPS = {
     "letter": lambda o, ref: o.browser.get(f"/portal/holds/{ref}/letter.pdf"),
@@ -268,7 +282,9 @@ def ask(lookup, officer: Officer, reference: str, placeholder_for: str) -> Answe
 
 
 def stored_state() -> tuple:
-    return (db.session.scalar(select(func.count()).select_from(DisclosureRequest)),
+    return (tuple(db.session.execute(select(DisclosureRequest.id, DisclosureRequest.status)
+                                     .order_by(DisclosureRequest.id)).all()),
+            db.session.scalar(select(func.count()).select_from(RequestMessage)),
             tuple(db.session.execute(select(PreservationHold.id, PreservationHold.renewals,
                                             PreservationHold.expires_at)
                                      .order_by(PreservationHold.id)).all()))
@@ -316,7 +332,7 @@ def check_outside_answers_like_missing(built: Built, people: list[Officer]) -> N
         for n, request in enumerate(built.requests):
             if oracle.sees_request(o, n):
                 continue
-            for name, lookup in REQUEST_LOOKUPS.items():
+            for name, lookup in (REQUEST_LOOKUPS | ACTING_LOOKUPS).items():
                 like_missing(o, name, lookup, request.reference, MISSING_REQUEST)
             for name, lookup in NAMING_LOOKUPS.items():
                 like_missing(o, name, lookup, request.reference, MISSING_REQUEST)

@@ -1,7 +1,7 @@
 """The staff workflow on disclosure requests, and what officers may do on their own.
 
-Two people, always: whoever prepared the decisions cannot approve them, and whoever
-collected the production cannot release it. An emergency request is released only after
+Two people, always (``core.two_person``): whoever prepared the decisions cannot approve
+them, and whoever prepared or collected the production cannot release it. An emergency request is released only after
 an out-of-band call-back to a number from the agency registry.
 """
 
@@ -19,6 +19,7 @@ from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
 from referrals.core.policy import Policy, has_role
 from referrals.core.states import TransitionRefused
+from referrals.core.two_person import APPROVE, RELEASE, Participants, require_second_person
 from referrals.extensions import db
 from referrals.requests import rules
 from referrals.requests.models import (Disclosure, DisclosureRequest, RequestCollaborator,
@@ -182,8 +183,7 @@ def approve_request(actor: Identity, request: DisclosureRequest) -> None:
         raise TransitionRefused("Only a request in legal review can be approved.")
     if request.prepared_by_id is None or any(t.decision is None for t in request.targets):
         raise DomainError("Decide every target before approval.")
-    if request.prepared_by_id == actor.user_id:
-        raise PermissionDenied("You prepared these decisions: another supervisor must approve them.")
+    require_second_person(actor, APPROVE, participants(request))
     if not any(t.decision == "produce" for t in request.targets):
         raise DomainError("Nothing is to be produced: reject the request instead.")
     before = snapshot(request)
@@ -226,15 +226,19 @@ def collectors_of(request: DisclosureRequest) -> set[int]:
         if user_id is not None}
 
 
+def participants(request: DisclosureRequest) -> Participants:
+    """Who prepared the request's decisions and who collected its production, for the
+    two-person rule."""
+    return Participants.of(prepared_by=(request.prepared_by_id,),
+                           collected_by=(request.collected_by_id, *collectors_of(request)))
+
+
 def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha256: str | None = None) -> Disclosure:
     request_policy.require(actor, "release", request)
     release = rules.REQUEST_STATES.find(request.status, "disclosed", by="disclose")
     if release is None:
         raise TransitionRefused("Only a production that is ready for review can be released.")
-    if actor.user_id in (request.collected_by_id, request.prepared_by_id) or \
-            actor.user_id in collectors_of(request):
-        raise PermissionDenied("You prepared or collected this production: another supervisor "
-                               "must review and release it.")
+    require_second_person(actor, RELEASE, participants(request))
     if request.emergency and request.callback_at is None:
         raise DomainError("Before anything is disclosed on an emergency request, record the "
                           "call-back to a number from the agency registry.")

@@ -11,6 +11,7 @@ from referrals.core.acting import act
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.storage import get_store
+from referrals.core.two_person import APPROVE, RELEASE, second_person_refusal
 from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
@@ -43,6 +44,7 @@ def detail(reference: str):
     callback_form.phone_id.choices = [(p.id, f"{p.number} {p.label}".strip()) for p in found.agency.phones]
     notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))
     collected = collection.collected_items(found)
+    participants = requests.participants(found)
     from referrals.holds.models import PreservationHold
 
     holds = list(db.session.scalars(select(PreservationHold)
@@ -53,11 +55,12 @@ def detail(reference: str):
         move_form=move_form, callback_form=callback_form, message_form=MessageForm(),
         confirm=ConfirmForm(),
         can_work=requests.request_policy.can(identity, "work", found),
-        can_approve=requests.request_policy.can(identity, "approve", found)
-        and found.prepared_by_id not in (None, identity.user_id),
-        can_release=requests.request_policy.can(identity, "release", found)
-        and identity.user_id not in (found.collected_by_id, found.prepared_by_id)
-        and identity.user_id not in requests.collectors_of(found),
+        # The role may (policy), and the two-person rule: None, or why this person may not.
+        may_approve=requests.request_policy.can(identity, "approve", found)
+        and found.prepared_by_id is not None,
+        may_release=requests.request_policy.can(identity, "release", found),
+        second_person={step: second_person_refusal(identity, step, participants)
+                       for step in (APPROVE, RELEASE)},
         collected=collected, holds=holds,
         openable={c.item.id for c in collected
                   if evidence_policy.can(identity, "read_bytes", c.item)},

@@ -1,0 +1,41 @@
+"""Who can open a package: age recipients, checked by the library that encrypts to them.
+
+An agency registers ``age1…`` (X25519) or ``ssh-ed25519 …`` public keys. A key is valid when
+pyrage can encrypt to it (a Bech32 checksum, a well-formed SSH key), never by the look of it.
+With no key on file, a one-time X25519 identity is made for the package: its secret is
+shown once to the officer and never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyrage
+
+from referrals.core.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class OneTimeIdentity:
+    secret: str  # AGE-SECRET-KEY-1…: shown once, never stored
+    recipient: str  # age1…
+
+
+def parse_recipient(text: str):
+    """A pyrage recipient for ``age1…`` or ``ssh-ed25519 …``; a plain refusal otherwise."""
+    line = " ".join((text or "").split())
+    try:
+        if line.startswith("age1"):
+            return pyrage.x25519.Recipient.from_str(line)
+        if line.startswith("ssh-ed25519 ") or line.startswith("ssh-rsa "):
+            return pyrage.ssh.Recipient.from_str(line)
+    except pyrage.RecipientError as error:
+        raise InvalidInput(f"That key is not valid ({error}). Copy it again from the file "
+                           "age-keygen or ssh-keygen wrote.", field="public_key") from None
+    raise InvalidInput("A package key is an age public key (age1…) or an SSH Ed25519 public "
+                       "key (ssh-ed25519 …).", field="public_key")
+
+
+def one_time_identity() -> OneTimeIdentity:
+    identity = pyrage.x25519.Identity.generate()
+    return OneTimeIdentity(secret=str(identity), recipient=str(identity.to_public()))

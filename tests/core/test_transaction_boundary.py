@@ -48,6 +48,20 @@ def _post_note(client, case, body="A made-up note"):
                        data={"body": body, "csrf_token": csrf_from(page.text)})
 
 
+def _note_then_raise(error: Exception):
+    """A stand-in for ``add_note`` that writes (a title change, a note, an audit event),
+    flushes, and then raises ``error``."""
+
+    def add_note(actor, case, body):
+        case.title = "Half-made title"
+        db.session.add(CaseEvent(case_id=case.id, kind="note", body=body, actor_label="test",
+                                 occurred_at=now()))
+        record_event(actor, "test.half_made", object_type="case", object_id=case.reference)
+        raise error
+
+    return add_note
+
+
 def test_a_refusal_shown_under_a_field_after_a_flushed_write_leaves_nothing_written(
         client, as_role, monkeypatch):
     """Regression: the account page turned a refusal into a form error without rolling
@@ -79,15 +93,8 @@ def test_a_refusal_flashed_after_a_flushed_write_leaves_nothing_written(
     agent = as_role("agent")
     case = open_case(agent)
 
-    def note_then_refuse(actor, refused_case, body):
-        refused_case.title = "Half-made title"
-        db.session.add(CaseEvent(case_id=refused_case.id, kind="note", body=body,
-                                 actor_label="test",
-                                 occurred_at=now()))
-        record_event(actor, "test.half_made", object_type="case", object_id=refused_case.reference)
-        raise DomainError("This note is refused.")
-
-    monkeypatch.setattr(case_services, "add_note", note_then_refuse)
+    monkeypatch.setattr(case_services, "add_note",
+                        _note_then_raise(DomainError("This note is refused.")))
     response = _post_note(client, case)
 
     assert response.status_code == 302
@@ -102,14 +109,8 @@ def test_an_unexpected_exception_rolls_back_and_shows_a_plain_page(client, as_ro
     agent = as_role("agent")
     case = open_case(agent)
 
-    def note_then_fail(actor, failed_case, body):
-        db.session.add(CaseEvent(case_id=failed_case.id, kind="note", body=body,
-                                 actor_label="test",
-                                 occurred_at=now()))
-        record_event(actor, "test.half_made", object_type="case", object_id=failed_case.reference)
-        raise RuntimeError("a bug, not a refusal")
-
-    monkeypatch.setattr(case_services, "add_note", note_then_fail)
+    monkeypatch.setattr(case_services, "add_note",
+                        _note_then_raise(RuntimeError("a bug, not a refusal")))
     response = _post_note(client, case)
 
     assert response.status_code == 500

@@ -9,6 +9,7 @@ import time
 
 from bench.children import BenchError
 from bench.ingest import ingest_checks, run_ingest
+from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
 from bench.report import Check, heading, print_checks
 
@@ -33,6 +34,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-ingest", action="store_true", help="skip part B (evidence ingest)")
     parser.add_argument("--ingest-mib", type=int, default=1024,
                         help="size of the ingested file in MiB (default 1024: 1 GiB)")
+    parser.add_argument("--skip-package", action="store_true",
+                        help="skip part C (building an evidence package)")
+    parser.add_argument("--package-mib", type=int, default=1024,
+                        help="size of the packaged file in MiB (default 1024: 1 GiB)")
     return parser.parse_args(argv)
 
 
@@ -70,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             checks += ingest_checks(run_ingest(options.ingest_mib))
         except BenchError as error:
             checks.append(Check("the ingest benchmark runs", str(error), False))
+    if not options.skip_package:
+        try:
+            checks += package_checks(run_packages(options.package_mib))
+        except BenchError as error:
+            checks.append(Check("the package benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -58,6 +58,14 @@ class Settings:
     oncall_webhook_url: str | None = None
     legal_process_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
+    # Durable work (referrals/core/outbox.py, referrals/work): a running job that has not
+    # shown a sign of life for this long is presumed dead and run again; an entry is tried this
+    # many times; outbound HTTP gives up on a connection or an answer after this many seconds
+    # and retries a call that surely did not happen this many times.
+    outbox_lease_seconds: int = 600
+    outbox_max_attempts: int = 6
+    http_timeout_seconds: int = 10
+    http_retries: int = 3
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
     lockout_attempts: int = 5
@@ -367,6 +375,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         oncall_webhook_url=env.get("REFERRALS_ONCALL_WEBHOOK_URL") or None,
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
+        outbox_lease_seconds=_bounded_int(env, "REFERRALS_OUTBOX_LEASE_SECONDS", 600, 1, 86400),
+        outbox_max_attempts=_bounded_int(env, "REFERRALS_OUTBOX_MAX_ATTEMPTS", 6, 1, 100),
+        http_timeout_seconds=_bounded_int(env, "REFERRALS_HTTP_TIMEOUT_SECONDS", 10, 1, 300),
+        http_retries=_bounded_int(env, "REFERRALS_HTTP_RETRIES", 3, 0, 10),
         rate_limit_storage_url=env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://"),
         sign_in_rate_limit=env.get("REFERRALS_SIGN_IN_RATE_LIMIT", "10 per minute"),
         secure_cookies=_bool(env.get("REFERRALS_SECURE_COOKIES"), environment != "development"),

@@ -2,7 +2,11 @@
 
 from referrals.audit.jobs import write_checkpoint_job  # noqa: F401
 from referrals.core.heartbeat import record_heartbeat  # noqa: F401
-from referrals.core.mail import post_webhook_job, send_mail_job  # noqa: F401
+from referrals.core.mail import send_mail_job  # noqa: F401
+from referrals.core.outbox import deliver, sweep_outbox, sweep_when_a_worker_starts  # noqa: F401
 from referrals.holds.reminders import sweep_holds  # noqa: F401
 from referrals.holds.snapshot import snapshot_hold  # noqa: F401
+from referrals.remote.operations import advance_operation  # noqa: F401
+from referrals.remote.webhooks import WEBHOOK  # noqa: F401
+from referrals.requests.collection import collect_request_job  # noqa: F401
 from referrals.retention.jobs import purge_retention_job, remove_orphan_files_job  # noqa: F401

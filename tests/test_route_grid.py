@@ -117,6 +117,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     # the refusal is a flash); what was collected is read by staff only, officers never
     "requests.collect":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.collected_item":              {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # how far a collection got (JSON the page polls): read like the request, staff only
+    "requests.collection_progress":         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # agency portal: officers only (the request is the officer's own); staff get 404
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     "portal.new_request":                   {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},

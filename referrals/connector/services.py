@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from referrals.connector import (METHODS, ConnectorError, Export, Period, Target, fetch,
                                  get_connector)
@@ -36,6 +36,48 @@ def _ask(connector, category: str, target: Target, period: Period) -> Export:
     return export
 
 
+def ask_platform(targets: Iterable[Target], categories: Iterable[str], period: Period,
+                 on_answer: Callable[[int, int], None] | None = None) -> list[Export]:
+    """Ask the platform for each target × category (nothing is stored). ``on_answer(done,
+    total)`` is called after each answer, for a job to show how far it got."""
+    connector = get_connector()
+    categories = list(categories)
+    questions = [(target, category) for target in targets for category in categories]
+    exports = []
+    for done, (target, category) in enumerate(questions, start=1):
+        exports.append(_ask(connector, category, target, period))
+        if on_answer is not None:
+            on_answer(done, len(questions))
+    return exports
+
+
+def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, request=None,
+                  hold=None) -> list[EvidenceItem]:
+    """Store every answer as evidence owned by ``request`` or ``hold``. One JSON item per
+    target and category (its records, even when there are none: "nothing found" is part of
+    the answer), plus one item per content file."""
+    source = get_connector().name
+    items: list[EvidenceItem] = []
+    for export in exports:
+        target, category = export.target, export.category
+        name = f"{category}-{target.kind}-{target.value}.json"
+        items.append(add_collected_evidence(
+            actor, io.BytesIO(export_as_json(export)), request=request, hold=hold,
+            original_name=name, source_system=source,
+            description=f"{len(export.records)} {category} record(s) for {target.kind} "
+                        f"{target.value}" + ("" if export.found else " (no such account)"),
+            purpose=purpose))
+        for file in export.files:
+            items.append(add_collected_evidence(
+                actor, io.BytesIO(file.data), request=request, hold=hold,
+                original_name=file.name, source_system=source,
+                platform_content_id=file.platform_content_id, url=file.url,
+                may_be_csam=file.may_be_csam,
+                description=f"File from {category} data of {target.kind} {target.value}",
+                purpose=purpose))
+    return items
+
+
 def collect_from_platform(
     actor: Identity,
     *,
@@ -46,35 +88,12 @@ def collect_from_platform(
     request=None,
     hold=None,
 ) -> list[EvidenceItem]:
-    """Ask the platform for each target × category and store every answer as evidence owned by
-    ``request`` or ``hold``. One JSON item per target and category (its records, even when there
-    are none: "nothing found" is part of the answer), plus one item per content file.
+    """Ask the platform (``ask_platform``), then store the answers (``store_exports``).
 
     Every question is asked before anything is stored: a platform that fails half-way leaves
     no stored files behind for a rolled-back transaction."""
-    connector = get_connector()
-    categories = list(categories)
-    exports = [_ask(connector, category, target, period)
-               for target in targets for category in categories]
-    items: list[EvidenceItem] = []
-    for export in exports:
-        target, category = export.target, export.category
-        name = f"{category}-{target.kind}-{target.value}.json"
-        items.append(add_collected_evidence(
-            actor, io.BytesIO(export_as_json(export)), request=request, hold=hold,
-            original_name=name, source_system=connector.name,
-            description=f"{len(export.records)} {category} record(s) for {target.kind} "
-                        f"{target.value}" + ("" if export.found else " (no such account)"),
-            purpose=purpose))
-        for file in export.files:
-            items.append(add_collected_evidence(
-                actor, io.BytesIO(file.data), request=request, hold=hold,
-                original_name=file.name, source_system=connector.name,
-                platform_content_id=file.platform_content_id, url=file.url,
-                may_be_csam=file.may_be_csam,
-                description=f"File from {category} data of {target.kind} {target.value}",
-                purpose=purpose))
-    return items
+    exports = ask_platform(targets, list(categories), period)
+    return store_exports(actor, exports, purpose=purpose, request=request, hold=hold)
 
 
 def collected_category(item: EvidenceItem) -> str | None:

@@ -23,23 +23,26 @@ class Job:
     """A declared task. ``enqueue`` hands it to the current app's queue."""
 
     def __init__(self, fn: Callable, options: dict, schedule: Callable | None = None,
-                 schedule_from_settings: bool = False):
+                 schedule_from_settings: bool = False, startup: bool = False):
         self.fn = fn
+        # Run by each worker as it starts (huey's on_startup), not queued.
+        self.startup = startup
         self.name = f"{fn.__module__}.{fn.__qualname__}"
         self.options = options
         # For a periodic job: huey's ``validate_datetime`` (e.g. ``crontab(minute="5")``), or,
         # with ``schedule_from_settings``, a function of the settings that returns one.
         self.schedule = schedule
         self.schedule_from_settings = schedule_from_settings
+        functools.update_wrapper(self, fn)
 
     def schedule_for(self, settings: Any) -> Callable | None:
         if self.schedule is not None and self.schedule_from_settings:
             return self.schedule(settings)
         return self.schedule
-        functools.update_wrapper(self, fn)
 
     def enqueue(self, *args: Any, **kwargs: Any):
-        """Queue the job (call it from ``on_commit`` so it never runs for a rolled-back change)."""
+        """Queue the job now. Work owed to a change goes through ``referrals.core.outbox.enqueue``
+        instead, so it is neither run for a rolled-back change nor lost after a commit."""
         return current_app.extensions[EXTENSION].tasks[self.name](*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any):
@@ -53,7 +56,8 @@ class BoundQueue:
         self.huey = huey
         self.tasks: dict[str, Any] = {}
 
-    def bind(self, job: Job) -> None:
+    def in_app(self, fn: Callable) -> Callable:
+        """``fn`` run in this application's context as one unit of work."""
         app = self.app
 
         def run(*args: Any, **kwargs: Any):
@@ -61,12 +65,20 @@ class BoundQueue:
 
             if has_app_context() and current_app._get_current_object() is app:
                 with unit_of_work():
-                    return job.fn(*args, **kwargs)
+                    return fn(*args, **kwargs)
             with app.app_context(), unit_of_work():
-                return job.fn(*args, **kwargs)
+                return fn(*args, **kwargs)
 
-        run.__name__ = job.fn.__name__
-        run.__module__ = job.fn.__module__
+        run.__name__ = fn.__name__
+        run.__module__ = fn.__module__
+        return run
+
+    def bind(self, job: Job) -> None:
+        app = self.app
+        run = self.in_app(job.fn)
+        if job.startup:
+            self.huey.on_startup(name=job.name)(run)
+            return
         schedule = job.schedule_for(app.config["REFERRALS_SETTINGS"])
         if schedule is not None:
             # The consumer enqueues it when the schedule says so (unless started with -n).
@@ -101,6 +113,16 @@ class JobQueue:
             return job
 
         return decorate
+
+    def on_worker_start(self, fn: Callable) -> Job:
+        """Run ``fn`` (in the app, as one unit of work) whenever a worker starts."""
+        job = Job(fn, {}, startup=True)
+        self._jobs.append(job)
+        return job
+
+    def named(self, name: str) -> Job | None:
+        """The declared job called ``name`` (``module.function``), if any."""
+        return next((job for job in self._jobs if job.name == name and not job.startup), None)
 
     def init_app(self, app: Flask) -> None:
         settings = app.config["REFERRALS_SETTINGS"]

@@ -37,7 +37,7 @@ from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import compute_deadline
 from referrals.core.errors import DomainError, InvalidInput
 from referrals.core.identity import Identity
-from referrals.core.transaction import on_commit
+from referrals.core import outbox
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, HoldEvent, PreservationHold
 from referrals.holds.policies import hold_policy
@@ -182,7 +182,7 @@ def queue_snapshot_after_commit(hold: PreservationHold) -> None:
     """The snapshot is taken by a job once the hold is stored (never for a rolled-back one)."""
     from referrals.holds.snapshot import snapshot_hold
 
-    on_commit(snapshot_hold.enqueue, hold.id)
+    outbox.enqueue(snapshot_hold, hold.id)
 
 
 # --- placing ------------------------------------------------------------------------------

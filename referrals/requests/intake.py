@@ -19,11 +19,12 @@ from referrals.core.clock import now
 from referrals.core.deadlines import compute_deadline
 from referrals.core.errors import InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
-from referrals.core.mail import queue_mail, queue_webhook
+from referrals.core.mail import queue_mail
 from referrals.core.storage import get_store
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
 from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE
+from referrals.remote.webhooks import queue_webhook
 from referrals.requests import rules
 from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
                                        UserNoticeTask)
@@ -281,4 +282,5 @@ def _notify_team(request: DisclosureRequest) -> None:
                    f"First response is due within the hour.\n\n{link}\n")
         queue_webhook(settings.oncall_webhook_url, {
             "event": "emergency_request", "reference": request.reference,
-            "received_at": request.received_at.isoformat(), "url": link})
+            "received_at": request.received_at.isoformat(), "url": link},
+            object_type="request", object_id=request.reference)

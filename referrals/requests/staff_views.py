@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from referrals.core.forms import ConfirmForm
@@ -10,6 +10,8 @@ from referrals.core.clock import now
 from referrals.core.acting import act
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
+from referrals.core.progress import STATES as PROGRESS_STATES
+from referrals.core.progress import progress_json
 from referrals.core.storage import get_store
 from referrals.core.two_person import APPROVE, RELEASE, second_person_refusal
 from referrals.extensions import db
@@ -66,6 +68,7 @@ def detail(reference: str):
                   if evidence_policy.can(identity, "read_bytes", c.item)},
         can_collect=found.status == "collecting"
         and requests.request_policy.can(identity, "work", found),
+        collecting=collection.collection_progress(found), progress_labels=PROGRESS_STATES,
     )
 
 
@@ -133,10 +136,16 @@ def disclose(reference: str):
 def collect(reference: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
-    # A platform that does not answer is refused too (ConnectorError is a DomainError).
-    act(ConfirmForm(), collection.collect_for_request, identity, found,
-        done=lambda items: f"Collected {len(items)} item(s) from the platform.")
+    act(ConfirmForm(), collection.start_collection, identity, found,
+        done="Collecting from the platform: this section shows how far it got.")
     return redirect(url_for(".detail", reference=found.reference) + "#collected")
+
+
+@bp.get("/<reference>/collection/progress")
+@roles_required(*READERS)
+def collection_progress(reference: str):
+    found = requests.get_request_for_staff(current_identity(), reference)
+    return jsonify(progress_json(collection.collection_progress(found)))
 
 
 @bp.get("/<reference>/collected/<int:item_id>")

@@ -50,8 +50,12 @@ def test_immediate_mode_runs_an_enqueued_job_in_the_app(app):
 def test_every_declared_job_is_bound_to_the_app(app):
     bound = app.extensions[EXTENSION].tasks
     assert record_heartbeat.name == "referrals.core.heartbeat.record_heartbeat"
-    assert set(bound) == {job.name for job in jobs._jobs}
+    assert set(bound) == {job.name for job in jobs._jobs if not job.startup}
     assert record_heartbeat.name in bound
+    # What a worker does when it starts is a hook of its huey, not a queued task.
+    startup = {job.name for job in jobs._jobs if job.startup}
+    assert startup == {"referrals.core.outbox.sweep_when_a_worker_starts"}
+    assert startup <= set(jobs.huey_for(app)._startup)
 
 
 # --- a real Redis and a real worker process -------------------------------------------

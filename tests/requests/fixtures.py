@@ -137,8 +137,10 @@ class WebhookReceiver:
                 raw = self.rfile.read(length)
                 receiver.calls.append({"path": self.path, "content_type":
                                        self.headers.get("Content-Type"), "raw": raw,
-                                       "json": json.loads(raw)})
+                                       "json": json.loads(raw),
+                                       "idempotency_key": self.headers.get("Idempotency-Key")})
                 self.send_response(204)
+                self.send_header("X-Request-ID", f"hook-{len(receiver.calls)}")
                 self.end_headers()
 
             def log_message(self, *args):  # keep test output quiet

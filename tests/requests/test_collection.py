@@ -190,8 +190,15 @@ def test_the_page_collects_and_lists_what_was_collected(collecting, agent, new_c
     assert response.status_code == 302 and response.headers["Location"].endswith("#collected")
     page = browser.get(url)
     items = _items(collecting)
-    assert ("success", f"Collected {len(items)} item(s) from the platform.") in flashes(page.text)
+    assert ("success", "Collecting from the platform: this section shows how far it got.") in \
+        flashes(page.text)
+    # The job ran after the commit (jobs run at once in tests); its progress says how it went.
+    progress = browser.get(f"{url}/collection/progress").get_json()
+    assert progress["state"] == "done" and progress["finished"]
+    assert progress["done"] == progress["total"] == len(CATEGORIES)  # one target produced
+    assert progress["message"] == f"Collected {len(items)} item(s) from the platform."
     text = html.unescape(page.text)
+    assert 'data-progress-url="/requests/' in text and progress["message"] in text
     for item in items:
         assert item.sha256 in text and item.original_name in text
         assert f"{item.size:,} bytes" in text
@@ -207,10 +214,14 @@ def test_a_failing_platform_is_a_plain_message_not_a_500(collecting, agent, new_
     url = f"/requests/{collecting.reference}"
     response = post_form(browser, url, f"{url}/collect")
     assert response.status_code == 302
+    progress = browser.get(f"{url}/collection/progress").get_json()
+    assert progress["state"] == "failed"
+    assert progress["message"] == (
+        "The platform did not answer for login_logout of username made_up_one. Try again later; "
+        "if it keeps failing, tell the on-call.")
     page = browser.get(url)
-    assert ("error", "The platform did not answer for login_logout of username made_up_one. Try "
-            "again later; if it keeps failing, tell the on-call.") in \
-        [(kind, html.unescape(text)) for kind, text in flashes(page.text)]
+    assert progress["message"] in html.unescape(page.text)
+    assert 'id="collect"' in page.text  # it can be started again
     assert _items(collecting) == [] and audit_events("request.collected") == []
 
 
@@ -219,9 +230,9 @@ def test_a_connector_that_cannot_be_loaded_is_a_plain_message(collecting, agent,
     use_connector("made_up_platform_sdk:Platform")
     browser = new_client(agent)
     url = f"/requests/{collecting.reference}"
-    page = browser.get(post_form(browser, url, f"{url}/collect").headers["Location"])
-    [(kind, message)] = flashes(page.text)
-    assert kind == "error" and html.unescape(message).startswith(
+    post_form(browser, url, f"{url}/collect")
+    progress = browser.get(f"{url}/collection/progress").get_json()
+    assert progress["state"] == "failed" and progress["message"].startswith(
         "The platform connector 'made_up_platform_sdk:Platform' cannot be loaded")
 
 

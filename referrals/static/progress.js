@@ -1,0 +1,54 @@
+/* Progress of a background job, shown without reloading the page.
+ *
+ * Any element with data-progress-url (a JSON endpoint answering referrals.core.progress's
+ * progress_json) is polled every second until the job is finished. Children marked
+ * data-progress="label|count|bar|message|next" are updated; "next" (a link to see the result)
+ * is shown once the job is done; data-progress-unit words the count ("3 of 8 <unit>"). */
+(function () {
+  "use strict";
+
+  var POLL_MS = 1000;
+  var RETRY_MS = 5000;
+
+  function part(box, name) {
+    return box.querySelector('[data-progress="' + name + '"]');
+  }
+
+  function show(box, progress) {
+    var label = part(box, "label");
+    var count = part(box, "count");
+    var bar = part(box, "bar");
+    var message = part(box, "message");
+    var next = part(box, "next");
+    box.dataset.state = progress.state;
+    box.className = box.className.replace(/job-progress-[a-z]+/g, "").trim() +
+      " job-progress-" + progress.state;
+    if (label) { label.textContent = progress.label; }
+    if (count) {
+      count.textContent = progress.done + " of " + progress.total + " " + (box.dataset.progressUnit || "done");
+    }
+    if (bar) {
+      bar.max = progress.total || 1;
+      bar.value = progress.state === "done" && !progress.total ? 1 : progress.done;
+    }
+    if (message) { message.textContent = progress.message; }
+    if (next) { next.hidden = progress.state !== "done"; }
+  }
+
+  function poll(box) {
+    fetch(box.dataset.progressUrl, {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (progress) {
+        show(box, progress);
+        if (!progress.finished) { window.setTimeout(function () { poll(box); }, POLL_MS); }
+      })
+      .catch(function () { window.setTimeout(function () { poll(box); }, RETRY_MS); });
+  }
+
+  document.querySelectorAll("[data-progress-url]").forEach(function (box) {
+    if (box.dataset.state === "queued" || box.dataset.state === "running") { poll(box); }
+  });
+}());

@@ -138,6 +138,7 @@ def deliver(entry_id: int) -> str:
         entry.state, entry.finished_at = "failed", at
         entry.last_error = f"No job is declared as {entry.job!r}."
         log.error("outbox entry %s names an unknown job %r", entry_id, entry.job)
+        commit()
         return "failed"
     entry.state, entry.started_at, entry.heartbeat_at = "running", at, at
     entry.attempts += 1

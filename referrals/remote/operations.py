@@ -352,7 +352,7 @@ def _refused(operation_id: int, call: StepCall, runner: str, error: RemoteError)
 
 
 def resolve_unknown_step(actor: Identity, operation: RemoteOperation, *, happened: bool,
-                         outcome: dict | None = None) -> None:
+                         outcome: dict | None = None, remote_ids: dict | None = None) -> None:
     """A person checked with the remote what became of the step the operation stopped at:
     record it as done (``happened``) or to be made again, and let the operation go on."""
     if operation.state != "needs_check":
@@ -362,6 +362,7 @@ def resolve_unknown_step(actor: Identity, operation: RemoteOperation, *, happene
     if happened:
         step.state, step.finished_at = "done", at
         step.outcome = outcome or {"checked_by": actor.label}
+        operation.remote_ids = {**(operation.remote_ids or {}), **(remote_ids or {})}
     else:
         step.state = "pending"
     operation.state, operation.updated_at, operation.last_error = "pending", at, ""
@@ -369,7 +370,8 @@ def resolve_unknown_step(actor: Identity, operation: RemoteOperation, *, happene
     record_event(actor, "remote.step_resolved", object_type="remote_operation",
                  object_id=operation.id, after={"kind": operation.kind, "step": step.name,
                                                 "position": step.position,
-                                                "happened": happened})
+                                                "happened": happened,
+                                                "remote_ids": remote_ids or {}})
     outbox.enqueue(advance_operation, operation.id)
 
 

@@ -48,7 +48,19 @@
       .catch(function () { window.setTimeout(function () { poll(box); }, RETRY_MS); });
   }
 
+  function reloadForTheResult(event) {
+    // The result is on this very page: a link to it (with a #fragment) would only scroll.
+    var link = event.target.closest("a");
+    if (link && link.pathname === window.location.pathname && link.search === window.location.search) {
+      event.preventDefault();
+      window.location.hash = link.hash;
+      window.location.reload();
+    }
+  }
+
   document.querySelectorAll("[data-progress-url]").forEach(function (box) {
+    var next = part(box, "next");
+    if (next) { next.addEventListener("click", reloadForTheResult); }
     if (box.dataset.state === "queued" || box.dataset.state === "running") { poll(box); }
   });
 }());

@@ -50,7 +50,10 @@ def test_immediate_mode_runs_an_enqueued_job_in_the_app(app):
 def test_every_declared_job_is_bound_to_the_app(app):
     bound = app.extensions[EXTENSION].tasks
     assert record_heartbeat.name == "referrals.core.heartbeat.record_heartbeat"
-    assert set(bound) == {job.name for job in jobs._jobs if not job.startup}
+    # (tests declare jobs of their own, for a worker process started from tests.core.gated_worker)
+    ours = {name for name in bound if not name.startswith("tests.")}
+    assert ours == {job.name for job in jobs._jobs
+                    if not job.startup and not job.name.startswith("tests.")}
     assert record_heartbeat.name in bound
     # What a worker does when it starts is a hook of its huey, not a queued task.
     startup = {job.name for job in jobs._jobs if job.startup}

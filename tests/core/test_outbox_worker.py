@@ -23,6 +23,7 @@ from referrals.core.outbox import OutboxEntry, deliver
 from referrals.core.transaction import unit_of_work
 from referrals.extensions import db, jobs
 from tests.core.gated_jobs import gated_heartbeat
+from tests.core.test_jobs import _stop
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
 
 LEASE_SECONDS = 2
@@ -55,17 +56,6 @@ def _wait(condition, what: str, logs: list[Path], timeout: float = 40):
         time.sleep(0.1)
     pytest.fail(f"timed out waiting for {what}; worker logs:\n"
                 + "\n".join(log.read_text() for log in logs if log.exists()))
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 def test_a_killed_worker_leaves_nothing_undone_and_nothing_done_twice(app, settings, tmp_path):

@@ -1,5 +1,6 @@
 """Every background task, imported in one place so the worker knows them all."""
 
+from referrals.audit.checkpoints import post_checkpoint  # noqa: F401
 from referrals.audit.jobs import write_checkpoint_job  # noqa: F401
 from referrals.core.heartbeat import record_heartbeat  # noqa: F401
 from referrals.core.mail import send_mail_job  # noqa: F401

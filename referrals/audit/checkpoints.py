@@ -30,9 +30,10 @@ from referrals.audit.services import HEAD_ID, ChainReport, record_event, verify_
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
-from referrals.core.mail import queue_webhook
+from referrals.core import outbox
+from referrals.core.http import http_client
 from referrals.core.signing import BadSignature, PlatformSigner, get_signer
-from referrals.extensions import db
+from referrals.extensions import db, jobs
 
 NAMESPACE = "referrals-audit-checkpoint"
 FORMAT = "referrals-audit-checkpoint/1"
@@ -269,8 +270,17 @@ def write_checkpoint(actor: Identity, *, unless_unchanged: bool = False) -> Writ
                "webhook": bool(webhook)},
     )
     if webhook:
-        queue_webhook(webhook, json.loads(data))
+        key = f"audit.checkpoint:{checkpoint.name}"
+        outbox.enqueue(post_checkpoint, webhook, json.loads(data), key, key=key)
     return Written(checkpoint, path, webhook)
+
+
+@jobs.task()
+def post_checkpoint(url: str, checkpoint: dict, key: str) -> None:
+    """Post a signed checkpoint to the webhook, after the commit that recorded it (an outbox
+    job: tried again with backoff until the receiver has it; ``key`` lets it drop a repeat)."""
+    with http_client() as client:
+        client.request("POST", url, json=checkpoint, idempotency_key=key)
 
 
 # --- checking the chain against them ------------------------------------------------------

@@ -218,3 +218,18 @@ def test_flask_config_carries_the_security_rules(production):
     assert config["SECURITY_LOGOUT_METHODS"] == ["POST"]
     assert config["TESTING"] is False
     assert config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 30 * 60
+
+
+def test_durable_work_settings_are_read_and_bounded(production):
+    settings = load_settings({**production, "REFERRALS_OUTBOX_LEASE_SECONDS": "120",
+                              "REFERRALS_OUTBOX_MAX_ATTEMPTS": "3",
+                              "REFERRALS_HTTP_TIMEOUT_SECONDS": "5", "REFERRALS_HTTP_RETRIES": "0"})
+    assert (settings.outbox_lease_seconds, settings.outbox_max_attempts,
+            settings.http_timeout_seconds, settings.http_retries) == (120, 3, 5, 0)
+    defaults = load_settings(production)
+    assert (defaults.outbox_lease_seconds, defaults.outbox_max_attempts,
+            defaults.http_timeout_seconds, defaults.http_retries) == (600, 6, 10, 3)
+    with pytest.raises(ConfigError, match="REFERRALS_HTTP_TIMEOUT_SECONDS must be between 1 and 300"):
+        load_settings({**production, "REFERRALS_HTTP_TIMEOUT_SECONDS": "0"})
+    with pytest.raises(ConfigError, match="REFERRALS_OUTBOX_LEASE_SECONDS must be a whole number"):
+        load_settings({**production, "REFERRALS_OUTBOX_LEASE_SECONDS": "soon"})

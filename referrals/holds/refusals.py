@@ -12,8 +12,8 @@ from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
 from referrals.holds.models import PreservationHold
 from referrals.holds.policies import hold_policy
-from referrals.holds.rules import (HOLD_KINDS, LIVE_STATUSES, PRODUCTION_CONFIRMABLE_KINDS,
-                                   STATUSES)
+from referrals.holds.rules import (HOLD_KINDS, HOLD_STATES, LIVE_STATUSES,
+                                   PRODUCTION_CONFIRMABLE_KINDS, STATUSES)
 from referrals.holds.standing import hold_zone, last_event, zoned_date, zoned_time
 
 
@@ -109,10 +109,11 @@ def production_refusal(hold: PreservationHold, at: datetime | None = None) -> st
     return None
 
 
-def end_refusal(hold: PreservationHold, doing: str) -> str | None:
-    """Release and conversion: any hold not yet ended (one past its expiry included, so an
-    expired hold the sweep has not reached yet can be closed with a reason)."""
-    if hold.status in LIVE_STATUSES:
+def end_refusal(hold: PreservationHold, doing: str, by: str = "release") -> str | None:
+    """Release and conversion (``by``): from any status the hold's state machine ends it from,
+    i.e. any hold not yet ended (one past its expiry included, so an expired hold the sweep
+    has not reached yet can be closed with a reason)."""
+    if HOLD_STATES.allows(hold.status, by):
         return None
     zone = hold_zone(hold)
     return (f"{hold.reference} already ended: {STATUSES.get(hold.status, hold.status).lower()} "
@@ -140,7 +141,7 @@ def actions_for(identity: Identity, hold: PreservationHold, at: datetime | None 
         "renew": lambda: renewal_refusal(hold, at),
         "extend": lambda: extension_refusal(hold, at),
         "confirm_production": lambda: production_refusal(hold, at),
-        "convert": lambda: end_refusal(hold, "converted"),
+        "convert": lambda: end_refusal(hold, "converted", by="convert"),
         "release": lambda: end_refusal(hold, "released"),
         "review": lambda: review_refusal(hold, at),
         "snapshot": lambda: snapshot_refusal(hold, at),

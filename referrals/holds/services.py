@@ -438,7 +438,7 @@ def convert_hold(actor: Identity, hold: PreservationHold, production_reference: 
                  note: str = "") -> PreservationHold:
     """The preserved data is taken over by a production: the hold ends as converted."""
     hold_policy.require(actor, "convert", hold)
-    _refuse(end_refusal(hold, "converted"))
+    _refuse(end_refusal(hold, "converted", by="convert"))
     conversion = HOLD_STATES.require(hold.status, "converted", by="convert")
     reference = _production_reference(hold, production_reference)
     note = (note or "").strip()[:MAX_REASON]

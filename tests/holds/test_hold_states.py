@@ -11,7 +11,7 @@ import pytest
 from referrals.core.errors import InvalidInput
 from referrals.core.states import StateMachine
 from referrals.core.transaction import commit
-from referrals.holds import services
+from referrals.holds import refusals, services
 from referrals.holds.services import release_hold
 from tests.holds.helpers import by_reference, hold_of, me, preserve
 from tests.holds.test_agency_told import agency_messages
@@ -43,3 +43,22 @@ def test_the_agency_is_told_of_a_release_only_as_declared(officer_a, supervisor,
     commit()
     assert by_reference(hold.reference).status == "released"
     assert agency_messages(request)[before:] == []
+
+
+def test_the_hold_page_offers_an_ending_only_where_the_declaration_allows_it(
+        officer_a, supervisor, frozen, monkeypatch, new_client):
+    frozen(RECEIVED)
+    hold = hold_of(preserve(officer_a))
+    url = f"/holds/{hold.reference}"
+    browser = new_client(supervisor)  # one sign-in: a TOTP code is accepted once
+    page = browser.get(url).text
+    assert url + "/convert" in page and url + "/release" in page
+
+    machine = refusals.HOLD_STATES
+    no_conversion = StateMachine(machine.noun, machine.statuses, final=machine.final,
+                                 reason_prompt=machine.reason_prompt, transitions=tuple(
+                                     t for t in machine.transitions if t.by != "convert"))
+    monkeypatch.setattr(refusals, "HOLD_STATES", no_conversion)
+    assert refusals.actions_for(me(supervisor), hold)["convert"] is not None
+    page = browser.get(url).text
+    assert url + "/convert" not in page and url + "/release" in page

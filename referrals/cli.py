@@ -13,6 +13,7 @@ from referrals.audit.checkpoints import CheckpointError, verify_trail, write_che
 from referrals.core.identity import system_identity
 from referrals.core.signing import get_signer
 from referrals.core.transaction import unit_of_work
+from referrals.remote import cli as work_cli
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 demo_cli = AppGroup("demo", help="Demo data for a local try-out.")
@@ -255,3 +256,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(holds_cli)
     app.cli.add_command(retention_cli)
+    app.cli.add_command(work_cli.cli)

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from huey import crontab
-from sqlalchemy import JSON, Index, Integer, String, Text, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referrals.core.clock import as_utc, now
@@ -215,6 +215,21 @@ def sweep() -> list[int]:
         except Exception:  # noqa: BLE001 (the next sweep tries again)
             log.exception("could not hand outbox entry %s to the job queue", entry_id)
     return due
+
+
+def counts() -> dict[str, int]:
+    """How many entries are in each state."""
+    rows = db.session.execute(select(OutboxEntry.state, func.count(OutboxEntry.id))
+                              .group_by(OutboxEntry.state))
+    return {state: count for state, count in rows}
+
+
+def troubled(limit: int = 50) -> list[OutboxEntry]:
+    """Entries that failed for good, or failed at least once and wait to be tried again."""
+    return list(db.session.scalars(
+        select(OutboxEntry).where(OutboxEntry.state.in_(("failed", "pending")),
+                                  OutboxEntry.last_error != "")
+        .order_by(OutboxEntry.id.desc()).limit(limit)))
 
 
 @jobs.periodic_task(crontab())

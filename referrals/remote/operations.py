@@ -375,6 +375,21 @@ def resolve_unknown_step(actor: Identity, operation: RemoteOperation, *, happene
     outbox.enqueue(advance_operation, operation.id)
 
 
+def unfinished_operations(limit: int = 50) -> list[RemoteOperation]:
+    """Operations not done, those waiting for a person first."""
+    return list(db.session.scalars(
+        select(RemoteOperation).where(RemoteOperation.state != "done")
+        .order_by((RemoteOperation.state == "needs_check").desc(), RemoteOperation.id)
+        .limit(limit)))
+
+
+def get_operation(operation_id: int) -> RemoteOperation:
+    operation = db.session.get(RemoteOperation, operation_id)
+    if operation is None:
+        raise DomainError(f"There is no remote operation {operation_id}.")
+    return operation
+
+
 def _describe(error: Exception) -> str:
     message = getattr(error, "message", None) or str(error) or ""
     return f"{type(error).__name__}: {message}"[:2000]

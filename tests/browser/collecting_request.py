@@ -7,18 +7,20 @@ from __future__ import annotations
 from referrals import create_app
 from referrals.accounts.services import find_user_by_email
 from referrals.core.transaction import unit_of_work
-from referrals.demo import DEMO_DOMAIN
-from referrals.demo_requests import OFFICER
 from referrals.requests import services
 from tests.requests.helpers import as_identity, decide_all, move, submit
+
+# Accounts that `flask demo seed` makes (the live server seeds them).
+OFFICER = "det.rivera@metrocity-pd.example"
+AGENT, SUPERVISOR = "agent@referrals.example", "supervisor@referrals.example"
 
 
 def main() -> None:
     app = create_app()
     with app.app_context(), unit_of_work():
         officer = find_user_by_email(OFFICER)
-        agent = find_user_by_email(f"agent@{DEMO_DOMAIN}")
-        supervisor = find_user_by_email(f"supervisor@{DEMO_DOMAIN}")
+        agent = find_user_by_email(AGENT)
+        supervisor = find_user_by_email(SUPERVISOR)
         request = submit(officer, official_email=OFFICER,
                          data_categories=["subscriber", "login_logout", "content"],
                          targets=[{"kind": "username", "value": "@walk_collect_one"},

@@ -315,3 +315,32 @@ def test_collected_items_lists_newest_first_with_categories(collecting, agent):
     assert {c.item.id for c in listed} == {i.id for i in items}
     assert [c.category for c in listed if c.item.id == items[0].id] == ["subscriber"]
     assert all(c.category in CATEGORIES for c in listed)
+
+
+def test_the_progress_is_for_staff_who_read_requests_only(collecting, agent, make_user,
+                                                         new_client):
+    browser = new_client(agent)
+    url = f"/requests/{collecting.reference}"
+    assert browser.get(f"{url}/collection/progress").get_json() == {
+        "state": "none", "label": "Not started", "done": 0, "total": 0, "percent": 0,
+        "message": "", "finished": True}
+    post_form(browser, url, f"{url}/collect")
+    assert browser.get(f"{url}/collection/progress").get_json()["state"] == "done"
+    compliance = new_client(make_user("compliance"))
+    assert compliance.get(f"{url}/collection/progress").get_json()["state"] == "done"
+    admin = new_client(make_user("admin"))
+    assert admin.get(f"{url}/collection/progress").status_code == 403
+    officer = new_client(collecting.submitted_by)
+    response = officer.get(f"{url}/collection/progress")
+    assert response.status_code == 404 and b"Collected" not in response.data
+    anonymous = new_client()
+    assert anonymous.get(f"{url}/collection/progress").status_code == 302
+
+
+def test_one_collection_at_a_time(collecting, agent):
+    from referrals.requests.collection import start_collection
+
+    first = start_collection(as_identity(agent), collecting)  # queued: not committed, not run
+    assert first.state == "queued" and first.total == len(CATEGORIES)  # one target produced
+    with pytest.raises(DomainError, match="already being collected"):
+        start_collection(as_identity(agent), collecting)

@@ -12,6 +12,7 @@ from bench.ingest import ingest_checks, run_ingest
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
 from bench.report import Check, heading, print_checks
+from bench.uploads import run_uploads, upload_checks
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +39,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip part C (building an evidence package)")
     parser.add_argument("--package-mib", type=int, default=1024,
                         help="size of the packaged file in MiB (default 1024: 1 GiB)")
+    parser.add_argument("--skip-uploads", action="store_true",
+                        help="skip part D (two concurrent uploads)")
+    parser.add_argument("--upload-mib", type=int, default=200,
+                        help="size of each concurrently uploaded file in MiB (default 200)")
     return parser.parse_args(argv)
 
 
@@ -80,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
             checks += package_checks(run_packages(options.package_mib))
         except BenchError as error:
             checks.append(Check("the package benchmark runs", str(error), False))
+    if not options.skip_uploads:
+        try:
+            checks += upload_checks(run_uploads(options.upload_mib))
+        except BenchError as error:
+            checks.append(Check("the concurrent upload benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -4,7 +4,8 @@
 ``python -m bench.ingest_child copy FILE TARGET``: a plain copy with fsync (the disk's pace).
 ``python -m bench.ingest_child blobstore FILE STORE_DIR``: BlobStore.write over the file.
 ``python -m bench.ingest_child prepare_app -``: migrate a fresh SQLite database
-(REFERRALS_INSTANCE_PATH, DATABASE_URL from the environment), make an agent and a case.
+(REFERRALS_INSTANCE_PATH, DATABASE_URL from the environment), make an agent, a case and an
+``evidence:write`` token.
 ``python -m bench.ingest_child add_evidence FILE USER_ID CASE_ID``: the whole service
 path in that app.
 
@@ -86,6 +87,7 @@ def prepare_app_case() -> dict:
     from referrals.cases.services import open_case
     from referrals.core.identity import Identity, system_identity
     from referrals.core.transaction import unit_of_work
+    from referrals.tokens.services import create_token
 
     app = create_app()
     with app.app_context(), unit_of_work():
@@ -94,7 +96,11 @@ def prepare_app_case() -> dict:
         user, _ = create_staff_user(system_identity("bench"), email=AGENT, full_name="Bench Agent",
                                     roles=["agent"], password="bench-agent-passphrase-42")
         case = open_case(Identity.for_user(user), title="Ingest benchmark", category="other")
-        return {"user_id": user.id, "case_id": case.id}
+        # For the concurrent uploads (bench.upload_child), which go through the API.
+        _, token = create_token(system_identity("bench"), user, scopes=["evidence:write"],
+                                name="bench uploads")
+        return {"user_id": user.id, "case_id": case.id, "reference": case.reference,
+                "token": token}
 
 
 def add_evidence_through_app(path: Path, user_id: int, case_id: int) -> dict:

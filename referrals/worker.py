@@ -2,6 +2,8 @@
 
 from referrals import create_app
 from referrals.extensions import jobs
+from referrals.retention.jobs import remove_leftovers_at_start
 
 app = create_app()
 huey = jobs.huey_for(app)
+remove_leftovers_at_start(app)

@@ -12,7 +12,7 @@ from referrals.connector import (METHODS, ConnectorError, Export, Period, Target
 from referrals.connector.demo import export_as_json
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
-from referrals.evidence.services import add_collected_evidence
+from referrals.evidence.services import record_collected_evidence, stage_evidence
 
 # How a collected item says which data category it answers (see ``collected_category``).
 _RECORDS_NAME = re.compile(r"^(?P<category>[a-z_]+)-")
@@ -57,24 +57,23 @@ def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, r
     target and category (its records, even when there are none: "nothing found" is part of
     the answer), plus one item per content file."""
     source = get_connector().name
-    items: list[EvidenceItem] = []
+    # Every file is stored before anything is recorded: the writes (hashing, encrypting,
+    # fsync) hold no lock, and the records that follow are one short stretch of the chain.
+    planned: list[tuple[object, dict]] = []
     for export in exports:
         target, category = export.target, export.category
-        name = f"{category}-{target.kind}-{target.value}.json"
-        items.append(add_collected_evidence(
-            actor, io.BytesIO(export_as_json(export)), request=request, hold=hold,
-            original_name=name, source_system=source,
+        planned.append((stage_evidence(io.BytesIO(export_as_json(export))), dict(
+            original_name=f"{category}-{target.kind}-{target.value}.json",
             description=f"{len(export.records)} {category} record(s) for {target.kind} "
-                        f"{target.value}" + ("" if export.found else " (no such account)"),
-            purpose=purpose))
+                        f"{target.value}" + ("" if export.found else " (no such account)"))))
         for file in export.files:
-            items.append(add_collected_evidence(
-                actor, io.BytesIO(file.data), request=request, hold=hold,
-                original_name=file.name, source_system=source,
-                platform_content_id=file.platform_content_id, url=file.url,
-                may_be_csam=file.may_be_csam,
-                description=f"File from {category} data of {target.kind} {target.value}",
-                purpose=purpose))
+            planned.append((stage_evidence(io.BytesIO(file.data)), dict(
+                original_name=file.name, platform_content_id=file.platform_content_id,
+                url=file.url, may_be_csam=file.may_be_csam,
+                description=f"File from {category} data of {target.kind} {target.value}")))
+    items = [record_collected_evidence(actor, staged, request=request, hold=hold,
+                                       source_system=source, purpose=purpose, **fields)
+             for staged, fields in planned]
     return items
 
 

@@ -14,6 +14,7 @@ every key still configured decrypts what it wrote.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -28,6 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"RFB1"
+PENDING = "pending"
 CHUNK = 1024 * 1024
 HEAD_BYTES = 8192  # kept for MIME sniffing
 
@@ -53,6 +55,48 @@ class WrittenBlob:
     head: bytes
 
 
+class PendingFile:
+    """A stored file waiting on a transaction, with its marker held locked by this process.
+
+    ``keep()`` clears the marker (the file stays); ``remove()`` overwrites and unlinks the file
+    and clears the marker. Either ends it; calling one after the other does nothing more. If
+    neither is called, the lock goes when the handle is closed (garbage collected, the process
+    exits) and the orphan sweep settles the file by whether a row names it."""
+
+    def __init__(self, store: "BlobStore", name: str, marker: Path, handle,
+                 written: "WrittenBlob | None" = None):
+        self.store = store
+        self.name = name
+        self.marker = marker
+        self.written = written
+        self._handle = handle
+
+    @property
+    def settled(self) -> bool:
+        return self._handle is None
+
+    def keep(self) -> None:
+        if self._handle is None:
+            return
+        self.marker.unlink(missing_ok=True)
+        self.release()
+
+    def remove(self) -> None:
+        if self._handle is None:
+            return
+        self.store.delete(self.name)
+        self.store.delete_partial(self.name)
+        self.marker.unlink(missing_ok=True)
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the lock and decide nothing (the orphan sweep will)."""
+        if self._handle is None:
+            return
+        handle, self._handle = self._handle, None
+        handle.close()  # closing drops the flock
+
+
 class BlobStore:
     def __init__(self, root: Path, keys: dict[int, bytes]):
         if not keys:
@@ -70,8 +114,102 @@ class BlobStore:
             raise StorageError("not a storage name")
         return self.root / name[:2] / f"{name}.blob"
 
-    def write(self, stream: BinaryIO, *, max_bytes: int | None = None) -> WrittenBlob:
+    def _marker(self, name: str) -> Path:
+        self._path(name)  # the same check of the name
+        return self.root / PENDING / name
+
+    def _hold_marker(self, name: str):
+        """Create ``name``'s marker and lock it; ``BlockingIOError`` if another holds it
+        (never waited for: the holder may be this very process)."""
+        marker = self._marker(name)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(marker, "a+b")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise
+        # The marker must be on disk before the file it speaks for.
+        os.fsync(handle.fileno())
+        directory = os.open(marker.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return marker, handle
+
+    def stage(self, stream: BinaryIO, *, max_bytes: int | None = None) -> PendingFile:
+        """Write a new blob whose row is still to be committed: ``keep()`` it after the
+        commit, ``remove()`` it after a rollback. A crash before either leaves a marker the
+        next orphan sweep finds at once."""
         name = uuid.uuid4().hex
+        marker, handle = self._hold_marker(name)
+        try:
+            written = self.write(stream, max_bytes=max_bytes, name=name)
+        except BaseException:
+            marker.unlink(missing_ok=True)
+            handle.close()
+            raise
+        return PendingFile(self, name, marker, handle, written)
+
+    def claim(self, name: str) -> PendingFile | None:
+        """Mark a stored blob that a transaction is about to stop naming (a purge):
+        ``remove()`` it after the commit, ``keep()`` it after a rollback. None if another
+        transaction has claimed it already (that one settles the marker)."""
+        try:
+            marker, handle = self._hold_marker(name)
+        except BlockingIOError:
+            return None
+        return PendingFile(self, name, marker, handle)
+
+    def abandoned(self) -> Iterator[PendingFile]:
+        """Pending files whose transaction's process let go of them (crashed, or finished
+        between its commit and clearing the marker), each locked by us while the caller
+        decides: ``keep()`` if a row names it, else ``remove()``. Ask the database only
+        after this yields: the lock orders the question after the other side's commit."""
+        folder = self.root / PENDING
+        if not folder.is_dir():
+            return
+        for marker in sorted(folder.iterdir()):
+            name = marker.name
+            if len(name) != 32 or not all(c in "0123456789abcdef" for c in name):
+                continue
+            try:
+                handle = open(marker, "r+b")
+            except FileNotFoundError:  # settled meanwhile
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # its transaction is still running
+                handle.close()
+                continue
+            if not marker.exists():  # settled between our open and our lock
+                handle.close()
+                continue
+            yield PendingFile(self, name, marker, handle)
+
+    def is_pending(self, name: str) -> bool:
+        return self._marker(name).exists()
+
+    def partial_in_progress(self, name: str) -> bool:
+        """Whether a live process is still writing ``name``'s ``.partial`` file."""
+        try:
+            handle = open(self._path(name).with_suffix(".partial"), "rb")
+        except FileNotFoundError:
+            return False
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False
+
+    def write(self, stream: BinaryIO, *, max_bytes: int | None = None,
+              name: str | None = None) -> WrittenBlob:
+        """Write a blob under a new name (or ``name``, fresh from ``stage``). Nothing marks
+        it pending: a file written this way and never named waits out the orphan sweep's
+        grace period. Application code stages instead."""
+        name = name or uuid.uuid4().hex
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(".partial")
@@ -83,6 +221,7 @@ class BlobStore:
         size, index, head = 0, 0, b""
         try:
             with open(temp, "wb") as out:
+                fcntl.flock(out, fcntl.LOCK_EX)  # a live writer: see partial_in_progress
                 out.write(header)
                 current = _read_chunk(stream)
                 while True:
@@ -105,7 +244,7 @@ class BlobStore:
                     current, index = following, index + 1
                 out.flush()
                 os.fsync(out.fileno())
-            temp.rename(path)
+                temp.rename(path)  # while the lock is held: a sweep never sees it unlocked
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

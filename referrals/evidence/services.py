@@ -19,7 +19,8 @@ from referrals.cases.services import _responded, _timeline
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import Identity
-from referrals.core.storage import StorageError, TooLarge, get_store
+from referrals.core.staging import stage_blob
+from referrals.core.storage import PendingFile, StorageError, TooLarge, get_store
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.evidence.policies import evidence_policy
 from referrals.extensions import db
@@ -87,29 +88,36 @@ def get_item(case: Case, item_id: int) -> EvidenceItem:
                          "There is no such evidence item in this case.")
 
 
-def _store_blob(stream: BinaryIO) -> StoredBlob:
-    settings = current_app.config["REFERRALS_SETTINGS"]
-    store = get_store()
+def _stage(stream: BinaryIO) -> PendingFile:
+    """Hash, encrypt and write the stream before the transaction writes anything (nothing
+    slow inside the audit lock): kept at commit, removed at rollback."""
+    limit = current_app.config["REFERRALS_SETTINGS"].evidence_max_bytes
     try:
-        written = store.write(stream, max_bytes=settings.evidence_max_bytes)
+        staged = stage_blob(stream, max_bytes=limit)
     except TooLarge as error:
-        raise InvalidInput(
-            f"The file is larger than the limit of {settings.evidence_max_bytes:,} bytes.",
-            field="file") from error
-    if written.size == 0:
-        store.delete(written.name)
+        raise InvalidInput(f"The file is larger than the limit of {limit:,} bytes.",
+                           field="file") from error
+    if staged.written.size == 0:
+        staged.remove()
         raise InvalidInput("The file is empty.", field="file")
+    return staged
+
+
+def _record_blob(staged: PendingFile) -> StoredBlob:
+    """The blob row for staged bytes: the one already stored with the same SHA-256 (the
+    staged copy then goes), or a new one."""
+    store, written = get_store(), staged.written
     existing = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
     if existing is not None:
         if store.exists(existing.storage_name):
-            store.delete(written.name)  # the same bytes are stored already
+            staged.remove()  # the same bytes are stored already
         else:
             # The stored copy is gone (lost disk, restore from an old backup): keep this
             # one instead of deleting the only good copy and pointing at a missing file.
             log.warning("stored blob %s was missing; replaced by a new upload", existing.id)
             existing.storage_name, existing.key_id = written.name, written.key_id
             db.session.flush()
-        return existing, written
+        return existing
     blob = StoredBlob(sha256=written.sha256, storage_name=written.name, key_id=written.key_id,
                       size=written.size, created_at=now())
     try:
@@ -117,17 +125,17 @@ def _store_blob(stream: BinaryIO) -> StoredBlob:
             db.session.add(blob)
             db.session.flush()
     except IntegrityError:
-        store.delete(written.name)
+        staged.remove()
         blob = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
-    return blob, written
+    return blob
 
 
-def _new_item(actor: Identity, stream: BinaryIO, *, original_name: str | None,
+def _new_item(actor: Identity, staged: PendingFile, *, original_name: str | None,
               may_be_csam: bool, source_system: str, platform_content_id: str | None,
               url: str | None, description: str, **owner) -> EvidenceItem:
-    """Hash, encrypt and store the stream; the item row, flushed. ``owner`` is exactly one
-    of case_id, request_id, hold_id."""
-    blob, written = _store_blob(stream)
+    """The item row for staged bytes, flushed. ``owner`` is exactly one of case_id,
+    request_id, hold_id."""
+    blob, written = _record_blob(staged), staged.written
     item = EvidenceItem(
         blob_id=blob.id, original_name=safe_file_name(original_name),
         mime_type=sniff_mime(written.head), size=written.size, md5=written.md5,
@@ -143,6 +151,11 @@ def _new_item(actor: Identity, stream: BinaryIO, *, original_name: str | None,
     return item
 
 
+def _refuse_if_purged(case: Case) -> None:
+    if case.purged_at is not None:
+        raise DomainError("This case was purged under the retention policy; nothing can be added.")
+
+
 def add_evidence(
     actor: Identity,
     case: Case,
@@ -156,13 +169,15 @@ def add_evidence(
     description: str = "",
     purpose: str = "Uploaded to the case",
 ) -> EvidenceItem:
-    """Stream a file into the case: one pass hashes (MD5, SHA-1, SHA-256) and encrypts it."""
+    """Stream a file into the case: one pass hashes (MD5, SHA-1, SHA-256) and encrypts it,
+    before the transaction writes; then the short part records the item, custody and audit."""
     evidence_policy.require(actor, "add")
     if actor.scopes is not None and not actor.has_scope("evidence:write"):
         raise PermissionDenied("This token may not add evidence.")
-    if case.purged_at is not None:
-        raise DomainError("This case was purged under the retention policy; nothing can be added.")
-    item = _new_item(actor, stream, original_name=original_name,
+    _refuse_if_purged(case)
+    staged = _stage(stream)
+    _refuse_if_purged(case)  # read again: the case may have been purged while the file came in
+    item = _new_item(actor, staged, original_name=original_name,
                      may_be_csam=bool(may_be_csam) or _sensitive_case(case),
                      source_system=source_system, platform_content_id=platform_content_id,
                      url=url, description=description, case_id=case.id)
@@ -179,9 +194,22 @@ def add_evidence(
     return item
 
 
-def add_collected_evidence(
+def add_collected_evidence(actor: Identity, stream: BinaryIO, **fields) -> EvidenceItem:
+    """Store what the platform connector returned and record it (``record_collected_evidence``
+    takes the same keywords). Collecting several files: stage them all with
+    ``stage_evidence`` first, then record them."""
+    return record_collected_evidence(actor, _stage(stream), **fields)
+
+
+def stage_evidence(stream: BinaryIO) -> PendingFile:
+    """Store bytes for an item that ``record_collected_evidence`` will record; call it before
+    the transaction's first write (several files: stage them all, then record them all)."""
+    return _stage(stream)
+
+
+def record_collected_evidence(
     actor: Identity,
-    stream: BinaryIO,
+    staged: PendingFile,
     *,
     request=None,
     hold=None,
@@ -193,13 +221,13 @@ def add_collected_evidence(
     may_be_csam: bool = False,
     purpose: str,
 ) -> EvidenceItem:
-    """Store what the platform connector returned, owned by a disclosure request (collected
-    for it) or a preservation hold (its snapshot). Callers check who may collect; this records
-    custody and audit like any other item."""
+    """What the platform connector returned, owned by a disclosure request (collected for it)
+    or a preservation hold (its snapshot), from staged bytes: row, custody, audit. Callers
+    check who may collect."""
     if (request is None) == (hold is None):
         raise ValueError("collected evidence belongs to exactly one request or one hold")
     owner = {"request_id": request.id} if request is not None else {"hold_id": hold.id}
-    item = _new_item(actor, stream, original_name=original_name, may_be_csam=may_be_csam,
+    item = _new_item(actor, staged, original_name=original_name, may_be_csam=may_be_csam,
                      source_system=source_system, platform_content_id=platform_content_id,
                      url=url, description=description, **owner)
     record_custody(actor, item, "collected", purpose)

@@ -20,7 +20,7 @@ from referrals.core.deadlines import compute_deadline
 from referrals.core.errors import InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
-from referrals.core.storage import get_store
+from referrals.core.staging import stage_blob
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
 from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE
@@ -184,6 +184,8 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     settings = current_app.config["REFERRALS_SETTINGS"]
     checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
                for name, stream in documents]
+    # Stored before the request's first write (nothing slow inside the audit lock).
+    staged = [stage_blob(io.BytesIO(content)) for _, content, _ in checked]
     received = now()
     emergency = kind.emergency or bool(data.get("emergency") and kind.key == "eu_epoc")
     key = deadline_key(kind.key, emergency)
@@ -214,9 +216,8 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     )
     db.session.add(request)
     db.session.flush()
-    store = get_store()
-    for name, content, pages in checked:
-        written = store.write(io.BytesIO(content))
+    for (name, _content, pages), stored in zip(checked, staged):
+        written = stored.written
         request.documents.append(LegalProcessDocument(
             original_name=safe_file_name(name), storage_name=written.name, sha256=written.sha256,
             size=written.size, pages=pages, uploaded_at=received, uploaded_by_id=actor.user_id))

@@ -1,14 +1,26 @@
 """Stored files that no row names: bytes kept for nobody.
 
 A file is written before the row that names it is committed (a stream is hashed while it is
-stored), so a request that fails after the write, a process that dies mid-upload, or a purge
-whose transaction rolled back after its files were removed the other way round, can leave a
-file behind. Kept bytes that nothing describes are the worst kind: nobody can say whose they
-are or when they must go. This sweep removes them once they are old enough that no upload
-can still be on its way to naming them (a day by default), and records one audit event with
-how many went. It never touches a file a row names: evidence blobs and legal process
-documents. A new table that names stored files must be added to ``_named``, or its files
-would look like orphans (tests/retention/test_orphans.py stores one of each kind).
+stored, and before the transaction writes: nothing slow inside the audit lock), so a request
+that fails after the write, or a process that dies mid-upload or between its blob's rename
+and its commit, can leave a file behind; so can a purge that died between its commit and the
+overwrite that follows it. Kept bytes that nothing describes are the worst kind: nobody can
+say whose they are or when they must go.
+
+- A file the application staged or claimed has a *pending* marker locked by the process whose
+  transaction decides it (``referrals.core.storage``). A marker whose lock is free is a
+  leftover of a process that died (or finished between its commit and clearing the marker):
+  the file goes at once if no row names it, and stays (the marker cleared) if one does.
+- An unfinished write (a ``.partial`` file) whose writer no longer holds its lock goes at
+  once, after a minute (the time between a writer's creating the file and locking it).
+- Any other stored file that no row names goes once it is a day old: it was written without
+  a marker, and an upload may still be on its way to naming it.
+
+``remove_leftovers`` does only the first two, cheaply: the worker runs it when it starts.
+Every run that removes something records one audit event with the counts. A file a row names
+(evidence blobs, legal process documents) is never touched. A new table that names stored
+files must be added to ``_named``, or its files would look like orphans
+(tests/retention/test_orphans.py stores one of each kind).
 """
 
 from __future__ import annotations
@@ -21,12 +33,14 @@ from sqlalchemy import select
 from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity, system_identity
-from referrals.core.storage import get_store
+from referrals.core.storage import BlobStore, get_store
+from referrals.core.transaction import outside_transaction
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
 from referrals.requests.models import LegalProcessDocument
 
 MIN_AGE = timedelta(days=1)
+PARTIAL_MIN_AGE = timedelta(minutes=1)
 BATCH = 500
 
 
@@ -37,10 +51,14 @@ class OrphanReport:
     files: int = 0
     unfinished: int = 0
     bytes: int = 0
+    # Of ``files``: left by a process that died between writing and committing (or between
+    # a purge's commit and its overwrite), removed without waiting for the day.
+    crash_leftovers: int = 0
 
     def summary(self) -> dict:
         return {"at": self.at.isoformat(), "dry_run": self.dry_run, "files": self.files,
-                "unfinished_writes": self.unfinished, "bytes": self.bytes}
+                "unfinished_writes": self.unfinished, "bytes": self.bytes,
+                "crash_leftovers": self.crash_leftovers}
 
 
 def _named(names: list[str]) -> set[str]:
@@ -51,43 +69,98 @@ def _named(names: list[str]) -> set[str]:
     return found
 
 
-def remove_orphans(at: datetime | None = None, actor: Identity | None = None, *,
-                   min_age: timedelta = MIN_AGE, dry_run: bool = False) -> OrphanReport:
-    """Remove stored files older than ``min_age`` that no row names. The caller commits
-    (the audit event); the files are gone whatever happens to that transaction, which is
-    right for bytes nothing describes."""
-    at = as_utc(at or now())
+def _size(store: BlobStore, name: str, suffix: str = ".blob") -> int:
+    try:
+        return store._path(name).with_suffix(suffix).stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _settle_pending(store: BlobStore, report: OrphanReport) -> None:
+    """Pending markers nobody holds: the row decides. Asked after taking the marker's lock,
+    so a transaction that was committing has committed."""
+    for pending in store.abandoned():
+        if pending.name in _named([pending.name]):
+            pending.keep()  # committed before its process could clear the marker
+            continue
+        size = _size(store, pending.name) + _size(store, pending.name, ".partial")
+        if size:
+            report.files += 1
+            report.crash_leftovers += 1
+            report.bytes += size
+        if report.dry_run:
+            pending.release()  # change nothing
+        else:
+            outside_transaction(pending.remove)
+
+
+def _remove(store: BlobStore, rows: list[tuple[str, object, bool]], report: OrphanReport) -> None:
+    named = _named([name for name, _, partial in rows if not partial])
+    doomed = []
+    for name, path, partial in rows:
+        if store.is_pending(name):  # its transaction is running, or _settle_pending decides
+            continue
+        if (partial and store.partial_in_progress(name)) or (not partial and name in named):
+            continue
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            continue
+        report.bytes += size
+        if partial:
+            report.unfinished += 1
+        else:
+            report.files += 1
+        doomed.append((name, partial))
+    if doomed and not report.dry_run:
+        outside_transaction(_delete, store, doomed)
+
+
+def _delete(store: BlobStore, doomed: list[tuple[str, bool]]) -> None:
+    for name, partial in doomed:
+        store.delete_partial(name) if partial else store.delete(name)
+
+
+def _sweep(at: datetime, actor: Identity | None, *, min_age: timedelta, dry_run: bool,
+           everything: bool) -> OrphanReport:
     actor = actor or system_identity("job:orphan files")
     report = OrphanReport(at=at, dry_run=dry_run)
     store = get_store()
+    _settle_pending(store, report)
+    # Unfinished writes a minute old (the time between a writer's creating its file and
+    # locking it), other files a day old, and only with ``everything``.
     cutoff = (at - min_age).timestamp()
     batch: list[tuple[str, object, bool]] = []
-
-    def settle(rows):
-        named = _named([name for name, _, partial in rows if not partial])
-        for name, path, partial in rows:
-            if not partial and name in named:
-                continue
+    for row in store.files_older_than((at - PARTIAL_MIN_AGE).timestamp()):
+        name, path, partial = row
+        if not partial:
             try:
-                size = path.stat().st_size
+                if not everything or path.stat().st_mtime >= cutoff:
+                    continue
             except FileNotFoundError:
                 continue
-            report.bytes += size
-            if partial:
-                report.unfinished += 1
-            else:
-                report.files += 1
-            if not dry_run:
-                store.delete_partial(name) if partial else store.delete(name)
-
-    for row in store.files_older_than(cutoff):
         batch.append(row)
         if len(batch) >= BATCH:
-            settle(batch)
+            _remove(store, batch, report)
             batch = []
     if batch:
-        settle(batch)
+        _remove(store, batch, report)
     if not dry_run and (report.files or report.unfinished):
         record_event(actor, "storage.orphans_removed", object_type="storage",
                      object_id="evidence", after=report.summary())
     return report
+
+
+def remove_orphans(at: datetime | None = None, actor: Identity | None = None, *,
+                   min_age: timedelta = MIN_AGE, dry_run: bool = False) -> OrphanReport:
+    """Remove stored files that no row names: crash leftovers at once, other files once
+    older than ``min_age``. The caller commits (the audit event); the files are gone
+    whatever happens to that transaction, which is right for bytes nothing describes."""
+    return _sweep(as_utc(at or now()), actor, min_age=min_age, dry_run=dry_run, everything=True)
+
+
+def remove_leftovers(actor: Identity | None = None, *, dry_run: bool = False) -> OrphanReport:
+    """Only what a crash left: abandoned pending files and unfinished writes. Cheap (no
+    listing of every stored file's row): run when the worker starts."""
+    return _sweep(as_utc(now()), actor or system_identity("worker start"), min_age=MIN_AGE,
+                  dry_run=dry_run, everything=False)

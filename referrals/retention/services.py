@@ -25,10 +25,14 @@ What a purge keeps and removes:
 - the audit chain is only appended to: an "evidence.destroyed" event per item, "case.purged"
   per case and "retention.run" per run.
 
-Files are deleted last, after every row change is flushed: if the transaction then fails, the
-rows still describe the items as alive with their files gone, and the next run (which finds
-them due again) finishes the job. Deleting after the commit instead could leave bytes that no
-row names and no later run would find.
+Files are overwritten and unlinked after the commit (``referrals.core.staging.claim_for_removal``),
+never inside the transaction: the overwrite is slow (every byte rewritten and synced) and would
+hold the audit chain's lock all along, and destroying evidence is the one step that cannot be
+undone, so it follows the durable record of it. Overwriting first would let a run that then
+rolled back destroy bytes with no record, leaving items that say they are alive with their
+files gone; a hold placed before the next run would find its evidence missing, and the record
+of the destruction could no longer be written. A crash between the commit and the overwrite
+leaves the claim's marker, and the next orphan sweep removes those bytes at once.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from referrals.cases.models import (Case, CaseEvent, Escalation, Identifier, Rep
                                     Subject)
 from referrals.core.clock import now
 from referrals.core.identity import Identity, system_identity
-from referrals.core.storage import get_store
+from referrals.core.staging import claim_for_removal
 from referrals.evidence.models import EvidenceItem, StoredBlob
 from referrals.evidence.services import record_custody
 from referrals.extensions import db
@@ -283,7 +287,6 @@ def purge_due(at: datetime | None = None, actor: Identity | None = None, *,
         db.session.delete(blob)
     db.session.flush()
     record_event(actor, "retention.run", object_type="retention", after=report.summary())
-    store = get_store()
     for name in names:
-        store.delete(name)
+        claim_for_removal(name)
     return report

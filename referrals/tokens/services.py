@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from referrals.accounts.models import User
 from referrals.accounts.registration import require_approved
@@ -16,6 +16,7 @@ from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import Identity
 from referrals.core.policy import Policy, has_role, system_or
+from referrals.core.transaction import before_commit
 from referrals.extensions import db
 from referrals.tokens.models import ApiToken
 
@@ -106,8 +107,16 @@ def authenticate(secret: str) -> ApiToken | None:
         return None
     if not token.user.active or token.user.locked_at is not None:
         return None
-    token.last_used_at = moment
+    # Written with the request's commit, not now: a request's reads must not start its
+    # writes (an upload stages its file before the transaction writes; see
+    # referrals.core.transaction.outside_transaction).
+    before_commit(_record_use, token.id, moment)
     return token
+
+
+def _record_use(token_id: int, moment) -> None:
+    db.session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                       .values(last_used_at=moment))
 
 
 def create_officer_token(actor: Identity, *, name: str) -> tuple[ApiToken, str]:

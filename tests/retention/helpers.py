@@ -16,6 +16,7 @@ from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
 from referrals.evidence.services import add_collected_evidence, add_evidence
+from referrals.core import transaction
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
 from referrals.requests.models import DisclosureRequest
@@ -122,3 +123,10 @@ def add_request_item(request: DisclosureRequest, data: bytes, name: str) -> Evid
 def add_snapshot_item(hold: PreservationHold, data: bytes, name: str = "snapshot.json") -> EvidenceItem:
     return add_collected_evidence(AGENT, io.BytesIO(data), hold=hold, original_name=name,
                                   source_system="demo-platform", purpose="Snapshot (test)")
+
+
+def settle_stored_files() -> None:
+    """Run what waits for the commit (retention overwrites destroyed bytes only after it)
+    without committing: for tests inside savepoints that are rolled back afterwards."""
+    for fn, args, kwargs in db.session.info.pop(transaction._KEY, []):
+        fn(*args, **kwargs)

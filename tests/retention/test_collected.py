@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import verify_chain
+from referrals.core.transaction import commit
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.evidence.services import add_collected_evidence
 from referrals.extensions import db
@@ -56,6 +57,7 @@ def test_a_closed_requests_collection_is_destroyed_after_retention(officer_a, fr
     assert purge_due().collections == {}
     frozen(T0 + timedelta(days=days))
     report = purge_due()
+    commit()
     assert report.collections == {request.reference: 1}
     item = reload(item)
     assert item.destroyed_at is not None and item.original_name == "(destroyed)"

@@ -30,7 +30,8 @@ from referrals.holds.scope import is_held
 from referrals.retention.services import purge_due
 from tests.examples import isolated_example
 from tests.retention.helpers import (add_account, add_item, add_request_item,
-                                     add_snapshot_item, make_case, make_hold, make_request)
+                                     add_snapshot_item, make_case, make_hold, make_request,
+                                     settle_stored_files)
 
 # A small pool of accounts, so that cases and holds often share one.
 ACCOUNTS = [("username", "made_up_a"), ("username", "made_up_b"), ("email", "c@example.invalid"),
@@ -259,6 +260,7 @@ def run_and_check(world: World, oracle: Oracle, built: Built, store: BlobStore, 
 
     dry = purge_due(at, dry_run=True)
     report = purge_due(at)
+    settle_stored_files()
     db.session.expire_all()
     assert (dry.cases, dry.item_ids, dry.files_removed) == (report.cases, report.item_ids,
                                                            report.files_removed)

@@ -19,6 +19,7 @@ from referrals.cases.models import (Case, CaseEvent, Escalation, Identifier, Rep
 from referrals.cases.services import add_note as add_case_note
 from referrals.cases.services import add_subject, change_status
 from referrals.core.errors import DomainError
+from referrals.core.transaction import commit
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.evidence.services import add_evidence
 from referrals.extensions import db
@@ -75,6 +76,7 @@ def test_a_closed_case_past_retention_is_purged_to_a_tombstone(later, store):
 
     at = later()
     report = purge_due(at)
+    commit()
     db.session.expire_all()
 
     assert [c.reference for c in report.cases] == [case.reference]
@@ -183,6 +185,7 @@ def test_bytes_another_item_still_needs_stay(later, store):
     still_open.status, still_open.is_open, still_open.closed_at = "closed", False, T0
     db.session.flush()
     report = purge_due(later(timedelta(days=1)))
+    commit()
     assert report.item_ids == [kept.id] and report.files_removed == 1
     assert not store.exists(name)
     assert db.session.scalar(select(func.count()).select_from(StoredBlob)) == 0
@@ -193,6 +196,7 @@ def test_bytes_shared_by_two_purged_cases_go_once(later, store):
     items = [add_item(make_case(closed_at=T0), data) for _ in range(2)]
     name = items[0].blob.storage_name
     report = purge_due(later())
+    commit()
     assert report.files_removed == 1 and len(report.cases) == 2
     assert not store.exists(name)
     assert [json.loads(e.after)["bytes_removed"] for e in _actions("evidence.destroyed")] == [
@@ -287,6 +291,7 @@ def test_snapshots_of_a_hold_that_ended_long_ago_are_destroyed(later, store):
             add_snapshot_item(live, b"synthetic snapshot c\n")]
 
     report = purge_due(later())
+    commit()
     assert report.snapshots == {ended.reference: 1} and report.item_ids == [old.id]
     assert old.destroyed_at is not None and not store.exists(name)
     assert _custody(old)[-1] == ("destroyed", "Retention period ended")

@@ -2,7 +2,7 @@
 
 Each upload is a whole API request in a process of its own (``bench.upload_child``) on one
 SQLite database, like two web workers. First each file is uploaded alone, then both together,
-started at the same moment. Hashing, encrypting and writing a blob happen before the request's
+started at the same moment, twice over (the best time of each is kept). Hashing, encrypting and writing a blob happen before the request's
 transaction writes, so the two only queue for their short transactions: the pair's wall time
 is well under the sum of the single times. Were the blob written inside the transaction, the
 second request would wait for the first's whole upload (SQLite's write lock, PostgreSQL's audit
@@ -25,6 +25,7 @@ from bench.report import MB, Check, heading, progress, table
 
 MIB = 1024 * 1024
 OVERLAP_GOAL = 0.75  # the pair's wall time at most this share of the two single times
+ROUNDS = 2
 
 
 def run_uploads(size_mib: int) -> dict:
@@ -36,14 +37,19 @@ def run_uploads(size_mib: int) -> dict:
             _random_file(path, size_mib)
         env = app_environment(work / "instance", f"sqlite:///{work / 'instance' / 'referrals.db'}")
         made = run_child("bench.ingest_child", "prepare_app", "-", env=env)
-        singles = []
-        for path in files:
-            [result] = _uploads([path], made, env, work)
-            singles.append(result["finished"] - result["started"])
-            progress(f"{path.name} alone: {singles[-1]:.2f} s")
-        pair = _uploads(files, made, env, work)
-        wall = max(r["finished"] for r in pair) - min(r["started"] for r in pair)
-        progress(f"both at once: {wall:.2f} s")
+        # The best of ROUNDS for each: other work on the machine only ever slows a run down.
+        singles, wall, pair = [float("inf")] * len(files), float("inf"), []
+        for round_ in range(1, ROUNDS + 1):
+            for n, path in enumerate(files):
+                [result] = _uploads([path], made, env, work)
+                singles[n] = min(singles[n], result["finished"] - result["started"])
+                progress(f"round {round_}: {path.name} alone: "
+                         f"{result['finished'] - result['started']:.2f} s")
+            both = _uploads(files, made, env, work)
+            both_wall = max(r["finished"] for r in both) - min(r["started"] for r in both)
+            progress(f"round {round_}: both at once: {both_wall:.2f} s")
+            if both_wall < wall:
+                wall, pair = both_wall, both
     finally:
         shutil.rmtree(work, ignore_errors=True)
         progress(f"removed {work}")

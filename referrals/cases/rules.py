@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from referrals.core.deadlines import span
 from referrals.core.states import StateMachine, Transition
 
 CATEGORIES = {
@@ -15,12 +14,12 @@ CATEGORIES = {
     "other": "Other",
 }
 
-# Priority → (meaning, first-response target). The queue sorts P0 first.
+# Priority → (meaning, first-response target). The queue sorts P0 first. The targets and
+# their source are rules ``case_first_response_P0``… in ``referrals.core.deadlines``.
 PRIORITIES = {
-    "P0": ("Life at risk", timedelta(hours=1)),
-    "P1": ("Urgent", timedelta(hours=24)),
-    "P2": ("Standard", timedelta(days=3)),
-    "P3": ("Low", timedelta(days=10)),
+    name: (meaning, span(f"case_first_response_{name}"))
+    for name, meaning in (("P0", "Life at risk"), ("P1", "Urgent"), ("P2", "Standard"),
+                          ("P3", "Low"))
 }
 PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 
@@ -63,8 +62,8 @@ CASE_STATES = StateMachine("case", STATUSES, final=("closed",), transitions=(
     Transition("closed", "investigating", why="Reopening: new information on a closed case."),
 ))
 
-# A case is "due soon" when its next deadline is this close.
-DUE_SOON = timedelta(hours=2)
+# A case is "due soon" when its next deadline is this close (rule ``case_due_soon``).
+DUE_SOON = span("case_due_soon")
 
 # A default priority per category, for escalations that do not say.
 DEFAULT_PRIORITY = {

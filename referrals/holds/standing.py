@@ -12,13 +12,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from referrals.core.clock import as_utc, now
-from referrals.core.deadlines import describe
+from referrals.core.deadlines import describe, span
 from referrals.holds.models import HoldEvent, PreservationHold
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.vocabulary.entities import legal_zone
 
-# Within this many seconds of expiry a hold is shown as expiring soon (the reminders' 7 days).
-SOON = 7 * 86400
+# Within this many seconds of expiry a hold is shown as expiring soon (rule
+# ``hold_expiring_soon`` in core.deadlines).
+SOON = int(span("hold_expiring_soon").total_seconds())
 
 
 def hold_zone(hold: PreservationHold) -> str:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from referrals.core.deadlines import RULES, compute_deadline, describe
+from referrals.core.deadlines import COUNTINGS, RULES, compute_deadline, describe
 from referrals.requests import rules as request_rules
 from referrals.requests.intake import deadline_key
 from referrals.vocabulary.entities import ENTITY_ZONES
@@ -41,8 +41,9 @@ def test_every_rule_names_its_source_and_its_counting():
         assert rule.key == key
         assert rule.source.strip(), f"{key} has no source"
         assert rule.instrument.strip(), f"{key} does not name its instrument"
-        assert rule.amount > 0
-        assert rule.counting in ("elapsed", "calendar", "eu_days", "eu_hours"), key
+        assert rule.counting in COUNTINGS, key
+        if rule.counting != "end_of_day":
+            assert min(rule.amount if isinstance(rule.amount, tuple) else (rule.amount,)) > 0
         assert rule.unit in ("hours", "days", "years"), key
 
 
@@ -59,7 +60,7 @@ def test_the_table_holds_the_rules_of_the_design():
         "internal_hold_review": (180, "days", "calendar", "Internal"),
         "standard_request_response": (14, "days", "calendar", "Internal"),
     }
-    assert set(RULES) == set(expected)
+    assert set(expected) <= set(RULES)
     for key, (amount, unit, counting, source) in expected.items():
         rule = RULES[key]
         assert (rule.amount, rule.unit, rule.counting) == (amount, unit, counting), key
@@ -74,7 +75,9 @@ def test_every_request_type_has_a_rule_in_the_table():
 
 
 def test_describe_says_the_length_and_the_source():
-    assert describe("eu_production_order") == "10 days (Regulation (EU) 2023/1543, art. 10(2))"
+    assert describe("eu_production_order") == (
+        "10 days (Regulation (EU) 2023/1543, art. 10(2); counted under Regulation (EEC, "
+        "Euratom) No 1182/71, art. 3)")
     assert describe("emergency_disclosure_response").startswith("1 hour (")
     assert describe("ncmec_report_preservation").startswith("1 year (")
 
@@ -102,11 +105,13 @@ def test_epoc_ten_days_end_at_the_end_of_the_tenth_day_in_dublin():
 
 def test_epoc_ten_days_across_the_eu_summer_time_change():
     # Received Wednesday 25 March 2026 10:20 GMT; clocks go forward on Sunday 29 March.
-    # Day 10 is Saturday 4 April, which ends at 23:59:59.999999 IST = 22:59:59.999999 UTC.
+    # Day 10 is Saturday 4 April; Sunday 5 April is Easter Day and Monday 6 April Easter
+    # Monday (an Irish public holiday), so under 1182/71 art. 3(4) the period ends at the end
+    # of Tuesday 7 April: 23:59:59.999999 IST = 22:59:59.999999 UTC.
     end = compute_deadline("eu_production_order", utc(2026, 3, 25, 10, 20), DUBLIN)
-    assert end == utc(2026, 4, 4, 22, 59, 59, 999999)
+    assert end == utc(2026, 4, 7, 22, 59, 59, 999999)
     assert end.astimezone(ZoneInfo(DUBLIN)).replace(tzinfo=None) == datetime(
-        2026, 4, 4, 23, 59, 59, 999999)
+        2026, 4, 7, 23, 59, 59, 999999)
 
 
 def test_epoc_ten_days_across_the_eu_winter_time_change():
@@ -117,12 +122,13 @@ def test_epoc_ten_days_across_the_eu_winter_time_change():
 
 
 def test_epoc_counts_the_day_of_receipt_in_dublin_not_in_utc():
-    # 23:30 UTC on 10 June is 00:30 IST on 11 June: the day not counted is 11 June.
-    end = compute_deadline("eu_production_order", utc(2026, 6, 10, 23, 30), DUBLIN)
-    assert end == utc(2026, 6, 21, 22, 59, 59, 999999)
-    # …and one minute before midnight Dublin time the receipt is still on 10 June.
-    end = compute_deadline("eu_production_order", utc(2026, 6, 10, 22, 59), DUBLIN)
-    assert end == utc(2026, 6, 20, 22, 59, 59, 999999)
+    # 23:30 UTC on Monday 15 June is 00:30 IST on 16 June: the day not counted is 16 June,
+    # and day 10 is Friday 26 June.
+    end = compute_deadline("eu_production_order", utc(2026, 6, 15, 23, 30), DUBLIN)
+    assert end == utc(2026, 6, 26, 22, 59, 59, 999999)
+    # …and one minute before midnight Dublin time the receipt is still on 15 June.
+    end = compute_deadline("eu_production_order", utc(2026, 6, 15, 22, 59), DUBLIN)
+    assert end == utc(2026, 6, 25, 22, 59, 59, 999999)
 
 
 def test_epoc_received_in_the_first_or_last_moment_of_a_day_ends_on_the_same_day():
@@ -220,23 +226,23 @@ def test_preservation_renewal_adds_90_days_to_the_end_of_the_first_period():
 
 
 def test_epoc_pr_sixty_days_and_the_thirty_day_extension():
-    # Received 25 March 2026 10:20 GMT: day 60 is 24 May (IST); the Annex VI extension runs
-    # 30 days from the end of day 60, to the end of 23 June.
+    # Received 25 March 2026 10:20 GMT: day 60 is Sunday 24 May (IST), so the period ends
+    # at the end of Monday 25 May (art. 3(4)); the Annex VI extension runs 30 days from
+    # there, to the end of Wednesday 24 June.
     received = utc(2026, 3, 25, 10, 20)
     first_end = compute_deadline("eu_preservation_order", received, DUBLIN)
-    assert first_end == utc(2026, 5, 24, 22, 59, 59, 999999)
+    assert first_end == utc(2026, 5, 25, 22, 59, 59, 999999)
     extended = compute_deadline("eu_preservation_extension", first_end, DUBLIN)
-    assert extended == utc(2026, 6, 23, 22, 59, 59, 999999)
-    # The whole is 90 days counted as one period from receipt.
-    assert extended.astimezone(ZoneInfo(DUBLIN)).date() == received.date() + timedelta(days=90)
+    assert extended == utc(2026, 6, 24, 22, 59, 59, 999999)
 
 
 def test_epoc_pr_extension_into_winter_time():
     received = local(DUBLIN, 2026, 8, 30, 15, 0)
     first_end = compute_deadline("eu_preservation_order", received, DUBLIN)
     assert first_end == utc(2026, 10, 29, 23, 59, 59, 999999)  # GMT again by 29 October
+    # Day 30 is Saturday 28 November: the period ends at the end of Monday 30 November.
     assert compute_deadline("eu_preservation_extension", first_end, DUBLIN) == \
-        utc(2026, 11, 28, 23, 59, 59, 999999)
+        utc(2026, 11, 30, 23, 59, 59, 999999)
 
 
 # --- NCMEC report preservation: one year -----------------------------------------------------
@@ -315,9 +321,9 @@ EXPECTED_DEADLINES = {
     ("emergency", True): utc(2026, 3, 25, 11, 20),            # one hour of real time
     ("preservation", False): utc(2026, 6, 23, 10, 20),       # 90 days, 03:20 PDT
     ("preservation_renewal", False): utc(2026, 6, 23, 10, 20),
-    ("eu_epoc", False): utc(2026, 4, 4, 22, 59, 59, 999999),  # end of 4 April IST
+    ("eu_epoc", False): utc(2026, 4, 7, 22, 59, 59, 999999),  # 4 April is a Saturday, 6 April Easter Monday
     ("eu_epoc", True): utc(2026, 3, 25, 18, 59, 59, 999999),  # 11:00 + 8 hours
-    ("eu_epoc_pr", False): utc(2026, 5, 24, 22, 59, 59, 999999),  # end of day 60 IST
+    ("eu_epoc_pr", False): utc(2026, 5, 25, 22, 59, 59, 999999),  # day 60 a Sunday: Monday
 }
 
 
@@ -371,6 +377,6 @@ def test_deadlines_are_stored_and_read_back_as_aware_utc(officer_a, frozen):
     frozen(RECEIVED)
     reference = submit(officer_a, request_type="eu_epoc", addressed_to="eu").reference
     stored = reload_request(reference)
-    assert stored.deadline_at == utc(2026, 4, 4, 22, 59, 59, 999999)
+    assert stored.deadline_at == utc(2026, 4, 7, 22, 59, 59, 999999)
     assert stored.deadline_at.utcoffset() == timedelta(0)
 

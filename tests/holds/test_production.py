@@ -16,8 +16,9 @@ from referrals.holds.standing import portal_fields
 from tests.holds.helpers import hold_of, me, preserve
 
 RECEIVED = datetime(2026, 3, 25, 10, 20, tzinfo=UTC)
-FIRST_EXPIRY = datetime(2026, 5, 24, 22, 59, 59, 999999, tzinfo=UTC)  # end of 24 May, Dublin
-EXTENDED_EXPIRY = datetime(2026, 6, 23, 22, 59, 59, 999999, tzinfo=UTC)  # end of 23 June
+# Day 60 is Sunday 24 May: the period ends at the end of Monday 25 May (1182/71 art. 3(4)).
+FIRST_EXPIRY = datetime(2026, 5, 25, 22, 59, 59, 999999, tzinfo=UTC)
+EXTENDED_EXPIRY = datetime(2026, 6, 24, 22, 59, 59, 999999, tzinfo=UTC)  # end of 24 June
 
 
 @pytest.fixture
@@ -34,12 +35,12 @@ def test_an_epoc_pr_is_extended_once_by_30_days(epoc_pr, agent):
     extend_hold(me(agent), epoc_pr, note="Made-up Annex VI of 19 May")
     assert (epoc_pr.extensions, epoc_pr.status, epoc_pr.expires_at) == (1, "extended",
                                                                          EXTENDED_EXPIRY)
-    assert "23 June 2026, 23:59 IST (Europe/Dublin)" in epoc_pr.events[-1].body
+    assert "24 June 2026, 23:59 IST (Europe/Dublin)" in epoc_pr.events[-1].body
     with pytest.raises(HoldRefused) as refused:
         extend_hold(me(agent), epoc_pr)
     assert refused.value.message == (
         f"{epoc_pr.reference} was already extended once, on 20 May 2026. Regulation (EU) "
-        "2023/1543, art. 11(1) allows one 30-day extension; to keep the data past 23 June "
+        "2023/1543, art. 11(1) allows one 30-day extension; to keep the data past 24 June "
         "2026, 23:59 IST (Europe/Dublin), the issuing authority must confirm a production "
         "order (Annex V) before then.")
     with pytest.raises(HoldRefused, match="extended once by 30 days on an Annex VI request"):

@@ -54,7 +54,7 @@ def test_submit_returns_201_with_the_deadline(client, secret_a, officer_a, froze
     body = response.json
     assert re.fullmatch(r"REQ-2026-\d{6}", body["reference"])
     assert body["status"] == "received" and body["request_type"] == "eu_epoc"
-    assert datetime.fromisoformat(body["deadline_at"]) == datetime(2026, 4, 4, 22, 59, 59, 999999,
+    assert datetime.fromisoformat(body["deadline_at"]) == datetime(2026, 4, 7, 22, 59, 59, 999999,
                                                                    tzinfo=UTC)
     assert body["targets"] == [{"kind": "platform_user_id", "value": "u-made-up-42"}]
     assert body["warnings"] == []

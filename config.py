@@ -43,6 +43,8 @@ class Settings:
     connector: str = "referrals.connector.demo:DemoConnector"
     # Closed cases, and the snapshots of ended holds, are purged this many days later.
     retention_days: int = 730
+    # Hours the team has to act on a new preservation request (rule preservation_time_to_act).
+    preservation_action_hours: int = 24
     # Reminders before a hold expires, in days (each sent once per expiry date).
     hold_reminder_days: tuple[int, ...] = (14, 7)
     # The LER team's shared address for hold reminders (besides the hold's owner).
@@ -360,6 +362,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         legal_time_zone=env.get("REFERRALS_LEGAL_TIME_ZONE", "America/Los_Angeles"),
         connector=env.get("REFERRALS_CONNECTOR", "referrals.connector.demo:DemoConnector"),
         retention_days=_positive_int(env, "REFERRALS_RETENTION_DAYS", 730),
+        preservation_action_hours=_bounded_int(env, "REFERRALS_PRESERVATION_ACTION_HOURS", 24,
+                                               1, 24 * 14),
         hold_reminder_days=_day_list(env.get("REFERRALS_HOLD_REMINDER_DAYS", "14,7")),
         team_emails=tuple(e.strip() for e in env.get("REFERRALS_TEAM_EMAILS", "").split(",")
                           if e.strip()),

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from referrals.cases.rules import DUE_SOON, PRIORITIES
 from referrals.core.deadlines import (RULES, compute_deadline, current_value, end_of,
                                       is_working_day, nondisclosure_notice_due, span, value_text)
@@ -103,3 +105,14 @@ def test_every_rule_cites_a_source_and_internal_ones_name_their_setting_or_polic
         assert rule.source.strip(), rule.key
         if rule.setting:
             assert rule.env and rule.env.startswith("REFERRALS_"), rule.key
+
+
+def test_the_time_to_act_setting_is_read_from_the_environment(tmp_path):
+    from config import ConfigError, load_settings
+
+    env = {"REFERRALS_ENV": "test", "REFERRALS_INSTANCE_PATH": str(tmp_path)}
+    assert load_settings(env).preservation_action_hours == 24
+    assert load_settings({**env, "REFERRALS_PRESERVATION_ACTION_HOURS": "8"}
+                         ).preservation_action_hours == 8
+    with pytest.raises(ConfigError):
+        load_settings({**env, "REFERRALS_PRESERVATION_ACTION_HOURS": "0"})

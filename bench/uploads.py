@@ -32,19 +32,21 @@ def run_uploads(size_mib: int) -> dict:
     heading(f"Concurrent evidence uploads: two {size_mib:,} MiB files through the API (SQLite)")
     work = Path(tempfile.mkdtemp(prefix="referrals-bench-uploads-"))
     try:
+        # Fresh random bytes for every upload: the same bytes twice would be stored once.
         files = [work / "first.bin", work / "second.bin"]
-        for path in files:
-            _random_file(path, size_mib)
         env = app_environment(work / "instance", f"sqlite:///{work / 'instance' / 'referrals.db'}")
         made = run_child("bench.ingest_child", "prepare_app", "-", env=env)
         # The best of ROUNDS for each: other work on the machine only ever slows a run down.
         singles, wall, pair = [float("inf")] * len(files), float("inf"), []
         for round_ in range(1, ROUNDS + 1):
             for n, path in enumerate(files):
+                _random_file(path, size_mib)
                 [result] = _uploads([path], made, env, work)
                 singles[n] = min(singles[n], result["finished"] - result["started"])
                 progress(f"round {round_}: {path.name} alone: "
                          f"{result['finished'] - result['started']:.2f} s")
+            for path in files:
+                _random_file(path, size_mib)
             both = _uploads(files, made, env, work)
             both_wall = max(r["finished"] for r in both) - min(r["started"] for r in both)
             progress(f"round {round_}: both at once: {both_wall:.2f} s")

@@ -70,16 +70,22 @@ class PendingFile:
         self.marker = marker
         self.written = written
         self._handle = handle
-
-    @property
-    def settled(self) -> bool:
-        return self._handle is None
+        self._unwanted = False
 
     def keep(self) -> None:
         if self._handle is None:
             return
+        if self._unwanted:
+            self.remove()
+            return
         self.marker.unlink(missing_ok=True)
         self.release()
+
+    def unwanted(self) -> None:
+        """Nothing will name this file (the same bytes are stored already): ``keep()`` removes
+        it instead, so that the removal (an overwrite, as slow as the write) happens once
+        the transaction has ended, not inside it."""
+        self._unwanted = True
 
     def remove(self) -> None:
         if self._handle is None:

@@ -110,7 +110,7 @@ def _record_blob(staged: PendingFile) -> StoredBlob:
     existing = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
     if existing is not None:
         if store.exists(existing.storage_name):
-            staged.remove()  # the same bytes are stored already
+            staged.unwanted()  # the same bytes are stored already; removed after the commit
         else:
             # The stored copy is gone (lost disk, restore from an old backup): keep this
             # one instead of deleting the only good copy and pointing at a missing file.
@@ -125,7 +125,7 @@ def _record_blob(staged: PendingFile) -> StoredBlob:
             db.session.add(blob)
             db.session.flush()
     except IntegrityError:
-        staged.remove()
+        staged.unwanted()
         blob = db.session.scalar(select(StoredBlob).where(StoredBlob.sha256 == written.sha256))
     return blob
 

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import date
 
+import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -22,13 +23,13 @@ from referrals.connector import Period, Target
 from referrals.connector.services import collect_from_platform
 from referrals.core.identity import Identity, system_identity
 from referrals.core.storage import CHUNK, BlobStore
-from referrals.core.transaction import unit_of_work
+from referrals.core.transaction import commit, unit_of_work
 from referrals.evidence import services as evidence_services
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
 from referrals.tokens.models import ApiToken
 from referrals.tokens.services import create_token
-from tests.retention.helpers import make_hold
+from tests.retention.helpers import add_item, make_case, make_hold
 from tests.separate_databases import app_for, separate_database
 
 
@@ -169,3 +170,29 @@ def test_collection_writes_every_file_before_its_first_audit_event(monkeypatch):
     assert len(items) >= 3 and calls.count("write") == len(items)
     first_audit = calls.index("audit")
     assert "write" not in calls[first_audit:], calls
+
+
+@pytest.fixture
+def fresh_store(app, tmp_path):
+    before = app.extensions.get("referrals_store")
+    app.extensions["referrals_store"] = BlobStore(
+        tmp_path / "evidence", app.config["REFERRALS_SETTINGS"].storage_keys)
+    yield app.extensions["referrals_store"]
+    app.extensions["referrals_store"] = before
+
+
+def test_the_copy_of_bytes_stored_already_goes_after_the_commit(fresh_store):
+    """A second upload of the same bytes is stored once: its own copy is overwritten and removed
+    (as slow as writing it) after the transaction, not inside it."""
+    store = fresh_store
+    case = make_case()
+    data = b"synthetic evidence uploaded twice\n" * 1000
+    first = add_item(case, data)
+    commit()
+    before = set(store.root.glob("*/*.blob"))
+    second = add_item(case, data)
+    assert second.blob_id == first.blob_id
+    [copy] = set(store.root.glob("*/*.blob")) - before  # still there inside the transaction
+    commit()
+    assert not copy.exists() and not list((store.root / "pending").iterdir())
+    assert store.exists(first.blob.storage_name)

@@ -43,6 +43,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip part D (two concurrent uploads)")
     parser.add_argument("--upload-mib", type=int, default=200,
                         help="size of each concurrently uploaded file in MiB (default 200)")
+    parser.add_argument("--upload-rate", type=float, default=25,
+                        help="MiB/s at which each upload's body arrives (default 25, about "
+                             "200 Mbit/s; 0: as fast as the disk gives it)")
     return parser.parse_args(argv)
 
 
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             checks.append(Check("the package benchmark runs", str(error), False))
     if not options.skip_uploads:
         try:
-            checks += upload_checks(run_uploads(options.upload_mib))
+            checks += upload_checks(run_uploads(options.upload_mib, options.upload_rate))
         except BenchError as error:
             checks.append(Check("the concurrent upload benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):

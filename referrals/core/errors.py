@@ -83,7 +83,9 @@ def render_error(status: int, title: str, message: str, errors: dict | None = No
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
-        errors = {error.field: [error.message]} if error.field else None
+        # Every field the refusal names (a form checked whole names several), not the first only.
+        named = error.errors or ({error.field: error.message} if error.field else {})
+        errors = {field: [message] for field, message in named.items()} or None
         return render_error(error.status, error.title, error.message, errors)
 
     @app.errorhandler(CSRFError)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -280,3 +280,13 @@ def test_the_api_paths_are_in_the_openapi_description(client):
     for schema in variants:  # one per type of legal process
         assert {"request_type", "targets", "documents", "date_from", "date_to"} <= set(
             schema["properties"])
+
+
+def test_a_request_refused_on_several_fields_names_each_of_them(client, secret_a):
+    """Regression: the API named only the first field the intake checks refused."""
+    today = now().date()
+    response = client.post("/api/v1/requests", headers=bearer(secret_a), json=api_body(
+        date_from=(today - timedelta(days=1)).isoformat(),
+        date_to=(today - timedelta(days=30)).isoformat(), documents=[]))
+    assert response.status_code == 422, response.json
+    assert set(response.json["errors"]) == {"date_from", "documents"}, response.json

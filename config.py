@@ -73,6 +73,17 @@ class Settings:
     lockout_attempts: int = 5
     lockout_window: timedelta = timedelta(minutes=15)
     sign_in_rate_limit: str = "10 per minute"
+    # Failed sign-ins from one client address within lockout_window before that address may
+    # not try again until the window has passed: one source cannot lock many accounts.
+    sign_in_failures_per_address: int = 10
+    # None (the default): a lock lasts until an administrator releases it. CJIS Security
+    # Policy 5.9.5 AC-7(b) requires exactly that ("automatically lock the account ... until
+    # released by an administrator"); set REFERRALS_LOCKOUT_RELEASE_MINUTES only where no
+    # criminal justice information is handled. See README, "Account security".
+    lockout_release_after: timedelta | None = None
+    # API tokens: lifetime of a new token unless chosen, and the longest that may be chosen.
+    api_token_days: int = 90
+    api_token_max_days: int = 365
     rate_limit_storage_url: str = "memory://"
     password_length_min: int = 12
     password_length_max: int = 128
@@ -170,6 +181,11 @@ class Settings:
             "SECURITY_FRESHNESS": timedelta(minutes=30),
             "SECURITY_FRESHNESS_GRACE_PERIOD": timedelta(minutes=0),
             "SECURITY_EMAIL_SENDER": "ler-no-reply@referrals.invalid",
+            # No Flask-Security authentication tokens: a JSON sign-in returns none and the
+            # Authentication-Token header authenticates nothing (accounts.sign_in also
+            # removes the loader). The API tokens in the token list are the only tokens.
+            "SECURITY_API_ENABLED_METHODS": ["session"],
+            "SECURITY_BACKWARDS_COMPAT_AUTH_TOKEN": False,
         }
 
 
@@ -246,10 +262,23 @@ def _positive_int(env, name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number of days, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value < 1:
         raise ConfigError(f"{name} must be at least 1")
     return value
+
+
+def _lockout_release(raw: str | None) -> timedelta | None:
+    if raw is None or raw.strip() in ("", "0", "off"):
+        return None
+    try:
+        minutes = int(raw)
+    except ValueError:
+        raise ConfigError("REFERRALS_LOCKOUT_RELEASE_MINUTES must be a whole number of minutes "
+                          f"(or off), not {raw!r}") from None
+    if minutes < 1:
+        raise ConfigError("REFERRALS_LOCKOUT_RELEASE_MINUTES must be at least 1 (or off)")
+    return timedelta(minutes=minutes)
 
 
 def _day_list(raw: str) -> tuple[int, ...]:
@@ -394,7 +423,15 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         audit_checkpoint_minutes=_checkpoint_minutes(
             env.get("REFERRALS_AUDIT_CHECKPOINT_MINUTES") or "60"),
         trusted_proxies=_bounded_int(env, "REFERRALS_TRUSTED_PROXIES", 0, 0, 5),
+        sign_in_failures_per_address=_bounded_int(env, "REFERRALS_SIGN_IN_FAILURES_PER_ADDRESS",
+                                                  10, 1, 1000),
+        lockout_release_after=_lockout_release(env.get("REFERRALS_LOCKOUT_RELEASE_MINUTES")),
+        api_token_days=_bounded_int(env, "REFERRALS_API_TOKEN_DAYS", 90, 1, 3650),
+        api_token_max_days=_bounded_int(env, "REFERRALS_API_TOKEN_MAX_DAYS", 365, 1, 3650),
     )
+    if settings.api_token_days > settings.api_token_max_days:
+        raise ConfigError("REFERRALS_API_TOKEN_DAYS cannot be more than "
+                          f"REFERRALS_API_TOKEN_MAX_DAYS ({settings.api_token_max_days})")
     if overrides:
         settings = Settings(**{**settings.__dict__, **overrides})
     return settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from referrals.audit.checkpoints import CheckpointError, verify_trail, write_checkpoint
+from referrals.core.clock import now
 from referrals.core.identity import system_identity
 from referrals.core.signing import get_signer
 from referrals.core.transaction import unit_of_work
@@ -29,7 +31,10 @@ holds_cli = AppGroup("holds", help="Preservation holds.")
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="A scope such as escalations:write (repeat for several)")
 @click.option("--name", default="", help="What the token is for")
-def tokens_create(email: str, scopes: tuple[str, ...], name: str):
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Days until it expires (default REFERRALS_API_TOKEN_DAYS; at most "
+                   "REFERRALS_API_TOKEN_MAX_DAYS)")
+def tokens_create(email: str, scopes: tuple[str, ...], name: str, days: int | None):
     """Make an API token for EMAIL; prints it once (only a hash is stored)."""
     from referrals.accounts.services import find_user_by_email
     from referrals.core.errors import DomainError
@@ -41,11 +46,14 @@ def tokens_create(email: str, scopes: tuple[str, ...], name: str):
         raise click.ClickException(f"There is no account {email}.")
     try:
         with unit_of_work():
+            expires_at = now() + timedelta(days=days) if days else None
             token, secret = create_token(system_identity("cli:tokens create"), user,
-                                         scopes=scopes, name=name or "CLI token")
+                                         scopes=scopes, name=name or "CLI token",
+                                         expires_at=expires_at)
     except DomainError as error:
         raise click.ClickException(error.message) from error
-    click.echo(f"Token for {user.email} ({', '.join(token.scope_list)}), shown only now:")
+    click.echo(f"Token for {user.email} ({', '.join(token.scope_list)}), expires "
+               f"{token.expires_at:%Y-%m-%d %H:%M} UTC, shown only now:")
     click.echo(secret)
 
 

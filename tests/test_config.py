@@ -1,6 +1,7 @@
 """Typed settings: production refuses insecure defaults; development keeps its secrets."""
 
 import base64
+from datetime import timedelta
 import json
 import stat
 
@@ -233,3 +234,35 @@ def test_durable_work_settings_are_read_and_bounded(production):
         load_settings({**production, "REFERRALS_HTTP_TIMEOUT_SECONDS": "0"})
     with pytest.raises(ConfigError, match="REFERRALS_OUTBOX_LEASE_SECONDS must be a whole number"):
         load_settings({**production, "REFERRALS_OUTBOX_LEASE_SECONDS": "soon"})
+# --- issue 10: tokens, lockout ----------------------------------------------------------
+
+
+def test_flask_security_issues_and_accepts_no_authentication_token(production):
+    config = load_settings(production).flask_config()
+    assert config["SECURITY_API_ENABLED_METHODS"] == ["session"]
+    assert config["SECURITY_BACKWARDS_COMPAT_AUTH_TOKEN"] is False
+
+
+def test_token_lifetimes_and_lockout_defaults(production):
+    settings = load_settings(production)
+    assert (settings.api_token_days, settings.api_token_max_days) == (90, 365)
+    assert settings.sign_in_failures_per_address == 10
+    assert settings.lockout_release_after is None  # CJIS 5.9.5 AC-7: an administrator releases
+
+
+def test_a_default_token_lifetime_above_the_maximum_is_refused(production):
+    with pytest.raises(ConfigError, match="REFERRALS_API_TOKEN_DAYS cannot be more than"):
+        load_settings({**production, "REFERRALS_API_TOKEN_DAYS": "400"})
+
+
+@pytest.mark.parametrize("raw, minutes", [("30", 30), ("off", None), ("", None), ("0", None)])
+def test_a_lock_may_be_set_to_lift_by_itself(production, raw, minutes):
+    settings = load_settings({**production, "REFERRALS_LOCKOUT_RELEASE_MINUTES": raw})
+    expected = timedelta(minutes=minutes) if minutes else None
+    assert settings.lockout_release_after == expected
+
+
+@pytest.mark.parametrize("raw", ["soon", "-5"])
+def test_a_malformed_lock_release_is_refused(production, raw):
+    with pytest.raises(ConfigError, match="REFERRALS_LOCKOUT_RELEASE_MINUTES"):
+        load_settings({**production, "REFERRALS_LOCKOUT_RELEASE_MINUTES": raw})

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_security import RoleMixin, UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table,
+                        Text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.core.clock import now
+from referrals.core.guards import AGENCY_SUSPENDED_MESSAGE
 from referrals.core.types import UTCDateTime
 from referrals.extensions import db
 
@@ -93,18 +96,30 @@ class User(db.Model, UserMixin):
 
     @property
     def is_locked_out(self) -> bool:
-        return self.locked_at is not None
+        """Locked by failed sign-ins, until an administrator unlocks it (CJIS 5.9.5 AC-7) or,
+        only where REFERRALS_LOCKOUT_RELEASE_MINUTES is set, until that time has passed."""
+        if self.locked_at is None:
+            return False
+        release_after = current_app.config["REFERRALS_SETTINGS"].lockout_release_after
+        return release_after is None or now() - self.locked_at < release_after
+
+    @property
+    def agency_suspended(self) -> bool:
+        """An officer whose agency is not (or no longer) verified: no sign-in, page or token."""
+        return self.kind == "agency" and (self.agency is None or self.agency.status != "verified")
 
     def is_locked(self, form_error: list[str] | None = None) -> bool:
         """Flask-Security asks this after the password has been verified."""
         if self.kind == "agency" and self.confirmed_at is None:
-            if form_error is not None:
-                form_error.append(UNCONFIRMED_MESSAGE)
-            return True
-        if self.locked_at is None:
+            message = UNCONFIRMED_MESSAGE
+        elif self.agency_suspended:
+            message = AGENCY_SUSPENDED_MESSAGE
+        elif self.is_locked_out:
+            message = LOCKED_MESSAGE
+        else:
             return False
         if form_error is not None:
-            form_error.append(LOCKED_MESSAGE)
+            form_error.append(message)
         return True
 
     def track_failed_authn(self, auth_type: str, tfa: bool = False) -> None:
@@ -123,6 +138,24 @@ class User(db.Model, UserMixin):
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
+
+
+class SignInFailure(db.Model):
+    """One wrong password or code, or a sign-in as an account that does not exist: where it
+    came from and when. The admin page shows an account's; the count per client address
+    limits how many accounts one source can lock."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_ip_at", "ip", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                index=True)
+    email: Mapped[str] = mapped_column(String(255))  # as typed, for unknown accounts
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    reason: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 LOCKED_MESSAGE = (

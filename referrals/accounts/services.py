@@ -6,17 +6,19 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
-from flask import current_app, session
+from flask import current_app, request, session
 from flask_security import hash_password
 from sqlalchemy import func, select
 
-from referrals.accounts.models import User, Role
+from referrals.accounts.models import Role, SignInFailure, User
 from referrals.accounts.passwords import password_problems
 from referrals.accounts.policies import account_policy
+from referrals.accounts.signals import credentials_revoked
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import STAFF_ROLES, Identity
+from referrals.core.mail import queue_mail
 from flask_security.proxies import _security
 
 from referrals.extensions import db
@@ -52,7 +54,7 @@ def access_snapshot(user: User) -> dict:
         "roles": sorted(user.role_names),
         "cleared_for_csam": user.cleared_for_csam,
         "active": user.active,
-        "locked": user.locked_at is not None,
+        "locked": user.is_locked_out,
     }
 
 
@@ -176,6 +178,11 @@ def change_access(
     actor: Identity, user: User, *, roles: Iterable[str], cleared_for_csam: bool
 ) -> User:
     account_policy.require(actor, "change_access", user)
+    if actor.user_id == user.id:
+        # An administrator granting itself case roles or media clearance is the escalation
+        # a second pair of eyes exists to stop.
+        raise DomainError("You cannot change your own roles or clearance: another "
+                          "administrator must make that change.", field="roles")
     if user.kind != "staff":
         raise DomainError("Agency accounts do not have staff roles.")
     before = access_snapshot(user)
@@ -222,6 +229,8 @@ def disable_user(actor: Identity, user: User) -> User:
     db.session.flush()
     record_event(actor, "account.disabled", object_type="user", object_id=user.id,
                  agency_id=user.agency_id, before=before, after=access_snapshot(user))
+    # Revoked, not merely unusable while disabled: enabling the account again brings none back.
+    credentials_revoked.send(user, actor=actor, reason="account disabled")
     return user
 
 
@@ -249,6 +258,7 @@ def reset_password(actor: Identity, user: User) -> str:
     db.session.flush()
     record_event(actor, "account.password_reset", object_type="user", object_id=user.id,
                  agency_id=user.agency_id)
+    credentials_revoked.send(user, actor=actor, reason="password reset")
     return initial
 
 
@@ -288,9 +298,80 @@ def _sign_in_actor(email: str) -> Identity:
     return Identity(kind="anonymous", label=f"sign-in as {email}"[:255])
 
 
+FAILURE_REASONS = {"password": "Wrong password", "code": "Wrong two-factor code",
+                   "unknown account": "No such account"}
+
+
+def _client() -> tuple[str | None, str]:
+    return request.remote_addr, (request.user_agent.string or "")[:255]
+
+
+def _note_failure(user: User | None, email: str, reason: str) -> None:
+    ip, agent = _client()
+    db.session.add(SignInFailure(user_id=user.id if user else None, email=(email or "")[:255],
+                                 ip=ip, user_agent=agent, reason=reason[:32], at=now()))
+
+
+def address_throttled() -> str | None:
+    """Why this client address may not try to sign in now, or None.
+
+    Per-account lockout alone lets one source lock every account it can name, five wrong
+    passwords each. Counting failures per address as well stops that source after
+    ``sign_in_failures_per_address`` failures in the lockout window, before the password is
+    even checked, so its further attempts lock nobody."""
+    settings = _settings()
+    ip, _ = _client()
+    failures = db.session.scalar(select(func.count(SignInFailure.id)).where(
+        SignInFailure.ip == ip, SignInFailure.at > now() - settings.lockout_window))
+    if failures < settings.sign_in_failures_per_address:
+        return None
+    minutes = int(settings.lockout_window.total_seconds() // 60)
+    return (f"Too many failed sign-ins from your network address. Wait {minutes} minutes and "
+            "try again, or ask an administrator.")
+
+
+def record_throttled_sign_in(email: str) -> None:
+    ip, _ = _client()
+    record_event(_sign_in_actor(email or "(blank)"), "sign_in.throttled",
+                 after={"reason": "too many failures from this address", "ip": ip})
+
+
+def recent_failures(user: User, limit: int = 20) -> list[SignInFailure]:
+    """The account's latest failed sign-ins, for the admin page: where and when."""
+    return list(db.session.scalars(select(SignInFailure).where(SignInFailure.user_id == user.id)
+                                   .order_by(SignInFailure.at.desc(), SignInFailure.id.desc())
+                                   .limit(limit)))
+
+
+def _active_admin_emails() -> list[str]:
+    return list(db.session.scalars(
+        select(User.email).join(User.roles)
+        .where(Role.name == "admin", User.active.is_(True)).order_by(User.email)))
+
+
+def _tell_of_lock(user: User) -> None:
+    """The person and the administrators hear of a lock at once (after the commit)."""
+    settings = _settings()
+    window = settings.lockout_window
+    addresses = sorted({f.ip or "unknown" for f in db.session.scalars(
+        select(SignInFailure).where(SignInFailure.user_id == user.id,
+                                    SignInFailure.at > now() - window))})
+    where = ", ".join(addresses)
+    queue_mail(user.email, "Your account is locked",
+               f"Your account {user.email} was locked after {user.failed_sign_in_count} failed "
+               f"sign-ins (from {where}). An administrator must unlock it before you can sign "
+               "in again. If these attempts were not yours, tell an administrator at once.\n")
+    admins = [email for email in _active_admin_emails() if email != user.email]
+    queue_mail(admins, f"Account locked: {user.email}",
+               f"{user.email} was locked after {user.failed_sign_in_count} failed sign-ins "
+               f"from {where}. Check with its owner before unlocking it:\n\n"
+               f"{settings.base_url}/admin/accounts/{user.id}\n")
+
+
 def record_failed_sign_in(user: User, *, reason: str) -> None:
     settings = _settings()
     moment = now()
+    _note_failure(user, user.email, reason)
     first = user.first_failed_sign_in_at
     if first is None or moment - first > settings.lockout_window:
         user.failed_sign_in_count = 0
@@ -300,20 +381,29 @@ def record_failed_sign_in(user: User, *, reason: str) -> None:
     record_event(_sign_in_actor(user.email), "sign_in.failed", object_type="user",
                  object_id=user.id, agency_id=user.agency_id,
                  after={"reason": reason, "consecutive_failures": user.failed_sign_in_count})
-    if user.locked_at is None and user.failed_sign_in_count >= settings.lockout_attempts:
+    if not user.is_locked_out and user.failed_sign_in_count >= settings.lockout_attempts:
         user.locked_at = moment
         db.session.flush()
         record_event(_sign_in_actor(user.email), "account.locked", object_type="user",
                      object_id=user.id, agency_id=user.agency_id,
                      after={"consecutive_failures": user.failed_sign_in_count})
+        _tell_of_lock(user)
 
 
 def record_unknown_sign_in(email: str) -> None:
+    _note_failure(None, email, "unknown account")
+    db.session.flush()
     record_event(_sign_in_actor(email or "(blank)"), "sign_in.failed",
                  after={"reason": "unknown account"})
 
 
 def record_sign_in(user: User) -> None:
+    if user.locked_at is not None:
+        # Signed in past a lock: only where REFERRALS_LOCKOUT_RELEASE_MINUTES let it expire.
+        user.locked_at = None
+        db.session.flush()
+        record_event(_sign_in_actor(user.email), "account.lock_expired", object_type="user",
+                     object_id=user.id, agency_id=user.agency_id)
     user.failed_sign_in_count = 0
     user.first_failed_sign_in_at = None
     db.session.flush()
@@ -323,16 +413,23 @@ def record_sign_in(user: User) -> None:
                         "system_use_notice_acknowledged": bool(session.get("notice_acknowledged_at"))})
 
 
-def record_sign_out(user: User) -> None:
+def record_sign_out(user: User, *, reason: str = "signed out") -> None:
+    """The session ends on the server, not only in this browser: a new uniquifier makes every
+    cookie issued so far name nobody (a copy replayed later is refused), in every browser."""
+    user.fs_uniquifier = uuid.uuid4().hex
+    db.session.flush()
     record_event(Identity.for_user(user), "sign_out", object_type="user", object_id=user.id,
-                 agency_id=user.agency_id)
+                 agency_id=user.agency_id, after={"reason": reason})
 
 
 def record_password_changed(user: User) -> None:
+    # Flask-Security has already given the account a new uniquifier (other sessions end).
     user.password_change_required = False
     db.session.flush()
-    record_event(Identity.for_user(user), "account.password_changed", object_type="user",
+    actor = Identity.for_user(user)
+    record_event(actor, "account.password_changed", object_type="user",
                  object_id=user.id, agency_id=user.agency_id)
+    credentials_revoked.send(user, actor=actor, reason="password changed")
 
 
 def record_two_factor_changed(user: User, method: str | None) -> None:

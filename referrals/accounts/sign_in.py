@@ -14,6 +14,7 @@ from flask_security import (
 )
 from flask_login import user_logged_out
 from flask_security.totp import Totp
+from flask_security.views import default_render_json
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
@@ -21,6 +22,7 @@ from referrals.accounts.models import LOCKED_MESSAGE, Role, User
 from referrals.accounts.passwords import ReferralsPasswordUtil
 from referrals.accounts import services
 from referrals.core.clock import now
+from referrals.core.guards import AGENCY_SUSPENDED_MESSAGE
 from referrals.extensions import db, limiter, security
 
 DISABLED_MESSAGE = "This account is disabled. Ask an administrator."
@@ -49,6 +51,12 @@ class NoticeLoginForm(LoginForm):
     )
 
     def validate(self, **kwargs) -> bool:
+        throttled = services.address_throttled()
+        if throttled:
+            # Before the password is checked: this source's attempts count against no account.
+            services.record_throttled_sign_in(self.email.data)
+            self.form_errors.append(throttled)
+            return False
         ok = super().validate(**kwargs)
         if ok:
             self.remember.data = False  # no long-lived cookies on this system
@@ -69,8 +77,15 @@ class LockAwareVerifyCodeForm(TwoFactorVerifyCodeForm):
     """The lock set by wrong codes must also stop a later right code."""
 
     def validate(self, **kwargs) -> bool:
-        if self.user is not None and self.user.locked_at is not None:
+        throttled = services.address_throttled()
+        if throttled:
+            self.code.errors = [throttled]
+            return False
+        if self.user is not None and self.user.is_locked_out:
             self.code.errors = [LOCKED_MESSAGE]
+            return False
+        if self.user is not None and self.user.agency_suspended:
+            self.code.errors = [AGENCY_SUSPENDED_MESSAGE]
             return False
         # Flask-Security's login_user() forces the sign-in, active or not: an account
         # disabled between the password and the code must stop here.
@@ -112,6 +127,21 @@ def _on_tf_code_confirmed(app, user, method=None, **extra):
         services.record_two_factor_changed(user, method)
 
 
+def _without_auth_token(payload: dict, code: int, headers, user):
+    """Flask-Security's JSON answers carry an authentication token when asked
+    (``?include_auth_token``): a second kind of token, unscoped and never listed. None here."""
+    if isinstance(payload.get("user"), dict):
+        payload["user"].pop("authentication_token", None)
+        payload["user"].pop("refresh_token", None)
+    return default_render_json(payload, code, headers, user)
+
+
+def _no_token_user(request):
+    """Flask-Login's request loader: Flask-Security's would sign anyone in who sends an
+    Authentication-Token header. Only sessions sign people in; the API has its own tokens."""
+    return None
+
+
 SIGN_IN_ENDPOINTS = ("security.login", "security.two_factor_token_validation", "security.verify")
 
 
@@ -129,6 +159,8 @@ def init_sign_in(app: Flask) -> None:
         two_factor_verify_code_form=LockAwareVerifyCodeForm,
         datetime_factory=now,
     )
+    security.render_json(_without_auth_token)
+    security.login_manager.request_loader(_no_token_user)
     user_authenticated.connect(_on_authenticated, app)
     user_logged_out.connect(_on_logged_out, app)
     password_changed.connect(_on_password_changed, app)

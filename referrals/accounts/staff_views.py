@@ -52,7 +52,10 @@ def detail(user_id: int):
         form.roles.data = user.role_names
         form.cleared_for_csam.data = user.cleared_for_csam
     return (
-        render_template("accounts/detail.html", user=user, form=form, confirm=ConfirmForm()),
+        render_template("accounts/detail.html", user=user, form=form, confirm=ConfirmForm(),
+                        own_account=current_identity().user_id == user.id,
+                        failures=services.recent_failures(user),
+                        failure_reasons=services.FAILURE_REASONS),
         422 if form.errors else 200,
     )
 

@@ -14,6 +14,12 @@ from functools import wraps
 from flask import Blueprint, Flask, abort, jsonify, redirect, request, url_for
 from flask_login import current_user
 
+from referrals.core.errors import PermissionDenied
+
+AGENCY_SUSPENDED_MESSAGE = (
+    "Your agency's access to the portal and the API is suspended. Contact the LER team."
+)
+
 # Reachable without signing in. Keep this list short and named.
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -87,6 +93,9 @@ def portal_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     def agency_only():
         if not current_user.is_authenticated or current_user.kind != "agency":
             abort(404)
+        # A session that began before the agency was suspended reads and writes nothing.
+        if current_user.agency_suspended:
+            raise PermissionDenied(AGENCY_SUSPENDED_MESSAGE)
 
     return bp
 

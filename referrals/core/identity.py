@@ -41,7 +41,7 @@ class Identity:
 
     @classmethod
     def for_token(cls, token) -> Identity:
-        return replace(cls.for_user(token.user), scopes=frozenset(token.scope_list),
+        return replace(cls.for_user(token.user), scopes=token.effective_scopes,
                        label=f"{token.user.email} (token {token.prefix})")
 
     @classmethod

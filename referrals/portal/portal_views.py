@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from referrals.core.acting import act, attempt
+from referrals.core.clock import now
 from referrals.core.errors import InvalidInput
 from referrals.core.guards import portal_blueprint
 from referrals.core.identity import current_identity
@@ -120,4 +121,5 @@ def tokens():
         created = attempt(create_officer_token, identity, name=form.name.data)
         secret = created.value[1] if created.ok else None
     return render_template("portal/tokens.html", form=form, secret=secret,
-                           tokens=officer_tokens(identity))
+                           tokens=officer_tokens(identity), moment=now(),
+                           token_days=current_app.config["REFERRALS_SETTINGS"].api_token_days)

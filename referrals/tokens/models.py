@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from flask import current_app
 
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from referrals.core.scopes import allowed_scopes
 from referrals.core.types import UTCDateTime
 from referrals.extensions import db
 
@@ -31,3 +34,18 @@ class ApiToken(db.Model):
     @property
     def scope_list(self) -> list[str]:
         return self.scopes.split()
+
+    @property
+    def expires(self) -> datetime:
+        """When it stops working. Tokens made before every token had an expiry end the
+        maximum lifetime (REFERRALS_API_TOKEN_MAX_DAYS) after they were made."""
+        if self.expires_at is not None:
+            return self.expires_at
+        settings = current_app.config["REFERRALS_SETTINGS"]
+        return self.created_at + timedelta(days=settings.api_token_max_days)
+
+    @property
+    def effective_scopes(self) -> frozenset[str]:
+        """The scopes its account's kind and roles allow today (roles change after a
+        token is made; a scope they no longer allow is dropped, not kept)."""
+        return allowed_scopes(self.scope_list, self.user.kind, self.user.role_names)

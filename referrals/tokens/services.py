@@ -5,31 +5,26 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from referrals.accounts.models import User
 from referrals.accounts.registration import require_approved
+from referrals.accounts.signals import credentials_revoked
 from referrals.audit.services import record_event
 from referrals.core.clock import now
-from referrals.core.errors import DomainError, InvalidInput, NotFound
+from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from referrals.core.guards import AGENCY_SUSPENDED_MESSAGE
 from referrals.core.identity import Identity
 from referrals.core.policy import Policy, has_role, system_or
+from referrals.core.scopes import SCOPES, scope_allowed
 from referrals.core.transaction import before_commit
 from referrals.extensions import db
 from referrals.tokens.models import ApiToken
 
 TOKEN_PREFIX = "rfr_"
-# Scope → (what it allows, which kind of account may hold it)
-SCOPES = {
-    "escalations:write": ("File escalations from an upstream detection system", "staff"),
-    "cases:read": ("Read cases", "staff"),
-    "evidence:write": ("Upload evidence to cases", "staff"),
-    "evidence:read": ("Download evidence (cleared accounts only for sensitive media)", "staff"),
-    "holds:read": ("Read preservation holds", "staff"),
-    "requests:write": ("Submit and follow disclosure requests", "agency"),
-}
 
 
 class TokenPolicy(Policy):
@@ -43,23 +38,51 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_token(actor: Identity, user: User, *, scopes: Iterable[str], name: str = "",
-                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Make a token for ``user``; returns the record and the token, shown only once."""
-    token_policy.require(actor, "create")
-    scopes = sorted(set(scopes))
+def _settings():
+    return current_app.config["REFERRALS_SETTINGS"]
+
+
+def token_expiry(expires_at: datetime | None) -> datetime:
+    """When a new token stops working: the default lifetime, or a chosen time no later than
+    the maximum (``REFERRALS_API_TOKEN_DAYS`` / ``REFERRALS_API_TOKEN_MAX_DAYS``)."""
+    settings = _settings()
+    moment = now()
+    if expires_at is None:
+        return moment + timedelta(days=settings.api_token_days)
+    if expires_at <= moment:
+        raise InvalidInput("Choose an expiry in the future.", field="expires_at")
+    if expires_at > moment + timedelta(days=settings.api_token_max_days):
+        raise InvalidInput(f"A token lives at most {settings.api_token_max_days} days.",
+                           field="expires_at")
+    return expires_at
+
+
+def _check_scopes(user: User, scopes: list[str]) -> None:
     if not scopes:
         raise InvalidInput("Choose at least one scope.", field="scopes")
     for scope in scopes:
         if scope not in SCOPES:
             raise InvalidInput(f"Unknown scope “{scope}”. Known: {', '.join(SCOPES)}.",
                                field="scopes")
-        if SCOPES[scope][1] != user.kind:
+        if SCOPES[scope].kind != user.kind:
             raise InvalidInput(f"The scope {scope} is not for "
                                f"{'an' if user.kind[0] in 'aeiou' else 'a'} {user.kind} account.",
                                field="scopes")
+        if not scope_allowed(scope, user.kind, user.role_names):
+            roles = ", ".join(user.role_names) or "no role"
+            raise InvalidInput(f"The scope {scope} goes beyond what this account's roles "
+                               f"({roles}) allow.", field="scopes")
+
+
+def create_token(actor: Identity, user: User, *, scopes: Iterable[str], name: str = "",
+                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """Make a token for ``user``; returns the record and the token, shown only once."""
+    token_policy.require(actor, "create")
+    scopes = sorted(set(scopes))
+    _check_scopes(user, scopes)
     if not user.active:
         raise DomainError("That account is disabled.")
+    expires_at = token_expiry(expires_at)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=(name or "").strip()[:100] or "API token",
                      prefix=secret[:12], token_hash=hash_token(secret), scopes=" ".join(scopes),
@@ -69,19 +92,35 @@ def create_token(actor: Identity, user: User, *, scopes: Iterable[str], name: st
     record_event(actor, "api_token.created", object_type="api_token", object_id=token.id,
                  agency_id=user.agency_id,
                  after={"user_id": user.id, "scopes": scopes, "prefix": token.prefix,
-                        "name": token.name})
+                        "name": token.name, "expires_at": expires_at.isoformat()})
     return token, secret
 
 
-def revoke_token(actor: Identity, token: ApiToken) -> ApiToken:
+def revoke_token(actor: Identity, token: ApiToken, *, reason: str = "revoked") -> ApiToken:
     token_policy.require(actor, "revoke")
     if token.revoked_at is not None:
         raise DomainError("This token is already revoked.")
     token.revoked_at = now()
     db.session.flush()
     record_event(actor, "api_token.revoked", object_type="api_token", object_id=token.id,
-                 agency_id=token.user.agency_id, after={"prefix": token.prefix})
+                 agency_id=token.user.agency_id, after={"prefix": token.prefix, "reason": reason})
     return token
+
+
+@credentials_revoked.connect
+def revoke_account_tokens(user: User, *, actor: Identity, reason: str) -> list[ApiToken]:
+    """Disabling an account or changing its password revokes its tokens for good: enabling
+    it again does not bring them back (accounts sends the signal, in the same transaction)."""
+    live = list(db.session.scalars(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)))
+    moment = now()
+    for token in live:
+        token.revoked_at = moment
+    db.session.flush()
+    for token in live:
+        record_event(actor, "api_token.revoked", object_type="api_token", object_id=token.id,
+                     agency_id=user.agency_id, after={"prefix": token.prefix, "reason": reason})
+    return live
 
 
 def get_token(token_id: int) -> ApiToken:
@@ -96,17 +135,21 @@ def tokens_for_listing() -> list[ApiToken]:
 
 
 def authenticate(secret: str) -> ApiToken | None:
-    """The live token for this secret, or None (revoked, expired, disabled or locked user)."""
+    """The live token for this secret, or None (unknown, revoked, expired, disabled account).
+
+    A sign-in lockout does not stop a token: five wrong passwords from anyone would
+    otherwise stop an upstream pipeline (tokens have their own rate limit and revocation).
+    An officer of a suspended agency is told so (PermissionDenied)."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None:
         return None
     moment = now()
-    if token.expires_at is not None and token.expires_at <= moment:
+    if token.expires <= moment or not token.user.active:
         return None
-    if not token.user.active or token.user.locked_at is not None:
-        return None
+    if token.user.agency_suspended:
+        raise PermissionDenied(AGENCY_SUSPENDED_MESSAGE)
     # Written with the request's commit, not now: a request's reads must not start its
     # writes (an upload stages its file before the transaction writes; see
     # referrals.core.transaction.outside_transaction).
@@ -128,13 +171,13 @@ def create_officer_token(actor: Identity, *, name: str) -> tuple[ApiToken, str]:
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=(name or "").strip()[:100] or "API token",
                      prefix=secret[:12], token_hash=hash_token(secret), scopes="requests:write",
-                     created_at=now(), created_by_id=user.id)
+                     created_at=now(), created_by_id=user.id, expires_at=token_expiry(None))
     db.session.add(token)
     db.session.flush()
     record_event(actor, "api_token.created", object_type="api_token", object_id=token.id,
                  agency_id=user.agency_id,
                  after={"user_id": user.id, "scopes": ["requests:write"], "prefix": token.prefix,
-                        "name": token.name})
+                        "name": token.name, "expires_at": token.expires_at.isoformat()})
     return token, secret
 
 

@@ -333,29 +333,70 @@ def test_access_form_needs_a_csrf_token(client, admin, make_user):
     assert _reload(user.id).role_names == ["agent"]
 
 
-def test_last_active_admin_cannot_remove_their_own_admin_role(client, admin):
-    response = _save_access(client, admin.id, ["agent"])
-    assert response.status_code == 422
-    assert "This is the last active administrator; keep the admin role." in response.text
-    assert "Traceback" not in response.text
+def test_last_active_admin_cannot_lose_the_admin_role(make_user):
+    # Only an operator's command can reach this now: an administrator changing another
+    # administrator leaves itself, and nobody changes their own access.
+    admin = make_user("admin")
+    with pytest.raises(DomainError, match="This is the last active administrator; keep the "
+                                          "admin role."):
+        services.change_access(system_identity("test"), admin, roles=["agent"],
+                               cleared_for_csam=False)
     assert _reload(admin.id).role_names == ["admin"]
     assert _events("account.access_changed", admin.id) == []
 
 
-def test_an_admin_may_step_down_while_another_admin_remains(client, admin, make_user):
-    make_user("admin")
-    response = _save_access(client, admin.id, ["agent"])
-    assert response.status_code == 302
+def test_an_admin_steps_down_through_another_admin(client, admin, make_user):
+    other = make_user("admin")
+    assert services.change_access(Identity.for_user(other), admin, roles=["agent"],
+                                  cleared_for_csam=False)
     assert _reload(admin.id).role_names == ["agent"]
 
 
-def test_a_disabled_admin_does_not_count_as_another_admin(client, admin, make_user):
-    other_admin = make_user("admin")
-    assert _confirm(client, other_admin.id, "disable").status_code == 302
-    assert not _reload(other_admin.id).active
-    response = _save_access(client, admin.id, ["agent"])
+def test_a_disabled_admin_does_not_count_as_another_admin(make_user):
+    admin, other_admin = make_user("admin"), make_user("admin")
+    services.disable_user(Identity.for_user(admin), other_admin)
+    with pytest.raises(DomainError, match="last active administrator"):
+        services.change_access(system_identity("test"), admin, roles=["agent"],
+                               cleared_for_csam=False)
+
+
+# --- nobody changes their own access (issue 10, finding 5) --------------------------------
+
+
+def test_admin_cannot_grant_itself_case_roles_or_media_clearance(client, admin):
+    response = _save_access(client, admin.id, ["admin", "agent"], cleared_for_csam=True)
     assert response.status_code == 422
-    assert "last active administrator" in response.text
+    assert ("You cannot change your own roles or clearance: another administrator must "
+            "make that change.") in response.text
+    user = _reload(admin.id)
+    assert user.role_names == ["admin"] and not user.cleared_for_csam
+    assert _events("account.access_changed", admin.id) == []
+
+
+def test_admin_cannot_change_own_access_through_the_service(make_user):
+    admin = make_user("admin")
+    with pytest.raises(DomainError, match="another administrator must make that change"):
+        services.change_access(Identity.for_user(admin), admin, roles=["admin"],
+                               cleared_for_csam=True)
+    assert not _reload(admin.id).cleared_for_csam
+
+
+def test_own_account_page_offers_no_access_form(client, admin, make_user):
+    page = client.get(f"/admin/accounts/{admin.id}").text
+    assert 'id="save-access"' not in page and 'name="roles"' not in page
+    assert "another administrator must change its roles or clearance" in page
+    other = client.get(f"/admin/accounts/{make_user('agent').id}").text
+    assert 'id="save-access"' in other
+
+
+def test_a_second_admin_grants_the_change(client, admin, make_user):
+    other = make_user("admin")
+    services.change_access(Identity.for_user(other), admin, roles=["admin", "agent"],
+                           cleared_for_csam=True)
+    user = _reload(admin.id)
+    assert user.role_names == ["admin", "agent"] and user.cleared_for_csam
+    [event] = _events("account.access_changed", admin.id)
+    assert event.actor_id == other.id
 
 
 def test_agency_accounts_have_no_staff_roles(make_user):

@@ -78,8 +78,13 @@ def team(browser, live_server) -> Team:
 
         cleared = agent("Quinn Cleared", True)
         uncleared = agent("Ulla Uncleared", False)
-        # The upstream system's token, held by an account the walk never signs in with.
-        token = api_token(live_server, admin_email, "escalations:write")
+        # The upstream system's token, held by an account the walk never signs in with: an
+        # agent's, since a token may do only what its account's roles allow (an admin's
+        # account may not hold escalations:write).
+        pipeline_email = f"pipeline-{tag}@referrals.example"
+        create_staff_account(admin_page, email=pipeline_email, full_name="Walk Pipeline",
+                             role="Agent", cleared_for_csam=False)
+        token = api_token(live_server, pipeline_email, "escalations:write")
     finally:
         for context in contexts:
             context.close()

@@ -374,7 +374,10 @@ def test_api_upload_refusals(client, make_user, case_of, upload_api, integration
     agent = make_user("agent")
     writer = make_token(agent, "evidence:write")
     reader = make_token(agent, "evidence:read")
-    roleless = make_token(integration_user, "evidence:write")
+    former_agent = make_user("agent")
+    roleless = make_token(former_agent, "evidence:write")
+    former_agent.roles = []  # roles change after the token was made
+    db.session.flush()
     before = blob_files()
 
     assert upload_api(case, b"\x00x", reader).status_code == 403
@@ -425,7 +428,10 @@ def test_api_download_refusals(client, make_user, case_of):
     url = f"/api/v1/cases/{case.reference}/evidence/{item.id}/content"
     assert client.get(url).status_code == 401
     assert client.get(url, headers=bearer(make_token(agent, "evidence:write"))).status_code == 403
-    roleless = make_token(make_user(None), "evidence:read")
+    former_agent = make_user("agent")
+    roleless = make_token(former_agent, "evidence:read")
+    former_agent.roles = []
+    db.session.flush()
     refused = client.get(url, headers=bearer(roleless))
     assert refused.status_code == 403 and b"secret" not in refused.data
     other = case_of()

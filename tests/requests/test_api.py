@@ -205,7 +205,8 @@ def test_requests_write_cannot_be_given_to_staff(make_user):
 
 
 def test_a_staff_token_with_the_scope_still_cannot_submit(client, make_user):
-    """Even a staff token that somehow holds requests:write is not an agency officer."""
+    """Even a staff token that somehow holds requests:write is not an agency officer: the
+    scope is not one a staff account may hold, so it is dropped at use (issue 10, finding 5)."""
     supervisor = make_user("supervisor")
     secret = TOKEN_PREFIX + "made-up-staff-token-with-the-agency-scope-0001"
     db.session.add(ApiToken(user_id=supervisor.id, name="Made-up", prefix=secret[:12],
@@ -214,7 +215,7 @@ def test_a_staff_token_with_the_scope_still_cannot_submit(client, make_user):
     db.session.flush()
     response = client.post("/api/v1/requests", json=api_body(), headers=bearer(secret))
     assert response.status_code == 403
-    assert client.get("/api/v1/requests", headers=bearer(secret)).status_code == 404
+    assert client.get("/api/v1/requests", headers=bearer(secret)).status_code == 403
 
 
 def test_an_officer_token_without_the_scope_is_403(client, officer_a):
@@ -247,8 +248,8 @@ def test_the_token_of_an_officer_whose_approval_was_withdrawn_cannot_submit(clie
 
 def test_officers_of_a_suspended_agency_cannot_submit(client, officer_a, secret_a, agency_a,
                                                       new_client):
-    """An agency suspended after its officers registered: their accounts and tokens still work
-    for reading, but nothing new is accepted from them."""
+    """An agency suspended after its officers registered: their tokens and pages stop, reads
+    included, with a plain message (issue 10, finding 6)."""
     browser = new_client(officer_a)
     existing = submit(officer_a)
     agency_a.status = "suspended"
@@ -256,10 +257,11 @@ def test_officers_of_a_suspended_agency_cannot_submit(client, officer_a, secret_
     response = client.post("/api/v1/requests", json=api_body(), headers=bearer(secret_a))
     assert response.status_code == 403
     assert "suspended" in response.json["message"]
-    assert client.get(f"/api/v1/requests/{existing.reference}",
-                      headers=bearer(secret_a)).status_code == 200
-    page = post_form(browser, "/portal/tokens", data={"name": "Another"})
-    assert 'id="api-token"' not in page.text
+    read = client.get(f"/api/v1/requests/{existing.reference}", headers=bearer(secret_a))
+    assert read.status_code == 403 and "suspended" in read.json["message"]
+    assert existing.reference not in read.text
+    page = browser.get("/portal/tokens")
+    assert page.status_code == 403 and "suspended" in page.text
 
 
 def test_the_api_paths_are_in_the_openapi_description(client):

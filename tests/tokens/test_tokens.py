@@ -100,7 +100,8 @@ def test_the_cli_refuses_plainly(runner, integration, args, message):
 def test_the_cli_refuses_a_disabled_account(runner, integration):
     integration.active = False
     db.session.flush()
-    result = runner.invoke(args=["tokens", "create", integration.email, "--scope", "cases:read"])
+    result = runner.invoke(args=["tokens", "create", integration.email, "--scope",
+                                 "escalations:write"])
     assert result.exit_code != 0 and "That account is disabled." in result.output
     assert _token_rows() == []
 
@@ -112,9 +113,9 @@ def test_only_admins_and_operators_make_and_revoke_tokens(make_user, integration
     for role in ("agent", "supervisor", "compliance", "officer"):
         with pytest.raises(PermissionDenied):
             services.create_token(Identity.for_user(make_user(role)), integration,
-                                  scopes=["cases:read"])
+                                  scopes=["escalations:write"])
     admin = Identity.for_user(make_user("admin"))
-    token, secret = services.create_token(admin, integration, scopes=["cases:read"])
+    token, secret = services.create_token(admin, integration, scopes=["escalations:write"])
     assert SECRET.fullmatch(secret) and token.created_by_id == admin.user_id
     with pytest.raises(PermissionDenied):
         services.revoke_token(Identity.for_user(make_user("supervisor")), token)
@@ -125,7 +126,7 @@ def test_only_admins_and_operators_make_and_revoke_tokens(make_user, integration
 
 
 def test_each_token_is_different(integration):
-    secrets = {services.create_token(SYSTEM, integration, scopes=["cases:read"])[1]
+    secrets = {services.create_token(SYSTEM, integration, scopes=["escalations:write"])[1]
                for _ in range(5)}
     assert len(secrets) == 5
 
@@ -149,7 +150,7 @@ def test_an_officer_may_hold_requests_write(make_user):
 
 
 def test_authenticate_refuses_lookalikes(integration):
-    _, secret = services.create_token(SYSTEM, integration, scopes=["cases:read"])
+    _, secret = services.create_token(SYSTEM, integration, scopes=["escalations:write"])
     assert services.authenticate(secret) is not None
     for wrong in (secret.upper(), secret[:-1], secret + "x", secret[4:], "rfr_", "",
                   secret + " " * 300):
@@ -169,7 +170,7 @@ def _make_through_the_page(client, **fields):
 def test_an_admin_makes_a_token_it_is_shown_once_and_revoke_works(client, as_role, integration):
     as_role("admin")
     response = _make_through_the_page(client, email=integration.email,
-                                      scopes=["escalations:write", "cases:read"])
+                                      scopes=["escalations:write"])
     assert response.status_code == 200
     secret = re.search(r'<p class="secret" id="api-token">([^<]+)</p>', response.text).group(1)
     assert SECRET.fullmatch(secret)
@@ -200,7 +201,7 @@ def test_an_admin_makes_a_token_it_is_shown_once_and_revoke_works(client, as_rol
 
 def test_revoking_needs_the_csrf_token(client, as_role, integration):
     as_role("admin")
-    token, secret = services.create_token(SYSTEM, integration, scopes=["cases:read"])
+    token, secret = services.create_token(SYSTEM, integration, scopes=["escalations:write"])
     client.post(f"/admin/tokens/{token.id}/revoke", data={})
     db.session.expire_all()
     assert db.session.get(ApiToken, token.id).revoked_at is None
@@ -229,12 +230,12 @@ def test_the_admin_page_refuses_what_cannot_be(client, as_role, integration, fie
 @pytest.mark.parametrize("role, status", [("agent", 403), ("supervisor", 403),
                                           ("compliance", 403), ("officer", 404)])
 def test_only_admins_reach_the_token_pages(client, as_role, integration, role, status):
-    token, _ = services.create_token(SYSTEM, integration, scopes=["cases:read"])
+    token, _ = services.create_token(SYSTEM, integration, scopes=["escalations:write"])
     as_role(role)
     assert client.get("/admin/tokens/").status_code == status
     assert client.get("/admin/tokens/new").status_code == status
     assert client.post("/admin/tokens/new", data={"email": integration.email,
-                                                  "name": "x", "scopes": ["cases:read"]}
+                                                  "name": "x", "scopes": ["escalations:write"]}
                        ).status_code in (status, 400)
     assert client.post(f"/admin/tokens/{token.id}/revoke").status_code in (status, 400)
     db.session.expire_all()

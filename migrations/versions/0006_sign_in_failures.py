@@ -1,15 +1,15 @@
 """Failed sign-ins with their client address and time (per-address limit, admin page)
 
-Revision ID: 0005_sign_in_failures
-Revises: 0004_holds_retention
+Revision ID: 0006_sign_in_failures
+Revises: 0005_durable_work
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0005_sign_in_failures'
-down_revision = '0004_holds_retention'
+revision = '0006_sign_in_failures'
+down_revision = '0005_durable_work'
 branch_labels = None
 depends_on = None
 

@@ -21,9 +21,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                status_code_conformance)
 
 from referrals.core.identity import Identity
+from referrals.core.scopes import SCOPES
 from referrals.evidence.services import add_evidence
 from referrals.holds.reading import hold_for_request
-from referrals.tokens.services import SCOPES
 from tests import factories
 from tests.cases.helpers import make_token, open_case
 from tests.requests.helpers import bearer, submit
@@ -62,7 +62,7 @@ def references(staff, officer_a):
 def tokens(staff, officer_a, officer_token):
     """scope → a bearer header for a token that holds it (and only it)."""
     headers = {scope: bearer(make_token(staff, scope))
-               for scope, (_, kind) in SCOPES.items() if kind == "staff"}
+               for scope, rule in SCOPES.items() if rule.kind == "staff"}
     headers["requests:write"] = bearer(officer_token(officer_a))
     return headers
 

@@ -123,35 +123,35 @@ def unit_of_work() -> Iterator[None]:
 
 @event.listens_for(Session, "after_flush")
 def _flushed(session, flush_context) -> None:
-    session.info[_WROTE] = session.get_transaction()
+    session.info[_WROTE] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _executed(state) -> None:
     statement = state.statement
     if getattr(statement, "_for_update_arg", None) is not None:  # a row lock is a write's
-        session_wrote(state.session)
+        state.session.info[_WROTE] = True
         return
     if state.is_select:
         return
     if getattr(statement, "is_text", False) and str(statement).lstrip()[:6].upper() == "SELECT":
         return
-    session_wrote(state.session)
+    state.session.info[_WROTE] = True
 
 
-def session_wrote(session) -> None:
-    session.info[_WROTE] = session.get_transaction()
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:  # the root transaction, not a savepoint in it
+        session.info.pop(_WROTE, None)
 
 
 def has_written() -> bool:
     """Whether the current transaction wrote (or locked rows, or holds changes waiting
     to be flushed): then it cannot be let go of without committing them."""
     session = db.session()
-    transaction = session.get_transaction()
-    if transaction is None:
+    if session.get_transaction() is None:
         return False
-    return (session.info.get(_WROTE) is transaction
-            or bool(session.new or session.dirty or session.deleted))
+    return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
 
 
 def outside_transaction(work: Callable, *args: Any, **kwargs: Any) -> Any:

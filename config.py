@@ -19,6 +19,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 ENVIRONMENTS = ("development", "test", "production")
+NCMEC_TEST_URL = "https://exttest.cybertip.org/ispws"
+NCMEC_PRODUCTION_URL = "https://report.cybertip.org/ispws"
 DEFAULT_SECRET_KEY = "change-me"
 
 
@@ -103,6 +105,16 @@ class Settings:
     # (0: none, the headers are ignored; believing them without a proxy lets anyone
     # choose the address that audit rows and rate limits see).
     trusted_proxies: int = 0
+    # NCMEC CyberTipline (referrals.ncmec): NCMEC's test environment unless told otherwise.
+    ncmec_base_url: str = "https://exttest.cybertip.org/ispws"
+    ncmec_username: str = ""
+    ncmec_password: str = ""
+    ncmec_reporter_first_name: str = ""
+    ncmec_reporter_last_name: str = ""
+    ncmec_reporter_email: str = ""
+    ncmec_platform: str = "Platform"
+    ncmec_filing_target_hours: int = 24
+    ncmec_sandbox: bool = False  # serve the sandbox at /ncmec-sandbox/ispws (never production)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -375,6 +387,14 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         if not _bool(env.get("REFERRALS_SECURE_COOKIES"), True):
             # Session cookies sent over plain HTTP could be read on the way.
             problems.append("REFERRALS_SECURE_COOKIES cannot be turned off in production")
+        ncmec_url = env.get("REFERRALS_NCMEC_BASE_URL", NCMEC_PRODUCTION_URL).rstrip("/")
+        if ncmec_url == NCMEC_TEST_URL or "/ncmec-sandbox" in ncmec_url \
+                or not ncmec_url.startswith("https://"):
+            problems.append(f"REFERRALS_NCMEC_BASE_URL must be NCMEC's production endpoint "
+                            f"({NCMEC_PRODUCTION_URL}), not the test environment or a sandbox")
+        if _bool(env.get("REFERRALS_NCMEC_SANDBOX"), False):
+            problems.append("REFERRALS_NCMEC_SANDBOX (the made-up CyberTipline for demos and "
+                            "tests) cannot be on in production")
         if problems:
             raise ConfigError("Production refuses to start: " + "; ".join(problems) + ".")
 
@@ -428,6 +448,21 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         lockout_release_after=_lockout_release(env.get("REFERRALS_LOCKOUT_RELEASE_MINUTES")),
         api_token_days=_bounded_int(env, "REFERRALS_API_TOKEN_DAYS", 90, 1, 3650),
         api_token_max_days=_bounded_int(env, "REFERRALS_API_TOKEN_MAX_DAYS", 365, 1, 3650),
+        ncmec_base_url=env.get("REFERRALS_NCMEC_BASE_URL", NCMEC_PRODUCTION_URL if production
+                               else NCMEC_TEST_URL).rstrip("/"),
+        ncmec_username=env.get("REFERRALS_NCMEC_USERNAME", ""),
+        ncmec_password=env.get("REFERRALS_NCMEC_PASSWORD", ""),
+        # Made-up reporting person for demos and tests; production names a real one.
+        ncmec_reporter_first_name=env.get("REFERRALS_NCMEC_REPORTER_FIRST_NAME",
+                                          "" if production else "Demo"),
+        ncmec_reporter_last_name=env.get("REFERRALS_NCMEC_REPORTER_LAST_NAME",
+                                         "" if production else "Reporter"),
+        ncmec_reporter_email=env.get("REFERRALS_NCMEC_REPORTER_EMAIL",
+                                     "" if production else "cybertip-demo@referrals.invalid"),
+        ncmec_platform=env.get("REFERRALS_NCMEC_PLATFORM", "Platform"),
+        ncmec_filing_target_hours=_bounded_int(env, "REFERRALS_NCMEC_FILING_TARGET_HOURS", 24,
+                                               1, 24 * 30),
+        ncmec_sandbox=_bool(env.get("REFERRALS_NCMEC_SANDBOX"), environment != "production"),
     )
     if settings.api_token_days > settings.api_token_max_days:
         raise ConfigError("REFERRALS_API_TOKEN_DAYS cannot be more than "

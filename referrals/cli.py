@@ -15,6 +15,7 @@ from referrals.core.clock import now
 from referrals.core.identity import system_identity
 from referrals.core.signing import get_signer
 from referrals.core.transaction import unit_of_work
+from referrals.ncmec import cli as ncmec_cli
 from referrals.remote import cli as work_cli
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
@@ -265,3 +266,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(holds_cli)
     app.cli.add_command(retention_cli)
     app.cli.add_command(work_cli.cli)
+    app.cli.add_command(ncmec_cli.cli)

@@ -16,3 +16,4 @@ from referrals.holds.models import (  # noqa: F401
 from referrals.core.outbox import OutboxEntry  # noqa: F401
 from referrals.core.progress import JobProgress  # noqa: F401
 from referrals.remote.models import RemoteOperation, RemoteStep  # noqa: F401
+from referrals.ncmec.models import NcmecReport  # noqa: F401

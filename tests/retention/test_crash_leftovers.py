@@ -6,6 +6,7 @@ that goes at the next start. A file whose transaction is still running is never 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -14,12 +15,16 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from referrals.audit.models import AuditEvent
 from referrals.core.clock import now
 from referrals.core.storage import PendingFile
 from referrals.core.transaction import commit, rollback
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
+from referrals.retention import jobs as retention_jobs
+from referrals.retention.jobs import remove_leftovers_at_start
 from referrals.retention.orphans import remove_leftovers, remove_orphans
 from referrals.retention.services import purge_due
 from tests.retention.helpers import add_item, make_case
@@ -146,3 +151,23 @@ def test_a_purge_killed_between_commit_and_overwrite_is_finished_at_the_next_sta
     assert store.exists(name) and store.is_pending(name)
     assert remove_leftovers().crash_leftovers == 1
     assert not store.exists(name) and not store.is_pending(name)
+
+
+def test_the_worker_removes_them_when_it_starts(app, store):
+    child = _python(store, "bytes")
+    name = child.stdout.read().decode().strip()
+    child.wait(30)
+    remove_leftovers_at_start(app)  # what referrals.worker does before taking jobs
+    assert not store.exists(name) and not store.is_pending(name)
+    [event] = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "storage.orphans_removed")).all()
+    assert json.loads(event.after)["crash_leftovers"] == 1
+
+
+def test_a_failing_sweep_at_start_does_not_stop_the_worker(app, store, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise OSError("synthetic: the store is not mounted")
+
+    monkeypatch.setattr(retention_jobs, "remove_leftovers", broken)
+    remove_leftovers_at_start(app)
+    assert "removing crash leftovers from storage at start failed" in caplog.text

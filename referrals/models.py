@@ -9,7 +9,7 @@ from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob  # 
 from referrals.tokens.models import ApiToken  # noqa: F401
 from referrals.agencies.models import AgencyDomain, AgencyKey, AgencyPhone  # noqa: F401
 from referrals.requests.models import (  # noqa: F401
-    Disclosure, DisclosureRequest, LegalProcessDocument, RequestCollaborator, RequestCounter,
+    DisclosureRequest, LegalProcessDocument, RequestCollaborator, RequestCounter,
     RequestMessage, RequestTarget, UserNoticeTask)
 from referrals.holds.models import (  # noqa: F401
     HeldIdentifier, HoldCounter, HoldEvent, HoldReminder, PreservationHold)
@@ -17,3 +17,5 @@ from referrals.core.outbox import OutboxEntry  # noqa: F401
 from referrals.core.progress import JobProgress  # noqa: F401
 from referrals.remote.models import RemoteOperation, RemoteStep  # noqa: F401
 from referrals.ncmec.models import NcmecReport  # noqa: F401
+from referrals.disclosures.models import (  # noqa: F401
+    DisclosedItem, Disclosure, DisclosureCategory, DisclosureSubject)

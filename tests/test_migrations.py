@@ -132,3 +132,108 @@ def test_upgrades_keep_evidence_and_its_custody_chain(empty_app):
             "SELECT count(*) FROM custody_events WHERE evidence_id = 11")).scalar()
     assert tuple(item) == (7, None, None, "c" * 64)
     assert custody == 1
+
+
+def _insert(connection, table: str, **values) -> None:
+    """Insert through the reflected table, so JSON and booleans bind right on both databases."""
+    from sqlalchemy import MetaData, Table
+
+    connection.execute(Table(table, MetaData(), autoload_with=connection).insert().values(**values))
+
+
+def test_disclosures_and_evidence_categories_are_carried_across(empty_app):
+    """A database in use at the previous head holds a disclosed request (its disclosure with JSON lists of
+    categories and targets) and what was collected for it. 0008 turns the lists into rows,
+    names every collected item as disclosed with its hash, gives collected evidence its data
+    category by the old file-name rule, and copies the recipient as it was; down and up again
+    keeps it."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    previous = _script().get_revision("0008_disclosures").down_revision  # the head before it
+    upgrade(revision=previous)
+    at = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    with db.engine.begin() as connection:
+        _insert(connection, "agencies", id=5, name="Synthetic Police Department", kind="law_enforcement",
+                country="GB", status="verified", legal_entity="us", notes="", created_at=at)
+        for user_id, email, agency_id in ((1, "officer@pd.example.test", 5),
+                                          (2, "preparer@example.test", None),
+                                          (3, "approver@example.test", None),
+                                          (4, "releaser@example.test", None)):
+            _insert(connection, "users", id=user_id, email=email, full_name=email, active=True,
+                    fs_uniquifier=f"u{user_id}", kind="agency" if agency_id else "staff",
+                    agency_id=agency_id, cleared_for_csam=False,
+                    password_change_required=False, time_zone="UTC", created_at=at,
+                    failed_sign_in_count=0)
+        _insert(connection, "disclosure_requests", id=6, reference="REQ-2026-000006", agency_id=5,
+                submitted_by_id=1, request_type="search_warrant", emergency=False,
+                status="disclosed", is_open=True, addressed_to="us", issuing_authority="",
+                officer_name="Synthetic Officer", badge_number="", official_email="officer@pd.example.test",
+                phone="+441234", data_categories=["content", "subscriber"], legal_basis="Warrant 1",
+                offences="", user_notice_allowed=False, nondisclosure_order=False,
+                emergency_description="", person_at_risk="", why_data_helps="", warnings=[],
+                received_at=at, decision_reason="", callback_outcome="", updated_at=at,
+                prepared_by_id=2, approved_by_id=3, disclosed_by_id=4, disclosed_at=at)
+        _insert(connection, "request_targets", id=8, request_id=6, kind="username",
+                value="@Someone", normalized="someone", decision="produce", decision_reason="")
+        common = dict(request_id=6, size=3, md5="a" * 32, sha1="b" * 40, captured_at=at,
+                      captured_by_label="preparer@example.test", source_system="demo",
+                      may_be_csam=False)
+        _insert(connection, "evidence_items", id=11, original_name="subscriber-username-someone.json",
+                mime_type="application/json", sha256="1" * 64, description="1 record(s)", **common)
+        _insert(connection, "evidence_items", id=12, original_name="photo.jpg",
+                mime_type="image/jpeg", sha256="2" * 64, platform_content_id="p-1",
+                description="File from content data of username someone", **common)
+        _insert(connection, "evidence_items", id=13, original_name="notes.json",
+                mime_type="application/json", sha256="3" * 64, description="", **common)
+        _insert(connection, "disclosures", id=20, request_id=6, agency_id=5,
+                data_categories=["subscriber", "content"], targets=["someone"],
+                legal_basis="Warrant 1", approved_by_id=3, disclosed_by_id=4, disclosed_at=at,
+                package_sha256="f" * 64)
+
+    def check():
+        with db.engine.connect() as connection:
+            categories = dict(connection.execute(text(
+                "SELECT id, data_category FROM evidence_items ORDER BY id")).all())
+            disclosure = connection.execute(text(
+                "SELECT kind, request_id, agency_id, recipient_name, recipient_country,"
+                " legal_basis, prepared_by_id, approved_by_id, disclosed_by_id, package_sha256"
+                " FROM disclosures WHERE id = 20")).one()
+            rows = {
+                "categories": connection.execute(text(
+                    "SELECT category FROM disclosure_categories WHERE disclosure_id = 20"
+                    " ORDER BY category")).scalars().all(),
+                "subjects": connection.execute(text(
+                    "SELECT kind, identifier FROM disclosure_subjects WHERE disclosure_id = 20"
+                )).all(),
+                "items": connection.execute(text(
+                    "SELECT evidence_id, sha256, data_category FROM disclosed_items"
+                    " WHERE disclosure_id = 20 ORDER BY evidence_id")).all(),
+            }
+        assert categories == {11: "subscriber", 12: "content", 13: None}
+        assert tuple(disclosure) == ("production", 6, 5, "Synthetic Police Department", "GB",
+                                     "Warrant 1", 2, 3, 4, "f" * 64)
+        assert rows["categories"] == ["content", "subscriber"]
+        assert [tuple(r) for r in rows["subjects"]] == [("username", "someone")]
+        assert [tuple(r) for r in rows["items"]] == [
+            (11, "1" * 64, "subscriber"), (12, "2" * 64, "content"), (13, "3" * 64, None)]
+
+    upgrade()
+    check()
+
+    # Down again: the record is back in its old shape, lists and all.
+    downgrade(revision=previous)
+    with db.engine.connect() as connection:
+        from sqlalchemy import MetaData, Table
+
+        old = Table("disclosures", MetaData(), autoload_with=connection)
+        row = connection.execute(old.select().where(old.c.id == 20)).one()
+        columns = {column["name"] for column in inspect(connection).get_columns("evidence_items")}
+    assert (row.data_categories, row.targets, row.approved_by_id) == (
+        ["subscriber", "content"], ["someone"], 3)
+    assert "data_category" not in columns
+    assert not {"disclosed_items", "disclosure_subjects", "disclosure_categories"} & _tables()
+
+    upgrade()
+    check()

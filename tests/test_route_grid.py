@@ -219,7 +219,8 @@ class Samples:
             return self._once("collected_item", lambda: add_collected_evidence(
                 SYSTEM, io.BytesIO(b'{"synthetic": "grid collection"}\n'), request=self._request(),
                 original_name="subscriber-username-grid_sample_user.json",
-                source_system="demo-platform", purpose="Grid sample")).id
+                source_system="demo-platform", data_category="subscriber",
+                purpose="Grid sample")).id
 
         def make():
             uploader = Identity.for_user(factories.make_user("agent"))

@@ -120,6 +120,17 @@ def record_event(
     return event
 
 
+def record_view(actor: Identity, object_type: str, object_id: Any, *,
+                agency_id: int | None = None, action: str | None = None) -> AuditEvent:
+    """A sensitive page was shown: "<object_type>.viewed" (or ``action``), once per page load,
+    with the page's endpoint. Call it as the last thing before the page is returned (after rendering): the event
+    takes the chain head, which stays taken until the request commits right after, so every
+    other writer waits only for the insert and the commit, never for the page's queries."""
+    page = request.endpoint if has_request_context() else None
+    return record_event(actor, action or f"{object_type}.viewed", object_type=object_type,
+                        object_id=object_id, agency_id=agency_id, after={"page": page})
+
+
 @dataclass(frozen=True)
 class ChainReport:
     checked: int

@@ -6,6 +6,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from referrals.cases import rules
 from referrals.vocabulary.identifiers import KINDS
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 SUBJECT_ROLES = [("account", "Account"), ("suspect", "Suspect"), ("victim", "Victim"),
                  ("witness", "Witness"), ("other", "Other")]
@@ -55,4 +56,7 @@ class IdentifierForm(FlaskForm):
 class EvidenceForm(FlaskForm):
     file = FileField("File", validators=[FileRequired("Choose a file.")])
     description = StringField("Description", validators=[Length(max=2000)])
+    # Uploads are most often content (a screenshot, a file someone posted): the default.
+    data_category = SelectField("Data category", choices=list(DATA_CATEGORIES.items()),
+                                default="content", validate_choice=False)  # the service says it plainly
     may_be_csam = BooleanField("This may be child sexual abuse material")

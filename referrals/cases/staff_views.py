@@ -8,6 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import select
 
 from referrals.accounts.models import Role, User
+from referrals.audit.services import record_view
 from referrals.cases import queue as queues
 from referrals.cases import rules, services
 from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierForm,
@@ -109,7 +110,7 @@ def detail(reference: str):
     due_form = DueForm()
     if case.due_at:
         due_form.due_at.data = case.due_at.astimezone(viewer_zone()).replace(tzinfo=None)
-    return render_template(
+    page = render_template(
         "cases/detail.html", case=case, events=events, subjects=subjects, sharing=sharing,
         reported=reported, evidence=items_for_case(case), rules=rules,
         deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
@@ -119,6 +120,8 @@ def detail(reference: str):
         holds=holds_for_case(case), hold_statuses=HOLD_STATUSES,
         can_place_hold=hold_policy.can(identity, "place", case),
     )
+    record_view(identity, "case", case.reference)  # last: see record_view
+    return page
 
 
 def _act(reference: str, form, action):

@@ -4,19 +4,13 @@ its hashes and a "collected" custody event."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable
 
-from referrals.connector import (METHODS, ConnectorError, Export, Period, Target, fetch,
-                                 get_connector)
+from referrals.connector import ConnectorError, Export, Period, Target, fetch, get_connector
 from referrals.connector.demo import export_as_json
 from referrals.core.identity import Identity
 from referrals.evidence.models import EvidenceItem
 from referrals.evidence.services import record_collected_evidence, stage_evidence
-
-# How a collected item says which data category it answers (see ``collected_category``).
-_RECORDS_NAME = re.compile(r"^(?P<category>[a-z_]+)-")
-_FILE_DESCRIPTION = re.compile(r"^File from (?P<category>[a-z_]+) data ")
 
 
 def _ask(connector, category: str, target: Target, period: Period) -> Export:
@@ -63,12 +57,13 @@ def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, r
     for export in exports:
         target, category = export.target, export.category
         planned.append((stage_evidence(io.BytesIO(export_as_json(export))), dict(
-            original_name=f"{category}-{target.kind}-{target.value}.json",
+            original_name=f"{category}-{target.kind}-{target.value}.json", data_category=category,
             description=f"{len(export.records)} {category} record(s) for {target.kind} "
                         f"{target.value}" + ("" if export.found else " (no such account)"))))
         for file in export.files:
             planned.append((stage_evidence(io.BytesIO(file.data)), dict(
-                original_name=file.name, platform_content_id=file.platform_content_id,
+                original_name=file.name, data_category=category,
+                platform_content_id=file.platform_content_id,
                 url=file.url, may_be_csam=file.may_be_csam,
                 description=f"File from {category} data of {target.kind} {target.value}")))
     items = [record_collected_evidence(actor, staged, request=request, hold=hold,
@@ -94,13 +89,3 @@ def collect_from_platform(
     exports = ask_platform(targets, list(categories), period)
     return store_exports(actor, exports, purpose=purpose, request=request, hold=hold)
 
-
-def collected_category(item: EvidenceItem) -> str | None:
-    """The data category a collected item answers: the records file is named after it, and a
-    content file's description names it. None for anything else (an upload, a destroyed item)."""
-    if item.platform_content_id is None and item.original_name.endswith(".json"):
-        match = _RECORDS_NAME.match(item.original_name)
-    else:
-        match = _FILE_DESCRIPTION.match(item.description or "")
-    category = match.group("category") if match else None
-    return category if category in METHODS else None

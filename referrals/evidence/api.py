@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 from referrals.cases import services as cases
 from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.identity import current_identity
+from referrals.vocabulary.categories import DATA_CATEGORIES
 from referrals.evidence import services
 from referrals.evidence.staff_views import content_disposition
 
@@ -26,6 +27,11 @@ class UploadArgs(Schema):
     url = fields.Url(load_default=None, schemes={"http", "https"},
                      metadata={"format": "uri", "minLength": 1, "pattern": "^https?://"})
     description = fields.String(load_default="", validate=validate.Length(max=2000))
+    data_category = fields.String(
+        load_default=services.DEFAULT_UPLOAD_CATEGORY,
+        validate=validate.OneOf(list(DATA_CATEGORIES)),
+        metadata={"description": "What the item is (default content): "
+                  + ", ".join(f"{k} ({v.lower()})" for k, v in DATA_CATEGORIES.items())})
 
 
 class EvidenceOut(Schema):
@@ -37,6 +43,9 @@ class EvidenceOut(Schema):
     sha1 = fields.String()
     sha256 = fields.String()
     may_be_csam = fields.Boolean()
+    data_category = fields.String(allow_none=True, metadata={
+        "description": "A data category key; null for an item stored before categories were "
+                       "recorded"})
     captured_at = fields.DateTime()
 
 
@@ -56,7 +65,8 @@ def upload(args, reference: str):
         current_identity(), case, request.stream, original_name=args["filename"],
         may_be_csam=args["may_be_csam"], source_system=args["source_system"],
         platform_content_id=args["platform_content_id"], url=args["url"],
-        description=args["description"], purpose="Uploaded through the API")
+        description=args["description"], data_category=args["data_category"],
+        purpose="Uploaded through the API")
 
 
 @evidence_api.route("/<reference>/evidence/<int:item_id>/content", methods=["GET"])

@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, T
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.core.types import UTCDateTime
+from referrals.vocabulary.categories import data_category_label
 from referrals.extensions import db
 
 CUSTODY_ACTIONS = {
@@ -67,6 +68,9 @@ class EvidenceItem(db.Model):
     platform_content_id: Mapped[str | None] = mapped_column(String(128))
     url: Mapped[str | None] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(Text, default="")
+    # A key of referrals.vocabulary.categories.DATA_CATEGORIES, set when the item is collected or
+    # uploaded; None only for items stored before the category was recorded and not placed.
+    data_category: Mapped[str | None] = mapped_column(String(24))
     # 18 U.S.C. 2258B(c): bytes only for staff cleared to see such material.
     may_be_csam: Mapped[bool] = mapped_column(default=False)
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -75,6 +79,10 @@ class EvidenceItem(db.Model):
     custody_events: Mapped[list[CustodyEvent]] = relationship(
         back_populates="item", order_by="CustodyEvent.occurred_at"
     )
+
+    @property
+    def data_category_label(self) -> str:
+        return data_category_label(self.data_category)
 
     @property
     def kind(self) -> str:

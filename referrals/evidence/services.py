@@ -24,6 +24,7 @@ from referrals.core.storage import PendingFile, StorageError, TooLarge, get_stor
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.evidence.policies import evidence_policy
 from referrals.extensions import db
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,26 @@ def _record_blob(staged: PendingFile) -> StoredBlob:
     return blob
 
 
+# What an upload is when nobody says: staff upload screenshots and files people posted.
+DEFAULT_UPLOAD_CATEGORY = "content"
+
+
+def check_data_category(category: str | None) -> str:
+    """The data category, or a plain refusal naming the choices."""
+    if category not in DATA_CATEGORIES:
+        raise InvalidInput("Choose the item's data category: "
+                           + ", ".join(f"{key} ({label.lower()})"
+                                       for key, label in DATA_CATEGORIES.items()) + ".",
+                           field="data_category")
+    return category
+
+
 def _new_item(actor: Identity, staged: PendingFile, *, original_name: str | None,
               may_be_csam: bool, source_system: str, platform_content_id: str | None,
-              url: str | None, description: str, **owner) -> EvidenceItem:
+              url: str | None, description: str, data_category: str, **owner) -> EvidenceItem:
     """The item row for staged bytes, flushed. ``owner`` is exactly one of case_id,
     request_id, hold_id."""
+    check_data_category(data_category)
     blob, written = _record_blob(staged), staged.written
     item = EvidenceItem(
         blob_id=blob.id, original_name=safe_file_name(original_name),
@@ -144,7 +160,7 @@ def _new_item(actor: Identity, staged: PendingFile, *, original_name: str | None
         source_system=(source_system or "upload")[:64],
         platform_content_id=(platform_content_id or None),
         url=(url or None), description=(description or "").strip(),
-        may_be_csam=bool(may_be_csam), **owner,
+        data_category=data_category, may_be_csam=bool(may_be_csam), **owner,
     )
     db.session.add(item)
     db.session.flush()
@@ -167,6 +183,7 @@ def add_evidence(
     platform_content_id: str | None = None,
     url: str | None = None,
     description: str = "",
+    data_category: str = DEFAULT_UPLOAD_CATEGORY,
     purpose: str = "Uploaded to the case",
 ) -> EvidenceItem:
     """Stream a file into the case: one pass hashes (MD5, SHA-1, SHA-256) and encrypts it,
@@ -175,12 +192,14 @@ def add_evidence(
     if actor.scopes is not None and not actor.has_scope("evidence:write"):
         raise PermissionDenied("This token may not add evidence.")
     _refuse_if_purged(case)
+    check_data_category(data_category)  # before any byte is written
     staged = _stage(stream)
     _refuse_if_purged(case)  # read again: the case may have been purged while the file came in
     item = _new_item(actor, staged, original_name=original_name,
                      may_be_csam=bool(may_be_csam) or _sensitive_case(case),
                      source_system=source_system, platform_content_id=platform_content_id,
-                     url=url, description=description, case_id=case.id)
+                     url=url, description=description, data_category=data_category,
+                     case_id=case.id)
     at = item.captured_at
     record_custody(actor, item, "collected", purpose)
     case.updated_at = at
@@ -190,7 +209,8 @@ def add_evidence(
               f"SHA-256 {item.sha256[:16]}…).", at)
     record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,
                  after={"case": case.reference, "sha256": item.sha256, "size": item.size,
-                        "mime_type": item.mime_type, "may_be_csam": item.may_be_csam})
+                        "mime_type": item.mime_type, "may_be_csam": item.may_be_csam,
+                        "data_category": item.data_category})
     return item
 
 
@@ -215,6 +235,7 @@ def record_collected_evidence(
     hold=None,
     original_name: str,
     source_system: str,
+    data_category: str,
     platform_content_id: str | None = None,
     url: str | None = None,
     description: str = "",
@@ -229,13 +250,14 @@ def record_collected_evidence(
     owner = {"request_id": request.id} if request is not None else {"hold_id": hold.id}
     item = _new_item(actor, staged, original_name=original_name, may_be_csam=may_be_csam,
                      source_system=source_system, platform_content_id=platform_content_id,
-                     url=url, description=description, **owner)
+                     url=url, description=description, data_category=data_category, **owner)
     record_custody(actor, item, "collected", purpose)
     record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,
                  after={"request": request.reference if request is not None else None,
                         "hold": hold.reference if hold is not None else None,
                         "sha256": item.sha256, "size": item.size,
-                        "source_system": item.source_system})
+                        "source_system": item.source_system,
+                        "data_category": item.data_category})
     return item
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from urllib.parse import quote
 
+from referrals.audit.services import record_view
 from referrals.cases import services as cases
 from referrals.cases.forms import EvidenceForm
 from referrals.core.acting import attempt
@@ -48,6 +49,7 @@ def upload(reference: str):
     upload = form.file.data
     stored = attempt(services.add_evidence, current_identity(), case, upload.stream,
                      original_name=upload.filename, may_be_csam=form.may_be_csam.data,
+                     data_category=form.data_category.data,
                      description=form.description.data or "")
     if not stored.ok:
         return redirect(url_for("cases.detail", reference=case.reference) + "#evidence")
@@ -63,8 +65,11 @@ def item(reference: str, item_id: int):
     case = cases.get_case(reference)
     evidence = services.get_item(case, item_id)
     evidence_policy.require(identity, "view_metadata", evidence)
-    return render_template("evidence/item.html", case=case, item=evidence,
+    page = render_template("evidence/item.html", case=case, item=evidence,
                            may_open=evidence_policy.can(identity, "read_bytes", evidence))
+    # "evidence.viewed" is the bytes being opened (a custody event too); this is the page.
+    record_view(identity, "evidence", evidence.id, action="evidence.page_viewed")  # last
+    return page
 
 
 @bp.get("/<reference>/evidence/<int:item_id>/content")

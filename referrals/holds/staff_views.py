@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from flask import flash, redirect, render_template, request, url_for
 
+from referrals.audit.services import record_view
 from referrals.core.forms import ConfirmForm
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.cases.policies import case_policy
@@ -56,7 +57,7 @@ def detail(reference: str):
     hold = reading.get_hold(identity, reference)
     at = now()
     items = reading.snapshot_items(hold)
-    return render_template(
+    page = render_template(
         "holds/detail.html", hold=hold, clock=standing(hold, at), now=at,
         actions=actions_for(identity, hold, at), owner=reading.owner_of(hold),
         items=items, openable={i.id for i in items
@@ -67,6 +68,8 @@ def detail(reference: str):
         production_form=ProductionForm(prefix="production"),
         convert_form=ProductionForm(prefix="convert"), release_form=ReleaseForm(prefix="release"),
         review_form=ReviewForm(prefix="review"), confirm_form=ConfirmForm())
+    record_view(identity, "hold", hold.reference, agency_id=hold.agency_id)  # last: see record_view
+    return page
 
 
 @bp.get("/<reference>/snapshot/<int:item_id>")

@@ -104,6 +104,31 @@ class HoldOut(Schema):
     extensions_remaining = fields.Integer()
 
 
+class DisclosedItemOut(Schema):
+    name = fields.Function(lambda i: i.evidence.original_name)
+    sha256 = fields.String(metadata={"description": "The item's SHA-256 when it was released"})
+    data_category = fields.String(allow_none=True)
+
+
+class DisclosureSubjectOut(Schema):
+    kind = fields.String()
+    identifier = fields.String()
+
+
+class DisclosureOut(Schema):
+    """What left for the request, as its agency sees it: no staff names."""
+
+    kind = fields.String(metadata={"description": "production or emergency_disclosure"})
+    disclosed_at = fields.DateTime()
+    recipient_name = fields.String(metadata={"description": "The agency as named at release"})
+    recipient_country = fields.String()
+    legal_basis = fields.String()
+    data_categories = fields.List(fields.String())
+    subjects = fields.List(fields.Nested(DisclosureSubjectOut))
+    items = fields.List(fields.Nested(DisclosedItemOut))
+    package_sha256 = fields.String(allow_none=True)
+
+
 class RequestOut(Schema):
     reference = fields.String()
     request_type = fields.String()
@@ -124,6 +149,10 @@ class RequestDetailOut(RequestOut):
     hold = fields.Method("get_hold", metadata={
         "description": "The preservation hold the request placed (or, for a renewal, renewed); "
                        "null if none"})
+
+    disclosures = fields.List(fields.Nested(DisclosureOut), metadata={
+        "description": "What was released for the request, with each item's SHA-256; empty "
+                       "until the production is released"})
 
     def get_messages(self, obj):
         return MessageOut(many=True).dump(requests.messages_for(obj, include_internal=False))

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from referrals.accounts.models import User
 from referrals.audit.services import record_event
 from referrals.connector import Export, Period, Target
-from referrals.connector.services import ask_platform, collected_category, store_exports
+from referrals.connector.services import ask_platform, store_exports
 from referrals.core import outbox
 from referrals.core.clock import now
 from referrals.core.errors import DomainError
@@ -32,18 +32,6 @@ from referrals.requests.models import DisclosureRequest, RequestMessage
 from referrals.requests.services import request_policy
 
 COLLECT = "request.collect"
-
-
-@dataclass(frozen=True)
-class CollectedItem:
-    """A collected item as the staff request page lists it."""
-
-    item: EvidenceItem
-    category: str | None
-
-    @property
-    def category_label(self) -> str:
-        return rules.DATA_CATEGORIES.get(self.category or "", "—")
 
 
 @dataclass(frozen=True)
@@ -90,7 +78,7 @@ def collect_for_request(actor: Identity, request: DisclosureRequest,
     request.updated_at = at
     by_category: dict[str, int] = {}
     for item in items:
-        category = collected_category(item) or "other"
+        category = item.data_category or "other"
         by_category[category] = by_category.get(category, 0) + 1
     source = items[0].source_system if items else ""
     # The request's own record for staff: an internal message never reaches the portal.
@@ -179,12 +167,11 @@ def collect_request_job(request_id: int, user_id: int, progress_id: int) -> None
                     message=f"Collected {len(items)} item(s) from the platform.")
 
 
-def collected_items(request: DisclosureRequest) -> list[CollectedItem]:
+def collected_items(request: DisclosureRequest) -> list[EvidenceItem]:
     """What was collected for the request, newest first. Staff only: callers check."""
-    items = db.session.scalars(
+    return list(db.session.scalars(
         select(EvidenceItem).where(EvidenceItem.request_id == request.id)
-        .order_by(EvidenceItem.captured_at.desc(), EvidenceItem.id.desc()))
-    return [CollectedItem(item, collected_category(item)) for item in items]
+        .order_by(EvidenceItem.captured_at.desc(), EvidenceItem.id.desc())))
 
 
 def get_collected_item(request: DisclosureRequest, item_id: int) -> EvidenceItem:

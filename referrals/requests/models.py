@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.core.types import UTCDateTime
+from referrals.disclosures.models import Disclosure
 from referrals.extensions import db
 
 
@@ -82,6 +83,9 @@ class DisclosureRequest(db.Model):
         back_populates="request", cascade="all, delete-orphan", order_by="LegalProcessDocument.id")
     collaborators: Mapped[list[RequestCollaborator]] = relationship(
         back_populates="request", cascade="all, delete-orphan")
+    # What left for the request: written only through referrals.disclosures.services.
+    disclosures: Mapped[list[Disclosure]] = relationship(
+        viewonly=True, order_by=(Disclosure.disclosed_at, Disclosure.id))
 
 
 class RequestCollaborator(db.Model):
@@ -159,19 +163,3 @@ class UserNoticeTask(db.Model):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     request: Mapped[DisclosureRequest] = relationship(lazy="joined")
 
-
-class Disclosure(db.Model):
-    """One thing leaving the building: what, about whom, to whom, on what basis, approved by whom."""
-
-    __tablename__ = "disclosures"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("disclosure_requests.id"), index=True)
-    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
-    data_categories: Mapped[list] = mapped_column(JSON)
-    targets: Mapped[list] = mapped_column(JSON)  # normalised identifiers produced
-    legal_basis: Mapped[str] = mapped_column(Text)
-    approved_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    disclosed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    disclosed_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    package_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -9,6 +9,7 @@ from referrals.core.states import StateMachine, Transition
 
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
+
 @dataclass(frozen=True)
 class RequestType:
     key: str

@@ -20,10 +20,13 @@ from referrals.core.mail import queue_mail
 from referrals.core.policy import Policy, has_role
 from referrals.core.states import TransitionRefused
 from referrals.core.two_person import APPROVE, RELEASE, Participants, require_second_person
+from referrals.disclosures import services as disclosures
+from referrals.disclosures.models import Disclosure
+from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
 from referrals.requests import rules
-from referrals.requests.models import (Disclosure, DisclosureRequest, RequestCollaborator,
-                                       RequestMessage, UserNoticeTask)
+from referrals.requests.models import (DisclosureRequest, RequestCollaborator, RequestMessage,
+                                       UserNoticeTask)
 from referrals.requests.scope import is_officer, officer_request_clause
 
 
@@ -217,23 +220,24 @@ def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, 
                  after={"number": phone.number, "outcome": outcome})
 
 
-def collectors_of(request: DisclosureRequest) -> set[int]:
-    """Everyone who collected data from the platform for the request (see requests.collection)."""
-    from referrals.evidence.models import EvidenceItem
-
-    return {user_id for user_id in db.session.scalars(
-        select(EvidenceItem.captured_by_id).where(EvidenceItem.request_id == request.id))
-        if user_id is not None}
+def collected_for(request: DisclosureRequest) -> list[EvidenceItem]:
+    """What was collected from the platform for the request (see requests.collection): its
+    production."""
+    return list(db.session.scalars(select(EvidenceItem).where(EvidenceItem.request_id == request.id)
+                                   .order_by(EvidenceItem.id)))
 
 
 def participants(request: DisclosureRequest) -> Participants:
     """Who prepared the request's decisions and who collected its production, for the
     two-person rule."""
     return Participants.of(prepared_by=(request.prepared_by_id,),
-                           collected_by=(request.collected_by_id, *collectors_of(request)))
+                           collected_by=(request.collected_by_id,
+                                         *disclosures.collectors(collected_for(request))))
 
 
 def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha256: str | None = None) -> Disclosure:
+    """Release the production: the disclosure record with every collected item, then the
+    request is disclosed."""
     request_policy.require(actor, "release", request)
     release = rules.REQUEST_STATES.find(request.status, "disclosed", by="disclose")
     if release is None:
@@ -242,15 +246,17 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
     if request.emergency and request.callback_at is None:
         raise DomainError("Before anything is disclosed on an emergency request, record the "
                           "call-back to a number from the agency registry.")
-    at = now()
-    disclosure = Disclosure(
-        request_id=request.id, agency_id=request.agency_id,
-        data_categories=list(request.data_categories),
-        targets=[t.normalized for t in request.targets if t.decision == "produce"],
+    disclosure = disclosures.record_disclosure(
+        actor, kind="emergency_disclosure" if request.emergency else "production",
+        agency=request.agency, request_id=request.id,
         legal_basis=request.legal_basis or rules.REQUEST_TYPES[request.request_type].label,
-        approved_by_id=request.approved_by_id, disclosed_by_id=actor.user_id, disclosed_at=at,
-        package_sha256=package_sha256)
-    db.session.add(disclosure)
+        data_categories=request.data_categories or (),
+        subjects=[disclosures.Subject(t.kind, t.normalized)
+                  for t in request.targets if t.decision == "produce"],
+        items=collected_for(request), prepared_by_id=request.prepared_by_id,
+        approved_by_id=request.approved_by_id,
+        collector_ids={request.collected_by_id} - {None}, package_sha256=package_sha256)
+    at = disclosure.disclosed_at
     before = snapshot(request)
     request.status = "disclosed"
     request.disclosed_by_id = actor.user_id
@@ -259,8 +265,10 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
     db.session.flush()
     record_event(actor, "request.disclosed", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before,
-                 after={"disclosure_id": disclosure.id, "targets": disclosure.targets,
+                 after={"disclosure_id": disclosure.id,
+                        "targets": [s.identifier for s in disclosure.subjects],
                         "categories": disclosure.data_categories,
+                        "items": len(disclosure.items),
                         "approved_by_id": disclosure.approved_by_id})
     if release.tells_agency:
         tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from flask import jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from referrals.core.forms import ConfirmForm
-from referrals.core.clock import now
+from referrals.audit.services import record_view
 from referrals.core.acting import act
+from referrals.core.clock import now
+from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.progress import STATES as PROGRESS_STATES
 from referrals.core.progress import progress_json
 from referrals.core.storage import get_store
 from referrals.core.two_person import APPROVE, RELEASE, second_person_refusal
+from referrals.disclosures.models import DISCLOSURE_KINDS
 from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
@@ -21,6 +23,7 @@ from referrals.requests import collection, rules
 from referrals.requests import services as requests
 from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
+from referrals.vocabulary.categories import DATA_CATEGORIES
 
 bp = staff_blueprint("requests", __name__, url_prefix="/requests")
 
@@ -51,7 +54,7 @@ def detail(reference: str):
 
     holds = list(db.session.scalars(select(PreservationHold)
                                     .where(PreservationHold.request_id == found.id)))
-    return render_template(
+    page = render_template(
         "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
         messages=requests.messages_for(found, include_internal=True),
         move_form=move_form, callback_form=callback_form, message_form=MessageForm(),
@@ -63,13 +66,15 @@ def detail(reference: str):
         may_release=requests.request_policy.can(identity, "release", found),
         second_person={step: second_person_refusal(identity, step, participants)
                        for step in (APPROVE, RELEASE)},
-        collected=collected, holds=holds,
-        openable={c.item.id for c in collected
-                  if evidence_policy.can(identity, "read_bytes", c.item)},
+        collected=collected, holds=holds, disclosures=found.disclosures,
+        disclosure_kinds=DISCLOSURE_KINDS, data_categories=DATA_CATEGORIES,
+        openable={c.id for c in collected if evidence_policy.can(identity, "read_bytes", c)},
         can_collect=found.status == "collecting"
         and requests.request_policy.can(identity, "work", found),
         collecting=collection.collection_progress(found), progress_labels=PROGRESS_STATES,
     )
+    record_view(identity, "request", found.reference, agency_id=found.agency_id)  # last
+    return page
 
 
 def _act(reference: str, form, action, done: str):

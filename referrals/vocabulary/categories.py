@@ -9,3 +9,8 @@ DATA_CATEGORIES = {
     "content": "Content data",
     "transaction": "Transaction data",
 }
+
+
+def data_category_label(key: str | None) -> str:
+    """The label of a data category; "—" for an evidence item whose category was never recorded."""
+    return DATA_CATEGORIES.get(key or "", "—")

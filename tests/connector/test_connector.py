@@ -15,7 +15,7 @@ from config import load_settings
 from referrals.connector import (METHODS, ConnectorError, Export, Period, PlatformConnector,
                                  Target, fetch, get_connector, load_connector)
 from referrals.connector.demo import DemoConnector, export_as_json
-from referrals.connector.services import collect_from_platform, collected_category
+from referrals.connector.services import collect_from_platform
 from referrals.core.identity import Identity
 from referrals.core.storage import get_store
 from referrals.evidence.models import CustodyEvent, EvidenceItem
@@ -196,7 +196,7 @@ def test_collecting_stores_each_answer_as_evidence_with_its_hashes(app, use_conn
         [custody] = db.session.scalars(select(CustodyEvent).where(CustodyEvent.evidence_id == item.id))
         assert (custody.action, custody.purpose, custody.sha256) == (
             "collected", "Snapshot for the test", item.sha256)
-    assert [collected_category(i) for i in items] == ["subscriber", "content"] + \
+    assert [i.data_category for i in items] == ["subscriber", "content"] + \
         ["content"] * len(content.files)
     assert items[2].platform_content_id == content.files[0].platform_content_id
 

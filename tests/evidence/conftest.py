@@ -58,7 +58,8 @@ def evidence_limit(app, monkeypatch):
 @pytest.fixture
 def upload_form(client):
     """Upload through the case page's form, as a browser would."""
-    def upload(case, data: bytes, name: str, *, description: str = "", may_be_csam=False):
+    def upload(case, data: bytes, name: str, *, description: str = "", may_be_csam=False,
+               data_category: str | None = None):
         page = client.get(f"/cases/{case.reference}")
         assert page.status_code == 200
         assert 'id="upload"' in page.text
@@ -66,6 +67,8 @@ def upload_form(client):
                   "description": description}
         if may_be_csam:
             fields["may_be_csam"] = "y"
+        if data_category is not None:
+            fields["data_category"] = data_category
         return client.post(f"/cases/{case.reference}/evidence", data=fields,
                            content_type="multipart/form-data")
 

@@ -18,7 +18,8 @@ from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
 from referrals.requests import services
 from referrals.requests.collection import collect_for_request, collected_items
-from referrals.requests.models import Disclosure, RequestMessage
+from referrals.disclosures.models import Disclosure
+from referrals.requests.models import RequestMessage
 from tests.connector import fakes
 from tests.connector.fixtures import use_connector  # noqa: F401  (fixture)
 from tests.requests.helpers import (after, as_identity, audit_events, flashes, move,
@@ -312,9 +313,9 @@ def test_officers_never_see_collected_items(collecting, agent, officer_a, new_cl
 def test_collected_items_lists_newest_first_with_categories(collecting, agent):
     items = collect_for_request(as_identity(agent), collecting)
     listed = collected_items(collecting)
-    assert {c.item.id for c in listed} == {i.id for i in items}
-    assert [c.category for c in listed if c.item.id == items[0].id] == ["subscriber"]
-    assert all(c.category in CATEGORIES for c in listed)
+    assert {c.id for c in listed} == {i.id for i in items}
+    assert [c.data_category for c in listed if c.id == items[0].id] == ["subscriber"]
+    assert all(c.data_category in CATEGORIES for c in listed)
 
 
 def test_the_progress_is_for_staff_who_read_requests_only(collecting, agent, make_user,
@@ -344,3 +345,15 @@ def test_one_collection_at_a_time(collecting, agent):
     assert first.state == "queued" and first.total == len(CATEGORIES)  # one target produced
     with pytest.raises(DomainError, match="already being collected"):
         start_collection(as_identity(agent), collecting)
+
+
+def test_the_category_is_the_one_asked_for_not_read_from_the_file_name(collecting, agent):
+    """Regression: the category was recovered from the records file's name (or a content
+    file's description), so an item named otherwise had none. It is stored as it is collected."""
+    items = collect_for_request(as_identity(agent), collecting)
+    first = items[0]
+    first.original_name, first.description = "renamed-by-someone.json", ""
+    db.session.flush()
+    db.session.expire_all()
+    [listed] = [c for c in collected_items(collecting) if c.id == first.id]
+    assert listed.data_category == "subscriber"

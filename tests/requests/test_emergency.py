@@ -12,7 +12,7 @@ from sqlalchemy import select
 from referrals.core.errors import DomainError, InvalidInput
 from referrals.extensions import db
 from referrals.requests import services
-from referrals.requests.models import Disclosure
+from referrals.disclosures.models import Disclosure
 from tests.conftest import csrf_from
 from tests.requests.helpers import (after, as_identity, audit_events, decide_all, flashes,
                                     keep_signed_in, move, post_form, reload_request, submit,

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from referrals.core.errors import DomainError, InvalidInput, PermissionDenied
 from referrals.extensions import db
 from referrals.requests import rules, services
-from referrals.requests.models import Disclosure, RequestMessage, UserNoticeTask
+from referrals.disclosures.models import Disclosure
+from referrals.requests.models import RequestMessage, UserNoticeTask
 from tests.requests.helpers import (actions_for, after, as_identity, audit_events, decide_all,
                                     flashes, keep_signed_in, move, post_form, reload_request,
                                     submit, unescape)
@@ -301,7 +302,7 @@ def test_the_collector_cannot_release_but_another_supervisor_can(
     assert disclosure.request_id == stored.id and disclosure.agency_id == stored.agency_id
     assert disclosure.approved_by_id == supervisor.id
     assert disclosure.disclosed_by_id == supervisor.id
-    assert disclosure.targets == ["made_up_one", "u-0002"]
+    assert [s.identifier for s in disclosure.subjects] == ["made_up_one", "u-0002"]
     assert disclosure.data_categories == ["subscriber", "login_logout"]
     assert "2703(d)" in disclosure.legal_basis
 
@@ -333,7 +334,7 @@ def test_only_withheld_targets_are_left_out_of_the_disclosure(request_a, agent, 
     services.approve_request(as_identity(supervisor), request_a)
     move(agent, request_a, "collecting", "ready_for_review")
     disclosure = services.record_disclosure(as_identity(supervisor2), request_a)
-    assert disclosure.targets == ["made_up_one"]
+    assert [s.identifier for s in disclosure.subjects] == ["made_up_one"]
 
 
 def test_release_only_from_ready_for_review(request_a, agent, supervisor):
@@ -370,11 +371,14 @@ def test_every_step_is_audited(request_a, agent, supervisor, supervisor2, office
 def test_a_refused_step_writes_nothing(request_a, supervisor, new_client):
     in_legal_review(supervisor, request_a)
     decide_all(supervisor, request_a)
-    count = len(audit_events(object_id=request_a.reference))
+    def writes():  # the page load that fetches the form records its view, not a write
+        return [e for e in audit_events(object_id=request_a.reference) if e.action != "request.viewed"]
+
+    count = len(writes())
     browser = new_client(supervisor)
     url = f"/requests/{request_a.reference}"
     post_form(browser, url, f"{url}/approve")
-    assert len(audit_events(object_id=request_a.reference)) == count
+    assert len(writes()) == count
     assert "request.approved" not in actions_for(request_a.reference)
 
 

@@ -117,12 +117,14 @@ def make_request(officer, *, over_at: datetime | None,
 
 def add_request_item(request: DisclosureRequest, data: bytes, name: str) -> EvidenceItem:
     return add_collected_evidence(AGENT, io.BytesIO(data), request=request, original_name=name,
-                                  source_system="demo-platform", purpose="Collected (test)")
+                                  source_system="demo-platform", data_category="subscriber",
+                                  purpose="Collected (test)")
 
 
 def add_snapshot_item(hold: PreservationHold, data: bytes, name: str = "snapshot.json") -> EvidenceItem:
     return add_collected_evidence(AGENT, io.BytesIO(data), hold=hold, original_name=name,
-                                  source_system="demo-platform", purpose="Snapshot (test)")
+                                  source_system="demo-platform", data_category="subscriber",
+                                  purpose="Snapshot (test)")
 
 
 def settle_stored_files() -> None:

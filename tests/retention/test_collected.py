@@ -35,7 +35,7 @@ def collected_request(officer, status: str, data: bytes = b"synthetic subscriber
     request = submit(officer, targets=[{"kind": "username", "value": "@made_up_target_one"}])
     item = add_collected_evidence(AGENT, io.BytesIO(data), request=request,
                                   original_name="subscriber.json", source_system="demo-platform",
-                                  purpose="Collected for the request (test)")
+                                  data_category="subscriber", purpose="Collected for the request (test)")
     request.status, request.is_open, request.updated_at = status, status not in (
         "closed", "rejected", "redirected_mlat", "withdrawn"), T0
     db.session.flush()

@@ -80,7 +80,7 @@ def test_items_collected_for_a_request_are_held_with_its_targets():
     request = submit(officer, targets=[{"kind": "username", "value": "@Made_Up_Target"}])
     item = add_collected_evidence(AGENT, io.BytesIO(b"synthetic production\n"), request=request,
                                   original_name="subscriber.json", source_system="demo-platform",
-                                  purpose="Collected (test)")
+                                  data_category="subscriber", purpose="Collected (test)")
     assert not _agree(item)
     make_hold(identifiers=(("username", "made_up_other"),))
     assert not _agree(item)

@@ -154,6 +154,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(hold_reports_bp)
     app.register_blueprint(portal_holds_bp)
 
+    from referrals.ncmec import sandbox as ncmec_sandbox
+
+    ncmec_sandbox.install(app)  # development and tests only; labelled; never production
+
     from referrals.cases import api as cases_api
     from referrals.core.api import init_api_docs
     from referrals.evidence import api as evidence_api

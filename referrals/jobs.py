@@ -7,6 +7,7 @@ from referrals.core.mail import send_mail_job  # noqa: F401
 from referrals.core.outbox import deliver, sweep_outbox, sweep_when_a_worker_starts  # noqa: F401
 from referrals.holds.reminders import sweep_holds  # noqa: F401
 from referrals.holds.snapshot import snapshot_hold  # noqa: F401
+from referrals.ncmec.lifecycle import RETRACT, SEND  # noqa: F401
 from referrals.remote.operations import advance_operation  # noqa: F401
 from referrals.remote.webhooks import WEBHOOK  # noqa: F401
 from referrals.requests.collection import collect_request_job  # noqa: F401

@@ -162,6 +162,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests_api.create":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.post_message":            {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.withdraw":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    # the CyberTipline sandbox (development and tests only): HTTP Basic, like NCMEC
+    "ncmec_sandbox.status":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.xsd":                    {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.submit":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.upload":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.fileinfo":               {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.finish":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "ncmec_sandbox.retract":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
 }
 
 

@@ -1,0 +1,284 @@
+"""A CyberTipline report's life: draft → confirmed (by a second person) → submitting (a
+remote operation: submit → upload* → fileinfo* → finish) → finished (the 1-year hold placed),
+or retracted before finish. Services take the acting identity, flush, never commit; every
+write has its audit event in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from referrals.audit.services import record_event
+from referrals.cases.models import Case, Identifier, Subject
+from referrals.core.clock import as_utc, now
+from referrals.core.errors import DomainError, InvalidInput, NotFound
+from referrals.core.identity import Identity
+from referrals.core.two_person import APPROVE, Participants, second_person_refusal
+from referrals.evidence.models import EvidenceItem
+from referrals.evidence.services import record_custody
+from referrals.extensions import db
+from referrals.holds.models import PreservationHold
+from referrals.holds.services import place_ncmec_hold
+from referrals.ncmec.models import LIVE_STATES, NcmecReport
+from referrals.ncmec.policies import ncmec_policy
+from referrals.ncmec.reading import (case_evidence, checked_report, file_reviews,
+                                     incident_type, reported_identifiers)
+from referrals.ncmec.xml import to_xml
+from referrals.remote.models import RemoteOperation
+from referrals.remote.operations import start_operation
+
+SUBMIT_KIND = "ncmec.report"
+RETRACT_KIND = "ncmec.retract"
+
+
+class ReportRefused(DomainError):
+    status = 409
+
+
+def _audit(actor: Identity, action: str, report: NcmecReport, case: Case, **after) -> None:
+    record_event(actor, action, object_type="ncmec_report", object_id=report.id,
+                 after={"case": case.reference, "status": report.status,
+                        "remote_report_id": report.remote_report_id, **after})
+
+
+def get_report(case: Case, report_id: int) -> NcmecReport:
+    report = db.session.get(NcmecReport, report_id)
+    if report is None or report.case_id != case.id:
+        raise NotFound("There is no such CyberTipline report on this case.")
+    return report
+
+
+def reports_for_case(case: Case) -> list[NcmecReport]:
+    return list(db.session.scalars(select(NcmecReport).where(NcmecReport.case_id == case.id)
+                                   .order_by(NcmecReport.id.desc())))
+
+
+def operation_of(report: NcmecReport, retract: bool = False) -> RemoteOperation | None:
+    operation_id = report.retract_operation_id if retract else report.operation_id
+    return db.session.get(RemoteOperation, operation_id) if operation_id else None
+
+
+def effective_status(report: NcmecReport) -> str:
+    """The stored status, except that a send whose operation failed shows as failed."""
+    if report.status == "submitting":
+        operation = operation_of(report)
+        if operation is not None and operation.state == "failed":
+            return "failed"
+    return report.status
+
+
+def remote_report_id(report: NcmecReport) -> str | None:
+    """NCMEC's id: on the report once recorded, on the operation as soon as submit returned."""
+    if report.remote_report_id:
+        return report.remote_report_id
+    operation = operation_of(report)
+    return (operation.remote_ids or {}).get("report_id") if operation else None
+
+
+def waiting_since(report: NcmecReport) -> tuple[timedelta, bool] | None:
+    """How long a confirmed report has waited to be finished, and whether that is past the
+    internal filing target (2258A: "as soon as reasonably possible")."""
+    if report.confirmed_at is None or report.status in ("finished", "retracted"):
+        return None
+    waited = now() - as_utc(report.confirmed_at)
+    target = timedelta(hours=current_app.config["REFERRALS_SETTINGS"].ncmec_filing_target_hours)
+    return waited, waited > target
+
+
+def _evidence(case: Case, evidence_ids: Iterable[int] | None) -> list[EvidenceItem]:
+    items = case_evidence(case)
+    if evidence_ids is None:
+        return items
+    wanted = {int(i) for i in evidence_ids}
+    chosen = [i for i in items if i.id in wanted]
+    if len(chosen) != len(wanted):
+        raise InvalidInput("Choose files of this case only.", field="evidence_ids")
+    return chosen
+
+
+def draft_report(actor: Identity, case: Case,
+                 evidence_ids: Iterable[int] | None = None) -> NcmecReport:
+    """A draft for the case, carrying the chosen files (all the case's files by default)."""
+    ncmec_policy.require(actor, "draft", case)
+    incident_type(case)  # refuses a case outside NCMEC's remit, by name
+    live = db.session.scalar(select(NcmecReport).where(
+        NcmecReport.case_id == case.id, NcmecReport.status.in_(LIVE_STATES)).limit(1))
+    if live is not None and effective_status(live) != "failed":
+        raise ReportRefused(f"This case already has a CyberTipline report in progress "
+                            f"(#{live.id}, {live.status}).")
+    items = _evidence(case, evidence_ids)
+    at = now()
+    report = NcmecReport(case_id=case.id, status="draft", evidence_ids=[i.id for i in items],
+                         identifiers=reported_identifiers(case), drafted_by_id=actor.user_id,
+                         drafted_by_label=actor.label, drafted_at=at, last_error="",
+                         attempts=0)
+    db.session.add(report)
+    db.session.flush()
+    unviewed = [r.item.id for r in file_reviews(items) if not r.viewed_by_person]
+    _audit(actor, "ncmec.report_drafted", report, case, evidence_ids=report.evidence_ids,
+           unviewed_evidence_ids=unviewed)
+    return report
+
+
+def report_items(report: NcmecReport) -> list[EvidenceItem]:
+    if not report.evidence_ids:
+        return []
+    return list(db.session.scalars(select(EvidenceItem).where(
+        EvidenceItem.id.in_(report.evidence_ids)).order_by(EvidenceItem.id)))
+
+
+def confirm_refusal(actor: Identity, report: NcmecReport) -> str | None:
+    """Why ``actor`` may not confirm the report, in words for them; None if they may."""
+    if not ncmec_policy.can(actor, "confirm", report):
+        return "Your account cannot confirm CyberTipline reports."
+    if report.status != "draft":
+        return "Only a draft can be confirmed."
+    if second_person_refusal(actor, APPROVE, Participants.of(prepared_by=[report.drafted_by_id])):
+        return "You drafted this report: another person must confirm it."
+    return None
+
+
+def confirm_report(actor: Identity, case: Case, report: NcmecReport) -> NcmecReport:
+    """A second person confirms what will be sent, after the report is checked in full."""
+    refusal = confirm_refusal(actor, report)
+    if refusal:
+        raise ReportRefused(refusal)
+    items = report_items(report)
+    checked_report(case, items, exclude_report=report.id)  # ReportInvalid names each field
+    unviewed = [r.item.id for r in file_reviews(items) if not r.viewed_by_person]
+    report.status, report.confirmed_at = "confirmed", now()
+    report.confirmed_by_id, report.confirmed_by_label = actor.user_id, actor.label
+    db.session.flush()
+    _audit(actor, "ncmec.report_confirmed", report, case, unviewed_evidence_ids=unviewed)
+    return report
+
+
+def _file_arguments(items: list[EvidenceItem]) -> list[dict]:
+    arguments = []
+    for review in file_reviews(items):
+        item = review.item
+        if item.destroyed_at is not None or item.blob is None:
+            raise ReportRefused(f"The bytes of {item.original_name} were destroyed: draft "
+                                "the report again without it.")
+        arguments.append({"evidence_id": item.id, "name": item.original_name,
+                          "mime_type": item.mime_type, "storage_name": item.blob.storage_name,
+                          "md5": item.md5, "sha1": item.sha1, "sha256": item.sha256,
+                          "url": item.url, "viewed": review.viewed_by_person,
+                          "viewers": len(review.viewers)})
+    return arguments
+
+
+def submit_report(actor: Identity, case: Case, report: NcmecReport) -> RemoteOperation:
+    """Send a confirmed report: checked again now, then a remote operation that runs after
+    the commit. The exact XML sent is kept in the operation's payload."""
+    ncmec_policy.require(actor, "submit", report)
+    if report.status != "confirmed":
+        raise ReportRefused("Only a confirmed report can be sent.")
+    items = report_items(report)
+    xml = to_xml(checked_report(case, items, exclude_report=report.id)).decode("utf-8")
+    report.attempts += 1
+    operation = start_operation(
+        actor, SUBMIT_KIND, key=f"ncmec:{report.id}:{report.attempts}",
+        payload={"report": report.id, "case": case.reference, "report_xml": xml,
+                 "files": _file_arguments(items)},
+        object_type="ncmec_report", object_id=report.id)
+    report.operation_id, report.status, report.submitted_at = operation.id, "submitting", now()
+    db.session.flush()
+    _audit(actor, "ncmec.report_submitted", report, case, operation=operation.id,
+           evidence_ids=report.evidence_ids)
+    return operation
+
+
+def retract_report(actor: Identity, case: Case, report: NcmecReport) -> RemoteOperation:
+    """Cancel a report NCMEC opened and that is not finished; the send stops."""
+    ncmec_policy.require(actor, "retract", report)
+    remote_id = remote_report_id(report)
+    if report.status != "submitting" or not remote_id:
+        raise ReportRefused("Only a report NCMEC has opened and that is not finished can be "
+                            "retracted.")
+    sending = operation_of(report)
+    if sending is not None and sending.state == "running":
+        raise ReportRefused("The report is being sent right now; retract it in a minute.")
+    if sending is not None and sending.state != "done":
+        sending.state, sending.finished_at = "failed", now()
+        sending.last_error = f"Stopped: the report was retracted by {actor.label}."
+        finish_step = next((s for s in sending.steps if s.name == "finish"), None)
+        if finish_step is not None and finish_step.state in ("started", "unknown"):
+            raise ReportRefused("The finish step may have reached NCMEC; check with NCMEC "
+                                "before retracting (flask work resolve).")
+    operation = start_operation(actor, RETRACT_KIND, key=f"ncmec-retract:{report.id}",
+                                payload={"report": report.id, "report_id": remote_id},
+                                object_type="ncmec_report", object_id=report.id)
+    report.retract_operation_id = operation.id
+    db.session.flush()
+    _audit(actor, "ncmec.report_retract_requested", report, case, remote_report_id=remote_id)
+    return operation
+
+
+# --- recorded by the send job (system identity), each in its own short transaction -------
+
+def _load(report_pk: int) -> tuple[NcmecReport, Case]:
+    report = db.session.get(NcmecReport, report_pk)
+    if report is None:
+        raise NotFound(f"CyberTipline report #{report_pk} is gone.")
+    return report, db.session.get(Case, report.case_id)
+
+
+def record_opened(actor: Identity, report_pk: int, remote_id: str) -> None:
+    """NCMEC gave the report its id: kept on the report before any file is uploaded."""
+    ncmec_policy.require(actor, "record")
+    report, case = _load(report_pk)
+    if report.remote_report_id == remote_id:
+        return
+    report.remote_report_id = remote_id
+    db.session.flush()
+    _audit(actor, "ncmec.report_opened", report, case)
+
+
+def _held_identifiers(case: Case) -> list[tuple[str, str]]:
+    return list(db.session.execute(
+        select(Identifier.kind, Identifier.value).join(Subject)
+        .where(Identifier.case_id == case.id, Subject.role != "victim")
+        .order_by(Identifier.id)))
+
+
+def record_finished(actor: Identity, report_pk: int, remote_id: str,
+                    completed_at: datetime, file_ids: dict[str, str]) -> str | None:
+    """NCMEC finished the report: status, custody of each file sent, and the one-year
+    preservation hold (18 U.S.C. 2258A(h)), once. Returns the hold's reference."""
+    ncmec_policy.require(actor, "record")
+    report, case = _load(report_pk)
+    if report.status == "finished":
+        hold = db.session.get(PreservationHold, report.hold_id) if report.hold_id else None
+        return hold.reference if hold else None
+    report.status, report.finished_at = "finished", completed_at
+    report.remote_report_id = remote_id
+    for item in report_items(report):
+        record_custody(actor, item, "disclosed",
+                       f"Sent to NCMEC in CyberTipline report {remote_id} "
+                       f"(file id {file_ids.get(str(item.id), 'unknown')})")
+        record_event(actor, "evidence.disclosed", object_type="evidence", object_id=item.id,
+                     after={"sha256": item.sha256, "to": "NCMEC CyberTipline",
+                            "report_id": remote_id})
+    held = _held_identifiers(case)
+    hold = None
+    if held:
+        hold = place_ncmec_hold(actor, case, remote_id, completed_at, held)
+        report.hold_id = hold.id
+    db.session.flush()
+    _audit(actor, "ncmec.report_finished", report, case, completed_at=completed_at.isoformat(),
+           hold=hold.reference if hold else None, file_ids=file_ids)
+    return hold.reference if hold else None
+
+
+def record_retracted(actor: Identity, report_pk: int) -> None:
+    ncmec_policy.require(actor, "record")
+    report, case = _load(report_pk)
+    if report.status == "retracted":
+        return
+    report.status, report.retracted_at = "retracted", now()
+    db.session.flush()
+    _audit(actor, "ncmec.report_retracted", report, case)

@@ -42,6 +42,9 @@ UNREACHABLE_ENDPOINTS = frozenset(
 )
 # Blueprints that authenticate every request themselves (API tokens; see core.api).
 TOKEN_BLUEPRINTS: set[str] = set()
+# Blueprints that check HTTP Basic credentials themselves, not API tokens: the CyberTipline
+# sandbox (development and tests only, ncmec.sandbox), which answers like NCMEC's API.
+BASIC_AUTH_BLUEPRINTS: set[str] = set()
 # Reachable while a password change is pending.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"security.change_password", "security.logout", "static"})
 
@@ -55,8 +58,8 @@ def require_sign_in():
         abort(404)
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    if request.blueprint in TOKEN_BLUEPRINTS:
-        return None  # the blueprint's own guard demands a token
+    if request.blueprint in TOKEN_BLUEPRINTS or request.blueprint in BASIC_AUTH_BLUEPRINTS:
+        return None  # the blueprint's own guard demands a token (or Basic credentials)
     if not current_user.is_authenticated:
         if _wants_json():
             response = jsonify(code=401, status="Sign-in required",

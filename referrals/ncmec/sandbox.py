@@ -23,7 +23,7 @@ from xml.etree.ElementTree import Element, ParseError, SubElement, fromstring, t
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from referrals.core.guards import TOKEN_BLUEPRINTS
+from referrals.core.guards import BASIC_AUTH_BLUEPRINTS
 from referrals.extensions import csrf
 from referrals.ncmec.xml import SCHEMA_PATH, schema
 
@@ -248,7 +248,7 @@ def install(app: Flask) -> None:
     if settings.environment == "production" or not settings.ncmec_sandbox:
         return
     app.config["NCMEC_SANDBOX_CREDENTIALS"] = (settings.ncmec_username, settings.ncmec_password)
-    TOKEN_BLUEPRINTS.add(bp.name)  # it checks its own (Basic) credentials, like NCMEC
+    BASIC_AUTH_BLUEPRINTS.add(bp.name)  # it checks its own credentials, like NCMEC
     csrf.exempt(bp)
     app.register_blueprint(bp)
 

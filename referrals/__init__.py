@@ -155,6 +155,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(portal_holds_bp)
 
     from referrals.ncmec import sandbox as ncmec_sandbox
+    from referrals.ncmec.staff_views import bp as ncmec_bp
+
+    app.register_blueprint(ncmec_bp)
 
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
 

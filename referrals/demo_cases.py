@@ -79,13 +79,15 @@ def seed_sample_cases(agent_id: int | None) -> int:
                          "sha256": f"{n:02d}" * 32, "may_be_csam": False}],
         }
         intake = receive_escalation(actor, payload)
-        if n == 1 and agent_id is not None:
+        if n in (1, 2) and agent_id is not None:
             from referrals.accounts.models import User
             from referrals.evidence.services import add_evidence
 
             agent = Identity.for_user(db.session.get(User, agent_id))
+            # Case 2 (grooming) is the CyberTipline demo: a file no person has viewed yet.
             add_evidence(agent, intake.case, io.BytesIO(synthetic_png(seed=n)),
-                         original_name="stream-capture.png",
+                         original_name="stream-capture.png" if n == 1 else "shared-image.png",
+                         url=None if n == 1 else "https://platform.example/media/2002.png",
                          description="Synthetic demo image (a generated gradient).")
     return len(SAMPLES)
 

@@ -162,6 +162,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests_api.create":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.post_message":            {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "requests_api.withdraw":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    # NCMEC CyberTipline reports on a case (ncmec.staff_views): POSTs come back to the page
+    "ncmec.index":                          {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "ncmec.detail":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "ncmec.progress":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "ncmec.draft":                          {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "ncmec.confirm":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "ncmec.submit":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "ncmec.retract":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # the CyberTipline sandbox (development and tests only): HTTP Basic, like NCMEC
     "ncmec_sandbox.status":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "ncmec_sandbox.xsd":                    {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -338,6 +346,18 @@ class Samples:
     def case_reference(self):
         return self._case().reference
 
+    def _ncmec_case(self):
+        from referrals.cases.services import open_case
+
+        return self._once("ncmec_case", lambda: open_case(
+            SYSTEM, title="Grid sample CyberTipline case", category="grooming", check=False))
+
+    def report_id(self):
+        from referrals.ncmec.services import draft_report
+
+        drafter = Identity.for_user(factories.make_user("agent"))
+        return self._once("ncmec_report", lambda: draft_report(drafter, self._ncmec_case())).id
+
     def reference(self):
         if self.blueprint in {"holds", "holds_api"}:
             return self._hold().reference
@@ -347,6 +367,8 @@ class Samples:
             return self._case().reference
         if self.blueprint in {"requests", "portal", "requests_api"}:
             return self._request().reference
+        if self.blueprint == "ncmec":
+            return self._ncmec_case().reference
         raise AssertionError(f"{self.endpoint}: which kind of <reference>? add it to Samples")
 
     def values(self, arguments: set[str]) -> dict:

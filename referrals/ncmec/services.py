@@ -16,7 +16,8 @@ from referrals.cases.models import Case, Identifier, Subject
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import Identity
-from referrals.core.two_person import APPROVE, Participants, second_person_refusal
+from referrals.core.two_person import APPROVE, RELEASE, Participants, second_person_refusal
+from referrals.disclosures.services import collectors
 from referrals.evidence.models import EvidenceItem
 from referrals.evidence.services import record_custody
 from referrals.extensions import db
@@ -171,13 +172,29 @@ def _file_arguments(items: list[EvidenceItem]) -> list[dict]:
     return arguments
 
 
+def submit_refusal(actor: Identity, report: NcmecReport,
+                   items: list[EvidenceItem] | None = None) -> str | None:
+    """Why ``actor`` may not send the report; None if they may. What leaves is released by
+    someone who neither drafted it nor collected its files (``core.two_person``)."""
+    if not ncmec_policy.can(actor, "submit", report):
+        return "Your account cannot send CyberTipline reports."
+    if report.status != "confirmed":
+        return "Only a confirmed report can be sent."
+    items = report_items(report) if items is None else items
+    if second_person_refusal(actor, RELEASE, Participants.of(
+            prepared_by=[report.drafted_by_id], collected_by=collectors(items))):
+        return ("You drafted this report or collected one of its files: the person who "
+                "confirmed it, or another, sends it.")
+    return None
+
+
 def submit_report(actor: Identity, case: Case, report: NcmecReport) -> RemoteOperation:
     """Send a confirmed report: checked again now, then a remote operation that runs after
     the commit. The exact XML sent is kept in the operation's payload."""
-    ncmec_policy.require(actor, "submit", report)
-    if report.status != "confirmed":
-        raise ReportRefused("Only a confirmed report can be sent.")
     items = report_items(report)
+    refusal = submit_refusal(actor, report, items)
+    if refusal:
+        raise ReportRefused(refusal)
     xml = to_xml(checked_report(case, items, exclude_report=report.id)).decode("utf-8")
     report.attempts += 1
     operation = start_operation(
@@ -282,3 +299,39 @@ def record_retracted(actor: Identity, report_pk: int) -> None:
     report.status, report.retracted_at = "retracted", now()
     db.session.flush()
     _audit(actor, "ncmec.report_retracted", report, case)
+
+
+STEP_WORDS = {"submit": "open the report at NCMEC", "opened": "keep NCMEC's report id",
+              "upload": "upload a file", "fileinfo": "send a file's details",
+              "finish": "finish the report", "finished": "record it and place the hold",
+              "retract": "ask NCMEC to cancel the report", "retracted": "record the retraction"}
+PROGRESS_STATE = {"pending": "queued", "running": "running", "waiting": "running",
+                  "done": "done", "failed": "failed", "needs_check": "failed"}
+PROGRESS_LABEL = {"queued": "Waiting for a worker", "running": "Sending", "done": "Finished",
+                  "failed": "Stopped"}
+
+
+def send_progress(report: NcmecReport) -> dict:
+    """The send (or the retraction, once asked) as ``core.progress.progress_json`` words it,
+    for ``static/progress.js``: state, steps done of all, what is happening or went wrong."""
+    operation = operation_of(report, retract=True) or operation_of(report)
+    if operation is None:
+        return {"state": "none", "label": "Not sent", "done": 0, "total": 0, "percent": 0,
+                "message": "", "finished": True}
+    state = PROGRESS_STATE[operation.state]
+    done = sum(1 for s in operation.steps if s.state == "done")
+    total = len(operation.steps)
+    current = next((s for s in operation.steps if s.state != "done"), None)
+    if operation.state == "needs_check":
+        message = operation.last_error + " Record what NCMEC says with flask work resolve " \
+            f"{operation.id}."
+    elif operation.last_error:
+        message = operation.last_error
+    elif current is not None:
+        message = f"Step {current.position + 1} of {total}: {STEP_WORDS.get(current.name, current.name)}."
+    else:
+        message = "All steps done."
+    return {"id": operation.id, "state": state, "label": PROGRESS_LABEL[state], "done": done,
+            "total": total, "percent": round(100 * done / total) if total else 0,
+            "message": message, "finished": state in ("done", "failed"),
+            "updated_at": operation.updated_at.isoformat()}

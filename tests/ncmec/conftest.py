@@ -13,6 +13,7 @@ from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.demo_cases import synthetic_png
 from referrals.evidence.services import add_evidence, record_custody
+from tests.ncmec.sandbox_server import PASSWORD, USERNAME, SandboxServer
 from tests.requests.fixtures import override_settings  # noqa: F401
 
 INTAKE = Identity(kind="system", label="test:intake", scopes=frozenset({"escalations:write"}))
@@ -46,3 +47,19 @@ def add_file(user, case, name="capture.png", seed=1, viewed_by=None):
 @pytest.fixture
 def agent(make_user):
     return make_user("agent", cleared_for_csam=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server, override_settings):
+    """The sandbox on loopback, empty, and the app's NCMEC settings pointing at it."""
+    sandbox_server.state.reset()
+    override_settings(ncmec_base_url=sandbox_server.base_url, ncmec_username=USERNAME,
+                      ncmec_password=PASSWORD, http_retries=0)
+    return sandbox_server.state

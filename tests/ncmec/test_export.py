@@ -137,3 +137,27 @@ def test_export_command_prints_the_xml_or_refuses_plainly(app, agent):
     assert result.exit_code == 1 and "CyberTipline report is for" in result.output
     result = runner.invoke(args=["ncmec", "export", "CASE-1999-000001"])
     assert result.exit_code == 1 and "There is no case CASE-1999-000001" in result.output
+
+
+def test_the_demo_cases_export_valid_xml(app, agent):
+    from sqlalchemy import select
+
+    from referrals.cases.models import Case
+    from referrals.demo_cases import seed_sample_cases
+    from referrals.extensions import db
+    from referrals.ncmec.reading import INCIDENT_TYPES
+
+    assert seed_sample_cases(agent.id)
+    reportable = list(db.session.scalars(
+        select(Case).where(Case.category.in_(INCIDENT_TYPES)).order_by(Case.id)))
+    assert reportable, "the demo needs a case NCMEC takes"
+    runner = app.test_cli_runner()
+    with_files = 0
+    for case in reportable:
+        result = runner.invoke(args=["ncmec", "export", case.reference])
+        assert result.exit_code == 0, result.output
+        assert schema().is_valid(result.output)
+        with_files += bool(case_evidence(case))
+        for review in file_reviews(case_evidence(case)):
+            validate(build_file_details(file_values(review, 4564654, "f")), now())
+    assert with_files, "a demo case carries a file, to show the unviewed-files warning"

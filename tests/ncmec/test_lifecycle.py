@@ -26,22 +26,6 @@ from referrals.ncmec.xml import ReportInvalid
 from referrals.remote import operations
 from referrals.remote.models import RemoteOperation
 from tests.ncmec.conftest import add_file, grooming_case
-from tests.ncmec.sandbox_server import PASSWORD, USERNAME, SandboxServer
-
-
-@pytest.fixture(scope="module")
-def sandbox_server():
-    server = SandboxServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server, override_settings):
-    sandbox_server.state.reset()
-    override_settings(ncmec_base_url=sandbox_server.base_url, ncmec_username=USERNAME,
-                      ncmec_password=PASSWORD, http_retries=0)
-    return sandbox_server.state
 
 
 @pytest.fixture

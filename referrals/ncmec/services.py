@@ -62,6 +62,10 @@ def operation_of(report: NcmecReport, retract: bool = False) -> RemoteOperation 
     return db.session.get(RemoteOperation, operation_id) if operation_id else None
 
 
+def hold_of(report: NcmecReport) -> PreservationHold | None:
+    return db.session.get(PreservationHold, report.hold_id) if report.hold_id else None
+
+
 def effective_status(report: NcmecReport) -> str:
     """The stored status, except that a send whose operation failed shows as failed."""
     if report.status == "submitting":

@@ -67,6 +67,7 @@ def test_draft_confirm_send_over_the_pages(app, client, as_role, sandbox):
     page = other.get(detail)
     assert f"NCMEC report {report.remote_report_id}" in page.text
     assert "8. finished" in page.text
+    assert 'id="ncmec-hold"' in page.text and "had viewed 1 of 2 file(s)" in page.text
     progress = other.get(f"{detail}/progress").get_json()
     assert progress["state"] == "done" and progress["done"] == progress["total"] == 8
     actions = set(db.session.scalars(select(AuditEvent.action).where(

@@ -65,10 +65,10 @@ def migrate() -> None:
 def seed(cases: int) -> tuple[float, str]:
     """``flask demo seed --cases N`` in a process of its own; in-process if it lacks the option."""
     from referrals.accounts.services import find_user_by_email
-    from referrals.cli import demo_seed
+    from referrals.demo.cli import demo_seed
     from referrals.core.transaction import unit_of_work
-    from referrals.demo import seed_demo
-    from referrals.demo_cases import seed_bulk_cases
+    from referrals.demo.seed import seed_demo
+    from referrals.demo.bench import seed_bulk_cases
 
     started = time.perf_counter()
     with heartbeat("seeding", started):
@@ -135,7 +135,7 @@ def data_sizes() -> dict[str, int]:
 
 def signed_in_client(app: Flask) -> FlaskClient:
     """The demo supervisor, signed in through the real pages: password, notice, TOTP."""
-    from referrals.demo import demo_password, demo_totp_key
+    from referrals.demo.seed import demo_password, demo_totp_key
 
     client = app.test_client()
     # Browsers send a same-origin Referer on form posts; Flask-WTF requires it on HTTPS.

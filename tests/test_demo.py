@@ -13,7 +13,7 @@ from referrals.agencies.models import Agency
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import verify_chain
 from referrals.core.identity import STAFF_ROLES
-from referrals.demo import DEMO_AGENCIES, DEMO_DOMAIN, demo_password, seed_demo
+from referrals.demo.seed import DEMO_AGENCIES, DEMO_DOMAIN, demo_password, seed_demo
 from referrals.extensions import db
 from tests.conftest import Client, SignIn
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import g, has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from referrals.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from referrals.core.clock import as_utc, now
@@ -129,6 +129,55 @@ def record_view(actor: Identity, object_type: str, object_id: Any, *,
     page = request.endpoint if has_request_context() else None
     return record_event(actor, action or f"{object_type}.viewed", object_type=object_type,
                         object_id=object_id, agency_id=agency_id, after={"page": page})
+
+
+_COLUMNS = ("seq", "occurred_at", "actor_kind", "actor_id", "actor_label", "action", "object_type",
+            "object_id", "agency_id", "before", "after", "ip", "user_agent", "request_id",
+            "prev_hash", "hash")
+
+
+def record_events_in_bulk(actor: Identity, events: Iterable[dict[str, Any]], *,
+                          batch: int = 20_000) -> int:
+    """Append many events with bulk inserts (benchmark data): the same chain and hashes as
+    ``record_event``, holding the head's lock for the whole call. Each event is a dict of
+    ``action`` and optionally ``object_type``, ``object_id``, ``agency_id``, ``before``,
+    ``after`` and ``occurred_at``. Returns how many it wrote."""
+    db.session.flush()
+    row = db.session.execute(
+        text("UPDATE audit_chain_head SET seq = seq WHERE id = :id RETURNING seq, last_hash"),
+        {"id": HEAD_ID},
+    ).first()
+    if row is None:
+        db.session.add(AuditChainHead(id=HEAD_ID, seq=0, last_hash=GENESIS_HASH))
+        db.session.flush()
+        seq, prev_hash = 0, GENESIS_HASH
+    else:
+        seq, prev_hash = int(row[0]), row[1]
+    made, rows = 0, []
+    for fields in events:
+        seq += 1
+        event = AuditEvent(
+            seq=seq, occurred_at=fields.get("occurred_at") or now(), actor_kind=actor.kind,
+            actor_id=actor.user_id, actor_label=actor.label[:255], action=fields["action"],
+            object_type=fields.get("object_type"),
+            object_id=None if fields.get("object_id") is None else str(fields["object_id"]),
+            agency_id=fields.get("agency_id"), before=canonical_json(fields.get("before")),
+            after=canonical_json(fields.get("after")), prev_hash=prev_hash,
+            ip=None, user_agent=None, request_id=None,
+        )
+        event.hash = prev_hash = event_digest(hashed_fields(event))
+        rows.append({column: getattr(event, column) for column in _COLUMNS})
+        if len(rows) >= batch:
+            db.session.execute(insert(AuditEvent), rows)
+            made, rows = made + len(rows), []
+    if rows:
+        db.session.execute(insert(AuditEvent), rows)
+        made += len(rows)
+    db.session.execute(
+        text("UPDATE audit_chain_head SET seq = :seq, last_hash = :hash WHERE id = :id"),
+        {"seq": seq, "hash": prev_hash, "id": HEAD_ID},
+    )
+    return made
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from referrals.accounts.models import LOCKED_MESSAGE
-from referrals.demo import demo_password, demo_totp_key
+from referrals.demo.seed import demo_password, demo_totp_key
 from tests.browser.live_server import totp_code
 
 pytestmark = pytest.mark.browser

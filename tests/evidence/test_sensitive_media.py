@@ -15,7 +15,7 @@ from referrals.cases.escalations import receive_escalation
 from referrals.core.clock import now
 from referrals.core.errors import PermissionDenied
 from referrals.core.identity import Identity
-from referrals.demo_cases import synthetic_png
+from referrals.demo.cases import synthetic_png
 from referrals.evidence import services
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db

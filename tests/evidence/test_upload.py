@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from referrals.core.errors import InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
-from referrals.demo_cases import synthetic_png
+from referrals.demo.cases import synthetic_png
 from referrals.evidence import services
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.extensions import db

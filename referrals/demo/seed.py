@@ -9,8 +9,11 @@ from sqlalchemy import select
 
 from referrals.accounts import services as accounts
 from referrals.agencies.models import Agency, AgencyDomain, AgencyPhone
+from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.identity import STAFF_ROLES, system_identity
+from referrals.demo.cases import seed_sample_cases
+from referrals.demo.requests import seed_sample_requests
 from referrals.extensions import db
 
 DEMO_DOMAIN = "referrals.example"
@@ -75,8 +78,6 @@ def seed_demo() -> list[dict]:
             agency.phones = [AgencyPhone(number=spec["phone"][0], label=spec["phone"][1])]
             db.session.add(agency)
             db.session.flush()
-            from referrals.audit.services import record_event
-
             record_event(actor, "agency.created", object_type="agency", object_id=agency.id,
                          agency_id=agency.id, after={"name": agency.name, "status": agency.status})
         email, name = spec["officer"]
@@ -86,11 +87,7 @@ def seed_demo() -> list[dict]:
         rows.append({"email": email, "password": demo_password(email),
                      "what": f"officer, {agency.name}", "totp_key": demo_totp_key(email)})
 
-    from referrals.demo_cases import seed_sample_cases
-
     agent = accounts.find_user_by_email(f"agent@{DEMO_DOMAIN}")
     seed_sample_cases(agent.id if agent else None)
-    from referrals.demo_requests import seed_sample_requests
-
     seed_sample_requests(agent.id if agent else None)
     return rows

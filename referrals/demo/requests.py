@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+from pypdf import PdfWriter
 from sqlalchemy import func, select
 
 from referrals.accounts.models import User
@@ -14,6 +15,7 @@ from referrals.cases.models import Case
 from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.extensions import db
+from referrals.holds.services import place_internal_hold
 from referrals.requests.intake import submit_request
 from referrals.requests.models import DisclosureRequest
 
@@ -22,8 +24,6 @@ OFFICER = "det.rivera@metrocity-pd.example"
 
 def _blank_pdf() -> bytes:
     """A one-page blank PDF standing for the legal process (nothing real)."""
-    from pypdf import PdfWriter
-
     writer = PdfWriter()
     writer.add_blank_page(612, 792)
     writer.add_metadata({"/Title": "Synthetic demo legal process"})
@@ -68,8 +68,6 @@ def seed_sample_requests(agent_id: int | None) -> int:
     case = db.session.scalar(select(Case).order_by(Case.id).limit(1))
     agent = db.session.get(User, agent_id) if agent_id is not None else None
     if case is not None and agent is not None:
-        from referrals.holds.services import place_internal_hold
-
         place_internal_hold(Identity.for_user(agent), case,
                             [("username", "@lonewolf88")], ["subscriber", "content"],
                             None, None, "Demo: made-up litigation hold while the case is open.")

@@ -1,0 +1,177 @@
+"""The app factory, on top of every feature: it wires each feature's pages, API, commands and
+jobs into one Flask app."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, jsonify, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import event
+
+import referrals.jobs  # noqa: F401  (declares every task before binding)
+from config import ConfigError, Settings, load_settings
+from referrals import models  # noqa: F401  (before Flask-Security and migrations look)
+from referrals.accounts import cli as accounts_cli
+from referrals.accounts.officer_views import bp as officers_bp
+from referrals.accounts.sign_in import init_sign_in
+from referrals.accounts.staff_views import bp as accounts_bp
+from referrals.agencies.staff_views import bp as agencies_bp
+from referrals.audit import cli as audit_cli
+from referrals.audit.staff_views import bp as audit_bp
+from referrals.cases import api as cases_api
+from referrals.cases.staff_views import bp as cases_bp
+from referrals.core.api import init_api_docs
+from referrals.core.display import register_filters
+from referrals.core.errors import register_error_handlers
+from referrals.core.guards import init_guards
+from referrals.core.headers import init_headers
+from referrals.core.inputs import init_inputs
+from referrals.core.sessions import init_sessions
+from referrals.core.signing import SigningKeyError, init_signing
+from referrals.core.transaction import finish
+from referrals.dashboard.staff_views import bp as dashboard_bp
+from referrals.demo import cli as demo_cli
+from referrals.evidence import api as evidence_api
+from referrals.evidence.staff_views import bp as evidence_bp
+from referrals.extensions import api, csrf, db, jobs, limiter, migrate
+from referrals.holds import api as holds_api
+from referrals.holds import cli as holds_cli
+from referrals.holds.portal_views import bp as portal_holds_bp
+from referrals.holds.report_views import bp as hold_reports_bp
+from referrals.holds.staff_views import bp as holds_bp
+from referrals.ncmec import cli as ncmec_cli
+from referrals.ncmec import sandbox as ncmec_sandbox
+from referrals.ncmec.staff_views import bp as ncmec_bp
+from referrals.portal.portal_views import bp as portal_bp
+from referrals.remote import cli as work_cli
+from referrals.portal.public_views import bp as portal_public_bp
+from referrals.requests import api as requests_api
+from referrals.requests.staff_views import bp as requests_bp
+from referrals.retention import cli as retention_cli
+from referrals.tokens import cli as tokens_cli
+from referrals.tokens.staff_views import bp as tokens_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """WAL, foreign keys, a busy timeout, transactions that SAVEPOINT correctly and take the
+    write lock when they begin."""
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, connection_record):
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    # IMMEDIATE: a transaction takes the write lock when it begins, not at its first write.
+    # A deferred one that read first and then writes fails at once with "database is
+    # locked" when another process wrote in between (no busy timeout helps), which the web
+    # app and the job worker do all the time; waiting for the lock up front never fails
+    # that way. SQLite is for development and demos (production refuses it).
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _init_signing(app: Flask, settings: Settings) -> None:
+    if settings.signing_key_path is None:
+        raise ConfigError("REFERRALS_SIGNING_KEY_FILE (the platform's signing key) is not set.")
+    try:
+        init_signing(app, settings.signing_key_path, create=settings.signing_key_generate,
+                     retired=settings.signing_retired_keys)
+    except SigningKeyError as error:
+        raise ConfigError(f"The platform's signing key cannot be used: {error}.") from error
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(settings.flask_config())
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    _init_signing(app, settings)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("referrals").setLevel(logging.INFO)
+
+    db.init_app(app)
+    if settings.is_sqlite:
+        _configure_sqlite(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    jobs.init_app(app)
+    api.init_app(app)
+
+    init_headers(app)
+    init_inputs(app)
+    init_sign_in(app)
+    init_sessions(app)
+    init_guards(app)
+    register_error_handlers(app)
+
+    @app.after_request
+    def commit_request(response):
+        # One commit per request: only when the view returned normally and nothing was
+        # refused (error pages and refusals shown as messages mark the request refused).
+        finish(ended_normally=response.status_code < 500)
+        return response
+
+    @app.teardown_request
+    def roll_back_unfinished(error):
+        # An exception no handler turned into a response never reached ``commit_request``.
+        if error is not None:
+            finish(ended_normally=False)
+
+    @app.get("/healthz")
+    def health():
+        return jsonify(status="ok")
+
+    @app.get("/")
+    def home():
+        if current_user.kind == "agency":
+            return redirect(url_for("portal.index"))
+        return redirect(url_for("dashboard.index"))
+
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(officers_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(portal_bp)
+
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(evidence_bp)
+    app.register_blueprint(tokens_bp)
+    app.register_blueprint(agencies_bp)
+    app.register_blueprint(portal_public_bp)
+    app.register_blueprint(requests_bp)
+
+    app.register_blueprint(holds_bp)
+    app.register_blueprint(hold_reports_bp)
+    app.register_blueprint(portal_holds_bp)
+    app.register_blueprint(ncmec_bp)
+    ncmec_sandbox.install(app)  # development and tests only; labelled; never production
+
+    init_api_docs(api)
+    cases_api.register(api)
+    evidence_api.register(api)
+    requests_api.register(api)
+    holds_api.register(api)
+
+    for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
+                  work_cli, ncmec_cli):
+        app.cli.add_command(group.cli)
+
+    register_filters(app)
+    return app

@@ -1,0 +1,68 @@
+"""``flask --app referrals demo …``: demo data for a local try-out."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from referrals.accounts.services import current_totp_code, find_user_by_email
+from referrals.audit.checkpoints import CheckpointError, write_checkpoint
+from referrals.core.clock import now
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
+from referrals.demo.seed import is_demo_email, seed_demo
+
+cli = AppGroup("demo", help="Demo data for a local try-out.")
+
+
+def _refuse_in_production(command: str) -> None:
+    # Demo accounts have passwords and TOTP secrets anyone can derive from the source.
+    if current_app.config["REFERRALS_SETTINGS"].environment == "production":
+        raise click.ClickException(
+            f"`{command}` is for development and demos; it does not run in production."
+        )
+
+
+@cli.command("seed")
+def demo_seed():
+    """Create the demo users and agencies (running it twice is harmless)."""
+    _refuse_in_production("demo seed")
+    with unit_of_work():
+        rows = seed_demo()
+    # A signed checkpoint, so that `audit verify` has something to check against.
+    try:
+        with unit_of_work():
+            written = write_checkpoint(system_identity("cli:demo seed"), unless_unchanged=True)
+    except CheckpointError as error:
+        raise click.ClickException(
+            f"{error.message} (A database made anew beside the checkpoints of an earlier one? "
+            "In development, remove the directory REFERRALS_AUDIT_CHECKPOINT_DIR names, "
+            "instance/audit-checkpoints by default, or run `make clean`.)") from error
+    click.echo("Demo accounts (sign in at http://127.0.0.1:5000/):\n")
+    click.echo(f"  {'e-mail':38} {'password':28} role / agency")
+    for row in rows:
+        click.echo(f"  {row['email']:38} {row['password']:28} {row['what']}")
+        click.echo(f"  {'':38} TOTP secret {row['totp_key']}")
+    click.echo(
+        "\nEach account has TOTP two-factor. Its current code:"
+        "\n  flask --app referrals demo totp EMAIL"
+        "\n(or add the secret it prints to an authenticator app)."
+    )
+    if written is not None:
+        click.echo(f"\nAudit checkpoint of event #{written.checkpoint.seq} written "
+                   f"({written.path or written.webhook}).")
+
+
+@cli.command("totp")
+@click.argument("email")
+def demo_totp(email: str):
+    """Print an account's current TOTP code (demo accounts only)."""
+    _refuse_in_production("demo totp")
+    user = find_user_by_email(email)
+    if user is None or not is_demo_email(user.email):
+        raise click.ClickException(f"{email} is not a demo account.")
+    if not user.tf_totp_secret:
+        raise click.ClickException(f"{email} has not enrolled an authenticator.")
+    remaining = 30 - int(now().timestamp()) % 30
+    click.echo(f"{current_totp_code(user)}   (valid for {remaining} more seconds; each code works once)")

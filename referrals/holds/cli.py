@@ -1,0 +1,27 @@
+"""``flask --app referrals holds …``: preservation holds."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
+from referrals.holds.reminders import sweep
+
+cli = AppGroup("holds", help="Preservation holds.")
+
+
+@cli.command("sweep")
+def holds_sweep():
+    """Expire holds whose time has run out and send the reminders now due (the worker does
+    this hourly; running it again sends nothing twice)."""
+    with unit_of_work():
+        report = sweep(actor=system_identity("cli:holds sweep"))
+    click.echo(f"Hold sweep: {report.summary()}.")
+    for reference in report.expired:
+        click.echo(f"  expired   {reference}")
+    for reference, days in report.reminded:
+        click.echo(f"  reminded  {reference} ({days} days before expiry)")
+    for reference in report.review_reminded:
+        click.echo(f"  review    {reference}")

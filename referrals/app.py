@@ -22,15 +22,15 @@ from referrals.audit import cli as audit_cli
 from referrals.audit.staff_views import bp as audit_bp
 from referrals.cases import api as cases_api
 from referrals.cases.staff_views import bp as cases_bp
-from referrals.core.api import init_api_docs
+from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
 from referrals.core.errors import register_error_handlers
 from referrals.core.guards import init_guards
 from referrals.core.headers import init_headers
 from referrals.core.inputs import init_inputs
-from referrals.core.sessions import init_sessions
 from referrals.core.signing import SigningKeyError, init_signing
-from referrals.core.transaction import finish
+from referrals.core.transaction import finish, unit_of_work
+from referrals.accounts.sessions import init_sessions
 from referrals.dashboard.staff_views import bp as dashboard_bp
 from referrals.demo import cli as demo_cli
 from referrals.evidence import api as evidence_api
@@ -51,6 +51,7 @@ from referrals.requests import api as requests_api
 from referrals.requests.staff_views import bp as requests_bp
 from referrals.retention import cli as retention_cli
 from referrals.tokens import cli as tokens_cli
+from referrals.tokens.services import authenticate as authenticate_token
 from referrals.tokens.staff_views import bp as tokens_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    jobs.init_app(app)
+    jobs.init_app(app, unit_of_work)
     api.init_app(app)
 
     init_headers(app)
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
 
     init_api_docs(api)
+    init_token_authentication(app, authenticate_token)
     cases_api.register(api)
     evidence_api.register(api)
     requests_api.register(api)

@@ -2,7 +2,7 @@
 
 from referrals.audit.checkpoints import post_checkpoint  # noqa: F401
 from referrals.audit.jobs import write_checkpoint_job  # noqa: F401
-from referrals.core.heartbeat import record_heartbeat  # noqa: F401
+from referrals.audit.heartbeat import record_heartbeat  # noqa: F401
 from referrals.core.mail import send_mail_job  # noqa: F401
 from referrals.core.outbox import deliver, sweep_outbox, sweep_when_a_worker_starts  # noqa: F401
 from referrals.holds.reminders import sweep_holds  # noqa: F401

@@ -6,7 +6,9 @@ TOTP) serves both; ``kind`` keeps them apart everywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar
 
 from flask import current_app
 from flask_security import RoleMixin, UserMixin
@@ -122,11 +124,14 @@ class User(db.Model, UserMixin):
             form_error.append(message)
         return True
 
+    # What counts a failure and locks the account (accounts.services.record_failed_sign_in,
+    # set by accounts.sign_in: the services import this module, not the other way round).
+    failed_sign_in_recorder: ClassVar[Callable[..., None] | None] = None
+
     def track_failed_authn(self, auth_type: str, tfa: bool = False) -> None:
         """Flask-Security calls this on every wrong password or code."""
-        from referrals.accounts.services import record_failed_sign_in
-
-        record_failed_sign_in(self, reason="code" if tfa else auth_type)
+        if User.failed_sign_in_recorder is not None:
+            User.failed_sign_in_recorder(self, reason="code" if tfa else auth_type)
 
     @property
     def role_names(self) -> list[str]:

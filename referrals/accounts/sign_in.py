@@ -146,6 +146,7 @@ SIGN_IN_ENDPOINTS = ("security.login", "security.two_factor_token_validation", "
 
 
 def init_sign_in(app: Flask) -> None:
+    User.failed_sign_in_recorder = services.record_failed_sign_in
     datastore = SQLAlchemyUserDatastore(db, User, Role)
     # Flask-Security 5.9 takes these two classes only in its constructor: init_app()
     # silently ignores them. Without this, codes could be replayed and new passwords

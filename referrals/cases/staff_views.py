@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from referrals.cases import queue as queues
 from referrals.cases import rules, services
 from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierForm,
                                    NewCaseForm, NoteForm, StatusForm, SubjectForm)
-from referrals.cases.models import CaseEvent, ReportedContent, Subject
+from referrals.cases.models import Case, CaseEvent, ReportedContent, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.display import viewer_zone
 from referrals.core.acting import act, attempt
@@ -21,14 +22,19 @@ from referrals.core.errors import NotFound
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.inputs import int_arg
-from referrals.core.identity import READERS, WORKERS, current_identity
-from referrals.evidence.services import items_for_case
+from referrals.core.identity import READERS, WORKERS, Identity, current_identity
 from referrals.extensions import db
-from referrals.holds.policies import hold_policy
-from referrals.holds.reading import holds_for_case
-from referrals.holds.rules import STATUSES as HOLD_STATUSES
 
 bp = staff_blueprint("cases", __name__, url_prefix="/cases")
+
+# What features above cases add to the case page: evidence its items, holds the holds that
+# cover the case. Each panel takes (identity, case) and returns template values.
+case_panels: list[Callable[[Identity, Case], dict]] = []
+
+
+def add_case_panel(panel: Callable[[Identity, Case], dict]) -> Callable[[Identity, Case], dict]:
+    case_panels.append(panel)
+    return panel
 
 
 def _region() -> str:
@@ -110,15 +116,17 @@ def detail(reference: str):
     due_form = DueForm()
     if case.due_at:
         due_form.due_at.data = case.due_at.astimezone(viewer_zone()).replace(tzinfo=None)
+    panels = {}
+    for panel in case_panels:
+        panels.update(panel(identity, case))
     page = render_template(
         "cases/detail.html", case=case, events=events, subjects=subjects, sharing=sharing,
-        reported=reported, evidence=items_for_case(case), rules=rules,
+        reported=reported, rules=rules,
         deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
         assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
         identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),
         can=lambda action: case_policy.can(identity, action, case),
-        holds=holds_for_case(case), hold_statuses=HOLD_STATUSES,
-        can_place_hold=hold_policy.can(identity, "place", case),
+        **panels,
     )
     record_view(identity, "case", case.reference)  # last: see record_view
     return page

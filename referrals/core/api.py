@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
-from flask import g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from flask_smorest import Blueprint
 
 from referrals.core.guards import TOKEN_BLUEPRINTS
@@ -18,6 +19,7 @@ from referrals.core.identity import Identity
 from referrals.extensions import csrf
 
 BEARER = {"bearerAuth": []}
+AUTHENTICATOR = "referrals_token_authenticator"
 
 
 def _json_error(status: int, title: str, message: str, **headers):
@@ -27,9 +29,14 @@ def _json_error(status: int, title: str, message: str, **headers):
     return response
 
 
-def authenticate_token():
-    from referrals.tokens.services import authenticate
+def init_token_authentication(app: Flask, authenticate: Callable[[str], Any]) -> None:
+    """Who turns a bearer secret into a token (``referrals.tokens.services.authenticate``,
+    handed in by the app factory: tokens sit above core)."""
+    app.extensions[AUTHENTICATOR] = authenticate
 
+
+def authenticate_token():
+    authenticate = current_app.extensions[AUTHENTICATOR]
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         return _json_error(401, "Token required", "Send an API token: Authorization: Bearer <token>.",

@@ -13,6 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from referrals.core.transaction import refuse
+from referrals.core.transaction import rollback
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def wants_json() -> bool:
 
 def render_error(status: int, title: str, message: str, errors: dict | None = None):
     refuse()  # an error page never commits what the request had written
+    rollback()
     if wants_json():
         body = {"code": status, "status": title, "message": message}
         if errors:

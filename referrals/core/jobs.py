@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ContextManager
 
 from flask import Flask, current_app, has_app_context
 from huey import MemoryHuey, RedisHuey, SqliteHuey
@@ -51,18 +51,18 @@ class Job:
 
 
 class BoundQueue:
-    def __init__(self, app: Flask, huey: Huey):
+    def __init__(self, app: Flask, huey: Huey, unit_of_work: Callable[[], ContextManager]):
         self.app = app
         self.huey = huey
+        self.unit_of_work = unit_of_work
         self.tasks: dict[str, Any] = {}
 
     def in_app(self, fn: Callable) -> Callable:
         """``fn`` run in this application's context as one unit of work."""
         app = self.app
+        unit_of_work = self.unit_of_work
 
         def run(*args: Any, **kwargs: Any):
-            from referrals.core.transaction import unit_of_work
-
             if has_app_context() and current_app._get_current_object() is app:
                 with unit_of_work():
                     return fn(*args, **kwargs)
@@ -124,7 +124,10 @@ class JobQueue:
         """The declared job called ``name`` (``module.function``), if any."""
         return next((job for job in self._jobs if job.name == name and not job.startup), None)
 
-    def init_app(self, app: Flask) -> None:
+    def init_app(self, app: Flask, unit_of_work: Callable[[], ContextManager]) -> None:
+        """Bind every declared job to this app's queue; each runs in ``unit_of_work()``
+        (``referrals.core.transaction.unit_of_work``, passed in: that module needs the
+        extensions, which need this one)."""
         settings = app.config["REFERRALS_SETTINGS"]
         if settings.jobs_immediate:
             huey: Huey = MemoryHuey("referrals", immediate=True)
@@ -133,7 +136,7 @@ class JobQueue:
         else:
             settings.instance_path.mkdir(parents=True, exist_ok=True)
             huey = SqliteHuey("referrals", filename=str(settings.instance_path / "jobs.db"))
-        bound = BoundQueue(app, huey)
+        bound = BoundQueue(app, huey, unit_of_work)
         for job in self._jobs:
             bound.bind(job)
         app.extensions[EXTENSION] = bound

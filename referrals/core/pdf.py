@@ -6,42 +6,60 @@ goes on paper is exactly what the caller chose), and the renderer fetches nothin
 from inside the building, or leak that a letter is being made). Only ``data:`` URIs load.
 Styles sit in a ``<style>`` element in the template; there is no base URL, so a relative
 link resolves to nothing.
+
+WeasyPrint (with Pango, its fonts and fontTools, tens of megabytes) loads when the first PDF
+is made, not with the app: every web and worker process would otherwise carry it. So its
+classes, and ours built on them (``NoFetching``, ``RefusedURL``), are made on first use.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
 from flask import render_template
-from weasyprint import HTML
-from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 ALLOWED_SCHEMES = frozenset({"data"})
 
 
-class RefusedURL(FatalURLFetchingError):
-    """A document asked for something outside itself. Fatal: WeasyPrint stops, instead of
-    quietly leaving the resource out, so a template that tries is found at once."""
+@functools.cache
+def _fetching_classes() -> dict[str, type]:
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher  # on first use: see above
+
+    class RefusedURL(FatalURLFetchingError):
+        """A document asked for something outside itself. Fatal: WeasyPrint stops, instead
+        of quietly leaving the resource out, so a template that tries is found at once."""
+
+    class NoFetching(URLFetcher):
+        """The URL fetcher for every PDF we make: ``data:`` URIs, nothing else."""
+
+        def __init__(self) -> None:
+            super().__init__(timeout=1, allowed_protocols=tuple(ALLOWED_SCHEMES),
+                             allow_redirects=False, fail_on_errors=True)
+
+        def fetch(self, url: str, headers=None):
+            match = _SCHEME.match(url or "")
+            scheme = match.group(1).lower() if match else ""
+            if scheme not in ALLOWED_SCHEMES:
+                raise RefusedURL(f"PDF rendering refused to fetch {url[:120]!r}: only data: "
+                                 "URIs load")
+            return super().fetch(url, headers)
+
+    return {"RefusedURL": RefusedURL, "NoFetching": NoFetching}
 
 
-class NoFetching(URLFetcher):
-    """The URL fetcher for every PDF we make: ``data:`` URIs, nothing else."""
-
-    def __init__(self) -> None:
-        super().__init__(timeout=1, allowed_protocols=tuple(ALLOWED_SCHEMES),
-                         allow_redirects=False, fail_on_errors=True)
-
-    def fetch(self, url: str, headers=None):
-        match = _SCHEME.match(url or "")
-        scheme = match.group(1).lower() if match else ""
-        if scheme not in ALLOWED_SCHEMES:
-            raise RefusedURL(f"PDF rendering refused to fetch {url[:120]!r}: only data: URIs load")
-        return super().fetch(url, headers)
+def __getattr__(name: str) -> type:
+    if name in ("RefusedURL", "NoFetching"):
+        return _fetching_classes()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def render_pdf(template_name: str, values: dict[str, Any]) -> bytes:
     """Render ``template_name`` with ``values`` (plain values only) to PDF bytes."""
+    from weasyprint import HTML  # on first use: see above
+
     html = render_template(template_name, **values)
-    return HTML(string=html, base_url=None, url_fetcher=NoFetching()).write_pdf()
+    return HTML(string=html, base_url=None,
+                url_fetcher=_fetching_classes()["NoFetching"]()).write_pdf()

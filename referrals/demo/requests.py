@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
-from pypdf import PdfWriter
 from sqlalchemy import func, select
 
 from referrals.accounts.models import User
@@ -24,6 +23,8 @@ OFFICER = "det.rivera@metrocity-pd.example"
 
 def _blank_pdf() -> bytes:
     """A one-page blank PDF standing for the legal process (nothing real)."""
+    from pypdf import PdfWriter  # loaded on first use, not with the app (it pulls in fontTools)
+
     writer = PdfWriter()
     writer.add_blank_page(612, 792)
     writer.add_metadata({"/Title": "Synthetic demo legal process"})

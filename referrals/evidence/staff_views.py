@@ -10,11 +10,18 @@ from referrals.cases import services as cases
 from referrals.cases.forms import EvidenceForm
 from referrals.core.acting import attempt
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import current_identity
+from referrals.cases.models import Case
+from referrals.cases.staff_views import add_case_panel
+from referrals.core.identity import Identity, current_identity
 from referrals.evidence import services
 from referrals.evidence.policies import evidence_policy
 
 bp = staff_blueprint("evidence", __name__, url_prefix="/cases")
+
+
+@add_case_panel
+def case_evidence_panel(identity: Identity, case: Case) -> dict:
+    return {"evidence": services.items_for_case(case)}
 
 
 def content_disposition(disposition: str, name: str) -> str:

@@ -15,6 +15,7 @@ from flask import current_app
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 from referrals.audit.services import record_event
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
+from referrals.core.pdf import render_pdf
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
@@ -124,10 +125,6 @@ def letter_values(hold: PreservationHold) -> dict:
 
 def preservation_letter(hold: PreservationHold) -> bytes:
     """The letter as PDF bytes."""
-    # WeasyPrint (with Pango and its fonts) is loaded when the first letter is made, not
-    # with the app: it is tens of megabytes every worker would otherwise carry.
-    from referrals.core.pdf import render_pdf
-
     return render_pdf(TEMPLATE, {"letter": letter_values(hold)})
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, exists, or_, select
 
 from referrals.accounts.models import User
-from referrals.cases.models import Case, Identifier
+from referrals.cases.models import Case, Identifier, Subject
 from referrals.core.clock import now
 from referrals.core.errors import NotFound
 from referrals.core.identity import Identity
@@ -139,8 +139,6 @@ def get_snapshot_item(hold: PreservationHold, item_id: int) -> EvidenceItem:
 
 def case_identifiers(case_: Case) -> list[Identifier]:
     """The identifiers of the case's subjects, the accounts a hold from the case can take in."""
-    from referrals.cases.models import Subject
-
     return list(db.session.scalars(
         select(Identifier).join(Subject, Subject.id == Identifier.subject_id)
         .where(Subject.case_id == case_.id).order_by(Subject.id, Identifier.id)))

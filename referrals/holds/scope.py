@@ -26,7 +26,7 @@ from functools import cache
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
-from referrals.cases.models import Identifier
+from referrals.cases.models import Case, Identifier
 from referrals.core.clock import now
 from referrals.core.errors import DomainError
 from referrals.evidence.models import EvidenceItem
@@ -115,8 +115,6 @@ def evidence_held_clause(at: datetime | None = None):
 
 def is_held(thing, at: datetime | None = None) -> bool:
     """True when ``thing`` (a Case, an EvidenceItem or a PreservationHold) is held at ``at``."""
-    from referrals.cases.models import Case
-
     at = at or now()
     if isinstance(thing, PreservationHold):
         return thing.status in LIVE_STATUSES and (

@@ -30,7 +30,6 @@ from datetime import date, datetime
 
 from sqlalchemy import or_, select, text, update
 
-from referrals.accounts.models import User
 from referrals.audit.services import record_event
 from referrals.cases.models import Case
 from referrals.core.clock import as_utc, now
@@ -39,12 +38,14 @@ from referrals.core.errors import DomainError, InvalidInput
 from referrals.core.identity import Identity
 from referrals.core import outbox
 from referrals.extensions import db
-from referrals.holds.models import HeldIdentifier, HoldEvent, PreservationHold
+from referrals.holds.history import actor_name, add_hold_event
+from referrals.holds.models import HeldIdentifier, PreservationHold
 from referrals.holds.policies import hold_policy
 from referrals.holds.refusals import (HoldRefused, end_refusal, extension_refusal,
                                       production_refusal, renewal_refusal, review_refusal,
                                       snapshot_refusal)
 from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS, HOLD_STATES
+from referrals.holds.snapshot import snapshot_hold
 from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
 from referrals.requests.models import DisclosureRequest
@@ -68,27 +69,6 @@ def next_reference(year: int) -> str:
         "ON CONFLICT (year) DO UPDATE SET last = hold_counters.last + 1 RETURNING last"),
         {"year": year}).scalar_one()
     return f"HOLD-{year:04d}-{number:06d}"
-
-
-def _actor_name(actor: Identity) -> str:
-    """How the hold's history names who acted: a person's name (with the agency for an
-    officer), or the job's label."""
-    if actor.user_id is not None:
-        user = db.session.get(User, actor.user_id)
-        if user is not None:
-            if actor.is_agency and user.agency is not None:
-                return f"{user.display_name} ({user.agency.name})"
-            return user.display_name
-    return actor.label
-
-
-def add_hold_event(hold: PreservationHold, actor: Identity, kind: str, body: str,
-                   at: datetime | None = None) -> HoldEvent:
-    """A line in the hold's own history (staff read it on the hold page)."""
-    event = HoldEvent(kind=kind, body=body, actor_label=_actor_name(actor)[:255],
-                      occurred_at=at or now())
-    hold.events.append(event)
-    return event
 
 
 def _state(hold: PreservationHold) -> dict:
@@ -170,7 +150,7 @@ def _new_hold(actor: Identity, *, kind: str, starts_at: datetime, expires_at: da
     hold = PreservationHold(
         reference=next_reference(at.year), kind=kind, status="active",
         starts_at=starts_at, expires_at=expires_at, data_categories=categories,
-        renewals=0, extensions=0, placed_by_label=_actor_name(actor)[:255], placed_at=at,
+        renewals=0, extensions=0, placed_by_label=actor_name(actor)[:255], placed_at=at,
         updated_at=at, end_reason="", production_reference="", **fields)
     hold.identifiers = identifiers
     db.session.add(hold)
@@ -180,8 +160,6 @@ def _new_hold(actor: Identity, *, kind: str, starts_at: datetime, expires_at: da
 
 def queue_snapshot_after_commit(hold: PreservationHold) -> None:
     """The snapshot is taken by a job once the hold is stored (never for a rolled-back one)."""
-    from referrals.holds.snapshot import snapshot_hold
-
     outbox.enqueue(snapshot_hold, hold.id)
 
 

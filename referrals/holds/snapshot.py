@@ -22,7 +22,7 @@ from referrals.extensions import db, jobs
 from referrals.holds.models import PreservationHold
 from referrals.holds.policies import hold_policy
 from referrals.holds.rules import LIVE_STATUSES
-from referrals.holds.services import add_hold_event
+from referrals.holds.history import add_hold_event
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
 SNAPSHOT_LABEL = "Preservation snapshot"

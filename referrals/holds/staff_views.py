@@ -14,14 +14,17 @@ from referrals.audit.services import record_view
 from referrals.core.forms import ConfirmForm
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
 from referrals.cases.policies import case_policy
+from referrals.cases.models import Case
 from referrals.cases.services import get_case
 from referrals.core.acting import act, attempt
+from referrals.cases.staff_views import add_case_panel
 from referrals.core.clock import now
 from referrals.core.display import viewer_zone
 from referrals.core.guards import roles_required, staff_blueprint
-from referrals.core.identity import READERS, WORKERS, current_identity
+from referrals.core.identity import READERS, WORKERS, Identity, current_identity
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
+from referrals.evidence.staff_views import bytes_response
 from referrals.holds import reading, services
 from referrals.holds.forms import (ExtendForm, PlaceHoldForm, ProductionForm, ReleaseForm,
                                    RenewForm, ReviewForm)
@@ -33,6 +36,12 @@ from referrals.requests.rules import REQUEST_TYPES
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
 bp = staff_blueprint("holds", __name__, url_prefix="/holds")
+
+
+@add_case_panel
+def case_holds_panel(identity: Identity, case: Case) -> dict:
+    return {"holds": reading.holds_for_case(case), "hold_statuses": STATUSES,
+            "can_place_hold": hold_policy.can(identity, "place", case)}
 
 
 @bp.get("/")
@@ -75,8 +84,6 @@ def detail(reference: str):
 @bp.get("/<reference>/snapshot/<int:item_id>")
 @roles_required(*READERS)
 def item(reference: str, item_id: int):
-    from referrals.evidence.staff_views import bytes_response
-
     identity = current_identity()
     hold = reading.get_hold(identity, reference)
     hold_policy.require(identity, "download", hold)

@@ -17,6 +17,7 @@ from referrals.requests import services as requests
 from referrals.requests.forms import (TARGET_ROWS, ColleagueForm, EmergencyForm, MessageForm,
                                       RequestForm, TokenRequestForm, WithdrawForm)
 from referrals.requests.intake import submit_request
+from referrals.tokens.services import create_officer_token, officer_tokens
 
 bp = portal_blueprint("portal", __name__, url_prefix="/portal")
 
@@ -112,8 +113,6 @@ def withdraw(reference: str):
 
 @bp.route("/tokens", methods=["GET", "POST"])
 def tokens():
-    from referrals.tokens.services import create_officer_token, officer_tokens
-
     identity = current_identity()
     form = TokenRequestForm()
     secret = None

@@ -9,6 +9,8 @@ from referrals.audit.services import record_view
 from referrals.core.acting import act
 from referrals.core.clock import now
 from referrals.core.forms import ConfirmForm
+from referrals.audit.services import record_event
+from referrals.core.errors import NotFound
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.progress import STATES as PROGRESS_STATES
@@ -19,6 +21,7 @@ from referrals.disclosures.models import DISCLOSURE_KINDS
 from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
+from referrals.evidence.staff_views import bytes_response, content_disposition
 from referrals.requests import collection, rules
 from referrals.requests import services as requests
 from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
@@ -156,8 +159,6 @@ def collection_progress(reference: str):
 @bp.get("/<reference>/collected/<int:item_id>")
 @roles_required(*READERS)
 def collected_item(reference: str, item_id: int):
-    from referrals.evidence.staff_views import bytes_response
-
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
     item = collection.get_collected_item(found, item_id)
@@ -190,16 +191,11 @@ def notice_done(task_id: int):
 def document(reference: str, document_id: int):
     from flask import Response
 
-    from referrals.audit.services import record_event
-    from referrals.evidence.staff_views import content_disposition
-
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
     doc = db.session.scalar(select(LegalProcessDocument).where(
         LegalProcessDocument.id == document_id, LegalProcessDocument.request_id == found.id))
     if doc is None:
-        from referrals.core.errors import NotFound
-
         raise NotFound("There is no such document on this request.")
     record_event(identity, "request.document_viewed", object_type="request",
                  object_id=found.reference, agency_id=found.agency_id,

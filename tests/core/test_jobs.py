@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import verify_chain
-from referrals.core.heartbeat import record_heartbeat
+from referrals.audit.heartbeat import record_heartbeat
 from referrals.core.jobs import EXTENSION
 from referrals.extensions import db, jobs
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
@@ -49,7 +49,7 @@ def test_immediate_mode_runs_an_enqueued_job_in_the_app(app):
 
 def test_every_declared_job_is_bound_to_the_app(app):
     bound = app.extensions[EXTENSION].tasks
-    assert record_heartbeat.name == "referrals.core.heartbeat.record_heartbeat"
+    assert record_heartbeat.name == "referrals.audit.heartbeat.record_heartbeat"
     # (tests declare jobs of their own, for a worker process started from tests.core.gated_worker)
     ours = {name for name in bound if not name.startswith("tests.")}
     assert ours == {job.name for job in jobs._jobs

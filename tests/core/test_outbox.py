@@ -17,7 +17,7 @@ from sqlalchemy import select
 from referrals.audit.models import AuditEvent
 from referrals.core import outbox
 from referrals.core.clock import now
-from referrals.core.heartbeat import record_heartbeat
+from referrals.audit.heartbeat import record_heartbeat
 from referrals.core.jobs import Job
 from referrals.core.outbox import OutboxEntry, deliver
 from referrals.core.progress import report_progress, start_progress

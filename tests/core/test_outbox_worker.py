@@ -17,7 +17,7 @@ from sqlalchemy import select
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import record_event, verify_chain
 from referrals.core import outbox
-from referrals.core.heartbeat import record_heartbeat
+from referrals.audit.heartbeat import record_heartbeat
 from referrals.core.identity import system_identity
 from referrals.core.outbox import OutboxEntry, deliver
 from referrals.core.transaction import unit_of_work

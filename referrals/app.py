@@ -37,6 +37,7 @@ from referrals.evidence import api as evidence_api
 from referrals.evidence.staff_views import bp as evidence_bp
 from referrals.extensions import api, csrf, db, jobs, limiter, migrate
 from referrals.holds import api as holds_api
+from referrals.holds import for_requests
 from referrals.holds import cli as holds_cli
 from referrals.holds.portal_views import bp as portal_holds_bp
 from referrals.holds.report_views import bp as hold_reports_bp
@@ -48,6 +49,7 @@ from referrals.portal.portal_views import bp as portal_bp
 from referrals.remote import cli as work_cli
 from referrals.portal.public_views import bp as portal_public_bp
 from referrals.requests import api as requests_api
+from referrals.requests import preservation
 from referrals.requests.staff_views import bp as requests_bp
 from referrals.retention import cli as retention_cli
 from referrals.tokens import cli as tokens_cli
@@ -121,6 +123,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_sessions(app)
     init_guards(app)
     register_error_handlers(app)
+    preservation.register(for_requests.HOOKS)
 
     @app.after_request
     def commit_request(response):

@@ -118,13 +118,13 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
                                            "sha1", "sha256", "pdq", "may_be_csam")}))
     label = f"{data['source_system']} #{data['external_id']}"
     if attached:
-        services._timeline(case, actor, "escalation",
+        services.add_case_event(case, actor, "escalation",
                            f"Escalation {label} ({rules.SOURCES[data['reason']]}) attached: "
                            "it shares an identifier with this case.", received)
         services.raise_priority(actor, case, priority, f"escalation {label} is {priority}")
         case.updated_at = received
     else:
-        services._timeline(case, actor, "escalation",
+        services.add_case_event(case, actor, "escalation",
                            f"Opened from escalation {label} ({rules.SOURCES[data['reason']]}).",
                            received)
     db.session.flush()

@@ -44,7 +44,8 @@ def next_reference(year: int) -> str:
     return f"CASE-{year:04d}-{number:06d}"
 
 
-def _timeline(case: Case, actor: Identity, kind: str, body: str, at: datetime | None = None):
+def add_case_event(case: Case, actor: Identity, kind: str, body: str, at: datetime | None = None):
+    """A line on the case's timeline (evidence adds its own)."""
     event = CaseEvent(case_id=case.id, occurred_at=at or now(), kind=kind,
                       actor_id=actor.user_id if actor.kind in ("staff", "agency") else None,
                       actor_label=_actor_name(actor), body=body)
@@ -77,7 +78,7 @@ def _refresh_queue_due(case: Case) -> None:
         case.queue_due_at = case.due_at or NO_DEADLINE
 
 
-def _responded(case: Case, actor: Identity, at: datetime) -> None:
+def note_response(case: Case, actor: Identity, at: datetime) -> None:
     """The first action of staff on a case answers its first-response target."""
     if case.first_response_at is None and actor.is_staff:
         case.first_response_at = at
@@ -132,7 +133,7 @@ def open_case(
     _refresh_queue_due(case)
     db.session.add(case)
     db.session.flush()
-    _timeline(case, actor, "opened",
+    add_case_event(case, actor, "opened",
               f"Opened as {priority} ({rules.CATEGORIES[category]}), source: {rules.SOURCES[source]}.",
               at)
     if audit:
@@ -153,7 +154,7 @@ def raise_priority(actor: Identity, case: Case, priority: str, why: str) -> bool
         case.response_due_at = target
     _refresh_queue_due(case)
     case.updated_at = now()
-    _timeline(case, actor, "priority", f"Priority raised to {priority}: {why}")
+    add_case_event(case, actor, "priority", f"Priority raised to {priority}: {why}")
     record_event(actor, "case.priority_raised", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))
     return True
@@ -169,8 +170,8 @@ def take_case(actor: Identity, case: Case) -> Case:
     case.updated_at = at
     if case.status == "new":
         case.status = "triage"
-    _responded(case, actor, at)
-    _timeline(case, actor, "assigned", f"{_actor_name(actor)} took the case.", at)
+    note_response(case, actor, at)
+    add_case_event(case, actor, "assigned", f"{_actor_name(actor)} took the case.", at)
     record_event(actor, "case.taken", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))
     return case
@@ -191,7 +192,7 @@ def assign_case(actor: Identity, case: Case, assignee_id: int | None) -> Case:
     case.assignee_id = assignee_id
     case.updated_at = now()
     body = (f"Assigned to {assignee.display_name}." if assignee else "Unassigned.")
-    _timeline(case, actor, "assigned", body)
+    add_case_event(case, actor, "assigned", body)
     record_event(actor, "case.assigned", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))
     return case
@@ -214,12 +215,12 @@ def change_status(actor: Identity, case: Case, status: str, note: str = "") -> C
     case.is_open = not rules.CASE_STATES.is_final(status)
     case.closed_at = None if case.is_open else at
     case.updated_at = at
-    _responded(case, actor, at)
+    note_response(case, actor, at)
     _refresh_queue_due(case)
     body = f"Status: {rules.STATUSES[before['status']]} → {rules.STATUSES[status]}."
     if note.strip():
         body += f" {note.strip()}"
-    _timeline(case, actor, "status", body, at)
+    add_case_event(case, actor, "status", body, at)
     record_event(actor, "case.status_changed", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))
     return case
@@ -235,8 +236,8 @@ def add_note(actor: Identity, case: Case, body: str) -> CaseEvent:
         raise InvalidInput("A note can be at most 20,000 characters.", field="body")
     at = now()
     case.updated_at = at
-    _responded(case, actor, at)
-    event = _timeline(case, actor, "note", body, at)
+    note_response(case, actor, at)
+    event = add_case_event(case, actor, "note", body, at)
     db.session.flush()
     record_event(actor, "case.note_added", object_type="case", object_id=case.reference,
                  after={"case_event_id": event.id, "length": len(body)})
@@ -249,7 +250,7 @@ def set_due(actor: Identity, case: Case, due_at: datetime | None) -> Case:
     case.due_at = due_at
     case.updated_at = now()
     _refresh_queue_due(case)
-    _timeline(case, actor, "due", f"Due date set to {due_at:%Y-%m-%d %H:%M} UTC." if due_at
+    add_case_event(case, actor, "due", f"Due date set to {due_at:%Y-%m-%d %H:%M} UTC." if due_at
               else "Due date removed.")
     record_event(actor, "case.due_changed", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from referrals.audit.services import record_event
 from referrals.cases.models import Case, Escalation
-from referrals.cases.services import _responded, _timeline
+from referrals.cases.services import add_case_event, note_response
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import Identity
@@ -203,8 +203,8 @@ def add_evidence(
     at = item.captured_at
     record_custody(actor, item, "collected", purpose)
     case.updated_at = at
-    _responded(case, actor, at)
-    _timeline(case, actor, "evidence",
+    note_response(case, actor, at)
+    add_case_event(case, actor, "evidence",
               f"Evidence added: {item.original_name} ({item.mime_type}, {item.size:,} bytes, "
               f"SHA-256 {item.sha256[:16]}…).", at)
     record_event(actor, "evidence.collected", object_type="evidence", object_id=item.id,

@@ -33,6 +33,7 @@ from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
 from referrals.holds.models import HeldIdentifier, PreservationHold
 from referrals.holds.rules import LIVE_STATUSES
+from referrals.requests.models import RequestTarget
 
 
 def live_hold_clause(at: datetime):
@@ -83,8 +84,6 @@ def _account_held_clause(kind_column, normalized_column, at: datetime):
 
 def evidence_held_clause(at: datetime | None = None):
     """SQL condition over EvidenceItem: the item is held at ``at``."""
-    from referrals.requests.models import RequestTarget
-
     at = at or now()
     own_hold = exists(select(PreservationHold.id).where(
         PreservationHold.id == EvidenceItem.hold_id, live_hold_clause(at)))

@@ -50,6 +50,7 @@ from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
 from referrals.requests.models import DisclosureRequest
 from referrals.requests.scope import officer_request_clause
+from referrals.requests.services import tell_agency
 from referrals.vocabulary.categories import DATA_CATEGORIES
 from referrals.vocabulary.entities import legal_zone
 from referrals.vocabulary.identifiers import KINDS as IDENTIFIER_KINDS
@@ -460,8 +461,6 @@ def release_hold(actor: Identity, hold: PreservationHold, reason: str) -> Preser
 def tell_agency_about(hold: PreservationHold, body: str) -> bool:
     """A message on the hold's request, visible to its officers in the portal, and the
     content-free "there is an update" e-mail. False when the hold has no request."""
-    from referrals.requests.services import tell_agency
-
     if hold.request is None:
         return False
     tell_agency(hold.request, body)

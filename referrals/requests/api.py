@@ -16,9 +16,7 @@ from referrals.core.api import BEARER, api_blueprint, require_scope
 from referrals.core.errors import InvalidInput
 from referrals.core.inputs import LEGAL_DATE_SPEC, NOT_BLANK, legal_date
 from referrals.core.identity import current_identity
-from referrals.holds.reading import hold_for_request
-from referrals.holds.standing import portal_fields
-from referrals.requests import rules
+from referrals.requests import preservation, rules
 from referrals.requests import services as requests
 from referrals.requests.intake import submit_request
 
@@ -158,8 +156,8 @@ class RequestDetailOut(RequestOut):
         return MessageOut(many=True).dump(requests.messages_for(obj, include_internal=False))
 
     def get_hold(self, obj):
-        hold = hold_for_request(obj)
-        return HoldOut().dump(portal_fields(hold)) if hold is not None else None
+        hold = preservation.hooks().portal_hold(obj)
+        return HoldOut().dump(hold) if hold is not None else None
 
 
 class MessageIn(Schema):

@@ -9,7 +9,7 @@ from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select, text
+from sqlalchemy import text
 
 from referrals.accounts.registration import require_approved
 from referrals.vocabulary.entities import LEGAL_ENTITIES, legal_zone
@@ -23,13 +23,11 @@ from referrals.core.mail import queue_mail
 from referrals.core.staging import stage_blob
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
-from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE
 from referrals.remote.webhooks import queue_webhook
-from referrals.requests import rules
+from referrals.requests import preservation, rules
 from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
                                        UserNoticeTask)
 from referrals.requests.rules import RENEWAL_REQUEST_TYPES
-from referrals.requests.scope import officer_request_clause
 
 ALL_DATA = re.compile(r"\b(all|any and all|every)\s+(data|information|records|content|account data)\b",
                       re.IGNORECASE)
@@ -165,7 +163,8 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         raise InvalidInput(message, field=field, errors=errors)
     # A renewal names the preservation it renews; one that cannot be renewed is refused
     # here, before anything is stored.
-    related, renewing = _related_request(actor, kind.key, data.get("related_reference"))
+    hooks = preservation.hooks()
+    related, renewing = hooks.related(actor, kind.key, data.get("related_reference"))
     region = phone_region()
     targets = []
     for target in data["targets"]:
@@ -178,9 +177,8 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         targets.append(RequestTarget(kind=target["kind"], value=target["value"].strip()[:320],
                                      normalized=normalized))
     if renewing is not None:
-        from referrals.holds.services import renewal_warnings
-
-        warnings = warnings + renewal_warnings(renewing, [(t.kind, t.normalized) for t in targets])
+        warnings = warnings + hooks.renewal_warnings(renewing,
+                                                     [(t.kind, t.normalized) for t in targets])
     settings = current_app.config["REFERRALS_SETTINGS"]
     checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
                for name, stream in documents]
@@ -236,42 +234,9 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
                         "targets": len(targets), "documents": len(checked),
                         "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
                         "warnings": warnings, "related_reference": related})
-    if kind.key in HOLD_KIND_FOR_REQUEST_TYPE:
-        from referrals.holds.services import place_hold_for_request
-
-        place_hold_for_request(actor, request)
-    elif renewing is not None:
-        from referrals.holds.services import renew_hold
-
-        renew_hold(actor, renewing, renewal_request=request)
+    hooks.submitted(actor, request, renewing)
     _notify_team(request)
     return request
-
-
-def _related_request(actor: Identity, request_type: str, reference: str | None):
-    """(the earlier request's reference, the hold a renewal renews). The earlier request is
-    named by its reference or its hold's, and must be in the officer scope
-    (``requests.scope``: submitted by the officer or shared with them); one outside it is
-    refused exactly like one that does not exist. A renewal must name a preservation that can
-    still be renewed (``holds.services.hold_to_renew``)."""
-    from referrals.holds.models import PreservationHold
-
-    reference = (reference or "").strip().upper()
-    if request_type in RENEWAL_REQUEST_TYPES:
-        from referrals.holds.services import hold_to_renew
-
-        hold = hold_to_renew(actor, reference)
-        return hold.request.reference, hold
-    if not reference:
-        return None, None
-    held = select(PreservationHold.request_id).where(PreservationHold.reference == reference)
-    found = db.session.scalar(select(DisclosureRequest.reference).where(
-        officer_request_clause(actor),
-        or_(DisclosureRequest.reference == reference, DisclosureRequest.id.in_(held))))
-    if found is None:
-        raise InvalidInput(f"{reference[:24]} is not one of your requests (those you submitted "
-                           "or were added to).", field="related_reference")
-    return found, None
 
 
 def _notify_team(request: DisclosureRequest) -> None:

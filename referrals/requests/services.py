@@ -24,7 +24,7 @@ from referrals.disclosures import services as disclosures
 from referrals.disclosures.models import Disclosure
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
-from referrals.requests import rules
+from referrals.requests import preservation, rules
 from referrals.requests.models import (DisclosureRequest, RequestCollaborator, RequestMessage,
                                        UserNoticeTask)
 from referrals.requests.scope import is_officer, officer_request_clause
@@ -370,9 +370,7 @@ def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = 
     record_event(actor, "request.withdrawn", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before,
                  after={**snapshot(request), "reason": (reason or "").strip()})
-    from referrals.holds.services import note_request_withdrawn
-
-    note_request_withdrawn(actor, request)
+    preservation.hooks().withdrawn(actor, request)
     _notify_team(request)
 
 

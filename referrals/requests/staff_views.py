@@ -22,7 +22,7 @@ from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
 from referrals.evidence.staff_views import bytes_response, content_disposition
-from referrals.requests import collection, rules
+from referrals.requests import collection, preservation, rules
 from referrals.requests import services as requests
 from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
@@ -53,10 +53,7 @@ def detail(reference: str):
     notice = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == found.id))
     collected = collection.collected_items(found)
     participants = requests.participants(found)
-    from referrals.holds.models import PreservationHold
-
-    holds = list(db.session.scalars(select(PreservationHold)
-                                    .where(PreservationHold.request_id == found.id)))
+    holds = preservation.hooks().holds_of(found)
     page = render_template(
         "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
         messages=requests.messages_for(found, include_internal=True),

@@ -59,16 +59,18 @@ def hashed_fields(event: Any) -> dict[str, Any]:
     }
 
 
-def _advance_head() -> tuple[int, str]:
-    """Claim the next sequence number; holds the head's lock until commit."""
+def _advance_head(step: int = 1) -> tuple[int, str]:
+    """Claim the next sequence number (``step`` 0: only lock the head and read it); holds the
+    head's lock until commit."""
     row = db.session.execute(
-        text("UPDATE audit_chain_head SET seq = seq + 1 WHERE id = :id RETURNING seq, last_hash"),
-        {"id": HEAD_ID},
+        text("UPDATE audit_chain_head SET seq = seq + :step WHERE id = :id "
+             "RETURNING seq, last_hash"),
+        {"id": HEAD_ID, "step": step},
     ).first()
     if row is None:
-        db.session.add(AuditChainHead(id=HEAD_ID, seq=1, last_hash=GENESIS_HASH))
+        db.session.add(AuditChainHead(id=HEAD_ID, seq=step, last_hash=GENESIS_HASH))
         db.session.flush()
-        return 1, GENESIS_HASH
+        return step, GENESIS_HASH
     return int(row[0]), row[1]
 
 
@@ -143,16 +145,7 @@ def record_events_in_bulk(actor: Identity, events: Iterable[dict[str, Any]], *,
     ``action`` and optionally ``object_type``, ``object_id``, ``agency_id``, ``before``,
     ``after`` and ``occurred_at``. Returns how many it wrote."""
     db.session.flush()
-    row = db.session.execute(
-        text("UPDATE audit_chain_head SET seq = seq WHERE id = :id RETURNING seq, last_hash"),
-        {"id": HEAD_ID},
-    ).first()
-    if row is None:
-        db.session.add(AuditChainHead(id=HEAD_ID, seq=0, last_hash=GENESIS_HASH))
-        db.session.flush()
-        seq, prev_hash = 0, GENESIS_HASH
-    else:
-        seq, prev_hash = int(row[0]), row[1]
+    seq, prev_hash = _advance_head(step=0)
     made, rows = 0, []
     for fields in events:
         seq += 1

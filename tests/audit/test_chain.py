@@ -16,6 +16,7 @@ from referrals.audit.services import (
     event_digest,
     hashed_fields,
     record_event,
+    record_events_in_bulk,
     verify_chain,
 )
 from referrals.core import clock
@@ -70,6 +71,25 @@ def test_verify_twice_in_one_transaction_sees_the_events_appended_between():
     report = verify_chain()
     assert report.ok, report.reason
     assert report.checked == start + 3
+
+
+def test_bulk_events_are_one_chain_with_the_events_around_them():
+    """The benchmark's bulk writer extends the same chain: single events before and after
+    it link to its first and last, and a batch boundary inside it changes nothing."""
+    start = verify_chain().checked
+    before = _append(1)[0]
+    made = record_events_in_bulk(ACTOR, ({"action": "test.bulk", "object_type": "test_object",
+                                          "object_id": n, "after": {"n": n}} for n in range(5)),
+                                 batch=2)
+    after = _append(1)[0]
+    assert made == 5
+    assert after == before + 6
+    assert _row(before + 1).prev_hash == _row(before).hash
+    assert _row(after).prev_hash == _row(after - 1).hash
+    assert json.loads(_row(before + 3).after) == {"n": 2}
+    report = verify_chain()
+    assert report.ok, report.reason
+    assert report.checked == start + 7
 
 
 def test_edited_after_is_found_at_that_event():

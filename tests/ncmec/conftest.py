@@ -11,7 +11,7 @@ import pytest
 from referrals.cases.escalations import receive_escalation
 from referrals.core.clock import now
 from referrals.core.identity import Identity
-from referrals.demo_cases import synthetic_png
+from referrals.demo.cases import synthetic_png
 from referrals.evidence.services import add_evidence, record_custody
 from tests.ncmec.sandbox_server import PASSWORD, USERNAME, SandboxServer
 from tests.requests.fixtures import override_settings  # noqa: F401

@@ -143,7 +143,7 @@ def test_the_demo_cases_export_valid_xml(app, agent):
     from sqlalchemy import select
 
     from referrals.cases.models import Case
-    from referrals.demo_cases import seed_sample_cases
+    from referrals.demo.cases import seed_sample_cases
     from referrals.extensions import db
     from referrals.ncmec.reading import INCIDENT_TYPES
 

@@ -145,6 +145,13 @@ def _no_token_user(request):
 SIGN_IN_ENDPOINTS = ("security.login", "security.two_factor_token_validation", "security.verify")
 
 
+SIGN_IN_LIMIT_MESSAGE = "Too many sign-in attempts. Wait a minute and try again."
+
+
+def _sign_in_rate_limit() -> str:
+    return current_app.config["REFERRALS_SETTINGS"].sign_in_rate_limit
+
+
 def init_sign_in(app: Flask) -> None:
     User.failed_sign_in_recorder = services.record_failed_sign_in
     datastore = SQLAlchemyUserDatastore(db, User, Role)
@@ -173,11 +180,11 @@ def init_sign_in(app: Flask) -> None:
         return {"system_use_notice": SYSTEM_USE_NOTICE}
 
     # Rate limit sign-in attempts per client address, on top of per-account lockout.
-    limit = limiter.limit(
-        lambda: current_app.config["REFERRALS_SETTINGS"].sign_in_rate_limit,
-        methods=["POST"],
-        error_message="Too many sign-in attempts. Wait a minute and try again.",
-    )
+    # The limiter is shared by every app this process makes; its limits are a set, so an
+    # equal limit (the same module-level function, not a new lambda per app) is kept once
+    # and each attempt counts once however many apps were made.
+    limit = limiter.limit(_sign_in_rate_limit, methods=["POST"],
+                          error_message=SIGN_IN_LIMIT_MESSAGE)
     for endpoint in SIGN_IN_ENDPOINTS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = limit(app.view_functions[endpoint])

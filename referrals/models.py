@@ -19,3 +19,4 @@ from referrals.remote.models import RemoteOperation, RemoteStep  # noqa: F401
 from referrals.ncmec.models import NcmecReport  # noqa: F401
 from referrals.disclosures.models import (  # noqa: F401
     DisclosedItem, Disclosure, DisclosureCategory, DisclosureSubject)
+from referrals.outbound.models import Referral  # noqa: F401

@@ -6,7 +6,7 @@ the audit event, and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -205,10 +205,27 @@ def _refuse_purged(case: Case) -> None:
                           "reopened or added to. Open a new case instead.")
 
 
+# What features above cases require before a case takes a status (outbound: a case is
+# "referred" only with a referral sent). Each condition takes the case and answers why not,
+# in plain words, or None.
+status_conditions: dict[str, list[Callable[[Case], str | None]]] = {}
+
+
+def add_status_condition(status: str):
+    def register(condition: Callable[[Case], str | None]) -> Callable[[Case], str | None]:
+        status_conditions.setdefault(status, []).append(condition)
+        return condition
+    return register
+
+
 def change_status(actor: Identity, case: Case, status: str, note: str = "") -> Case:
     case_policy.require(actor, "change_status", case)
     _refuse_purged(case)
     rules.CASE_STATES.require(case.status, status, reason=note)
+    for condition in status_conditions.get(status, ()):
+        refusal = condition(case)
+        if refusal:
+            raise DomainError(refusal, field="status")
     before = _snapshot(case)
     at = now()
     case.status = status

@@ -19,6 +19,8 @@ ONLY_REFERRAL = StateMachine("case", rules.STATUSES, final=("closed",), transiti
 @pytest.fixture
 def declared(monkeypatch):
     monkeypatch.setattr(rules, "CASE_STATES", ONLY_REFERRAL)
+    # The declaration alone, without the conditions features add (a sent referral).
+    monkeypatch.setattr(services, "status_conditions", {})
 
 
 def test_the_service_refuses_what_the_declaration_does_not_allow(make_user, declared):

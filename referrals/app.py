@@ -45,6 +45,7 @@ from referrals.holds.staff_views import bp as holds_bp
 from referrals.ncmec import cli as ncmec_cli
 from referrals.ncmec import sandbox as ncmec_sandbox
 from referrals.ncmec.staff_views import bp as ncmec_bp
+from referrals.outbound import services as outbound_services  # noqa: F401  ("referred" needs a sent referral)
 from referrals.portal.portal_views import bp as portal_bp
 from referrals.remote import cli as work_cli
 from referrals.portal.public_views import bp as portal_public_bp

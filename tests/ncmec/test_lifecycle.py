@@ -201,3 +201,14 @@ def test_the_sandbox_wants_credentials(app, sandbox, people, override_settings):
     operation = db.session.get(RemoteOperation, operation_id)
     assert operation.state == "failed" and "HTTP 401" in operation.last_error
     assert sandbox.reports == {}
+
+
+def test_every_request_id_is_logged(app, sandbox, people, caplog):
+    caplog.set_level("INFO", logger="referrals.ncmec.client")
+    sandbox.trouble[("fileinfo", 1)] = 4100
+    case, report = _confirmed(people, files=1)
+    services.submit_report(people[1], case, report)
+    commit()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert sandbox.calls and all(rid in logged for _, rid in sandbox.calls)
+    assert "responseCode 4100" in logged

@@ -16,7 +16,7 @@ import pytest
 
 from referrals.core.identity import Identity
 from referrals.core.transaction import unit_of_work
-from referrals.demo_cases import synthetic_png
+from referrals.demo.cases import synthetic_png
 from referrals.evidence.services import add_evidence, record_custody
 from referrals.extensions import db
 from referrals.ncmec import services
@@ -31,7 +31,7 @@ from tests.separate_databases import ROOT, app_for, cli_environ, separate_databa
 LEASE_SECONDS = 2
 
 
-def _wait(condition, what: str, logs: list[Path], timeout: float = 60):
+def _wait(condition, what: str, logs: list[Path], timeout: float = 120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

@@ -68,6 +68,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "security.static":                      {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
     # staff pages
     "dashboard.index":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    "dashboard.work_json":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
     "audit.index":                          {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "accounts.index":                       {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "accounts.create":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},

@@ -110,6 +110,18 @@ def _filtered(identity: Identity, filters: QueueFilters, region: str):
     return query, searched
 
 
+def default_view(identity: Identity) -> str:
+    """The tab the queue opens on: the one with urgent work. Unassigned P0/P1 cases come
+    before one's own (nobody else is on them), then one's own, then all open cases."""
+    urgent = select(Case.id).where(Case.is_open.is_(True), Case.assignee_id.is_(None),
+                                   Case.priority_rank <= PRIORITY_RANK["P1"]).limit(1)
+    if db.session.scalar(urgent) is not None:
+        return "unassigned"
+    mine = select(Case.id).where(Case.is_open.is_(True),
+                                 Case.assignee_id == identity.user_id).limit(1)
+    return "mine" if db.session.scalar(mine) is not None else "open"
+
+
 def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None = None,
                before: str | None = None, last: bool = False, region: str = "US",
                page_size: int = PAGE_SIZE) -> QueuePage:

@@ -59,7 +59,8 @@ def _assignable_staff() -> list[User]:
 @roles_required(*READERS)
 def index():
     identity = current_identity()
-    view = request.args.get("view", "mine" if identity.has_role(*WORKERS) else "open")
+    view = request.args.get("view") or (queues.default_view(identity)
+                                        if identity.has_role(*WORKERS) else "open")
     filters = queues.QueueFilters(
         view=view if view in queues.VIEWS else "open",
         category=request.args.get("category", "") if request.args.get("category") in rules.CATEGORIES else "",

@@ -68,6 +68,9 @@ STATUSES = {
     "withdrawn": "Withdrawn",
 }
 FINAL_STATUSES = ("rejected", "redirected_mlat", "closed", "withdrawn")
+# A request in these has been answered: its deadline no longer counts down, and it sorts
+# below the requests still waiting in the open queue (a disclosed one waits only to close).
+CLOCK_STOPPED_STATUSES = ("disclosed", *FINAL_STATUSES)
 
 # Every status change a request may make. Staff "move" a request along the plain steps;
 # "approved" is reached only through approve_request and "disclosed" only through

@@ -1,0 +1,85 @@
+"""Issue 11: the staff home is the work page, and the case queue opens where the work is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from referrals.cases import services
+from referrals.core.clock import now
+from referrals.core.identity import Identity
+from referrals.dashboard.work import urgent_work
+from tests.cases.helpers import open_case
+
+
+def test_an_unassigned_p0_is_an_open_emergency_with_its_countdown(make_user, client, sign_in):
+    agent = make_user("agent")
+    p0 = open_case(agent, title="Synthetic threat to life", category="imminent_harm", priority="P0")
+    open_case(agent, title="Synthetic standard", priority="P2")
+
+    work = urgent_work(Identity.for_user(agent))
+    assert [item.reference for item in work.emergencies] == [p0.reference]
+    assert [item.reference for item in work.unassigned_urgent] == [p0.reference]
+    assert 0 < work.emergencies[0].seconds_left(now()) <= 3600
+
+    sign_in(agent)
+    page = client.get("/dashboard").text
+    assert f'href="/cases/{p0.reference}"' in page
+    assert "Synthetic threat to life" in page
+    assert "work.js" in page and 'data-work-url="/dashboard/work.json"' in page
+    assert "<script>" not in page  # CSP: no inline script
+
+
+def test_work_json_answers_the_same_part_with_the_emergency_keys(make_user, client, sign_in):
+    agent = make_user("agent")
+    sign_in(agent)
+    before = client.get("/dashboard/work.json")
+    assert before.status_code == 200
+    assert before.headers["Cache-Control"] == "no-store"
+    assert before.json["emergencies"] == []
+    p0 = open_case(agent, title="Synthetic arrival", category="imminent_harm", priority="P0")
+    after = client.get("/dashboard/work.json").json
+    assert [item["key"] for item in after["emergencies"]] == [f"case:{p0.reference}"]
+    assert f'data-emergency-keys="case:{p0.reference}"' in after["html"]
+    assert after["counts"]["cases"] == {"overdue": 0, "due_soon": 1}
+
+
+def test_mine_and_overdue_counts(make_user, frozen):
+    agent = make_user("agent")
+    actor = Identity.for_user(agent)
+    start = frozen(now().replace(microsecond=0))
+    mine = open_case(agent, title="Synthetic mine", priority="P3")
+    services.take_case(actor, mine)
+    open_case(agent, title="Synthetic P1 nobody took", priority="P1")
+    frozen(start + timedelta(hours=25))
+    work = urgent_work(actor)
+    assert [item.reference for item in work.mine] == [mine.reference]
+    assert work.counts["cases"]["overdue"] == 1  # the P1: 24 h first-response target passed
+    assert [item.label for item in work.unassigned_urgent] == ["P1"]
+
+
+def test_a_zero_count_is_not_in_alarm_colours(make_user, client, sign_in):
+    sign_in(make_user("agent"))
+    html = client.get("/dashboard/work.json").json["html"]
+    assert "0 overdue" in html
+    assert 'class="due-overdue">0 overdue' not in html
+    queue = client.get("/cases/?view=open").text
+    assert 'due due-overdue">0' not in queue and 'due due-soon">0' not in queue
+
+
+def test_admin_home_has_no_case_or_request_work(make_user, client, sign_in):
+    sign_in(make_user("admin"))
+    body = client.get("/dashboard/work.json").json
+    assert body["counts"] == {} and body["mine"] == [] and body["emergencies"] == []
+
+
+def test_the_queue_opens_on_the_tab_with_urgent_work(make_user, client, sign_in):
+    agent = make_user("agent")
+    sign_in(agent)
+    assert 'aria-current="page">All open' in client.get("/cases/").text.replace("\n", "")
+    mine = open_case(agent, title="Synthetic mine", priority="P3")
+    services.take_case(Identity.for_user(agent), mine)
+    assert 'aria-current="page">Mine' in client.get("/cases/").text.replace("\n", "")
+    waiting = open_case(agent, title="Synthetic P0 waiting", category="imminent_harm", priority="P0")
+    page = client.get("/cases/").text
+    assert 'aria-current="page">Unassigned' in page.replace("\n", "")
+    assert f">{waiting.reference}<" in page

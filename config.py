@@ -60,6 +60,8 @@ class Settings:
     mail_sender: str = "ler-no-reply@referrals.invalid"
     oncall_emails: tuple[str, ...] = ()
     oncall_webhook_url: str | None = None
+    # How often the staff home asks for its work again (referrals/dashboard), in seconds.
+    dashboard_refresh_seconds: int = 15
     legal_process_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
     # Durable work (referrals/core/outbox.py, referrals/work): a running job that has not
@@ -426,6 +428,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         oncall_emails=tuple(e.strip() for e in env.get("REFERRALS_ONCALL_EMAILS", "").split(",")
                             if e.strip()),
         oncall_webhook_url=env.get("REFERRALS_ONCALL_WEBHOOK_URL") or None,
+        dashboard_refresh_seconds=_bounded_int(env, "REFERRALS_DASHBOARD_REFRESH_SECONDS", 15, 1,
+                                               3600),
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
         outbox_lease_seconds=_bounded_int(env, "REFERRALS_OUTBOX_LEASE_SECONDS", 600, 1, 86400),

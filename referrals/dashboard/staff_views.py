@@ -7,21 +7,20 @@ from referrals.core.identity import current_identity
 from referrals.dashboard.work import urgent_work
 
 bp = staff_blueprint("dashboard", __name__)
-REFRESH_SECONDS = 15
 HOLD_HORIZON_DAYS = 14
 
 
 @bp.get("/dashboard")
 def index():
     identity = current_identity()
+    settings = current_app.config["REFERRALS_SETTINGS"]
     work = urgent_work(identity)
     expiring = None
     if set(current_user.role_names) & {"agent", "supervisor", "compliance"}:
         expiring = len(expiring_holds(identity, HOLD_HORIZON_DAYS))
     return render_template("dashboard/index.html", user=current_user, work=work,
                            expiring_holds=expiring, hold_horizon=HOLD_HORIZON_DAYS,
-                           refresh_ms=1000 * current_app.config.get(
-                               "DASHBOARD_REFRESH_SECONDS", REFRESH_SECONDS))
+                           refresh_ms=1000 * settings.dashboard_refresh_seconds)
 
 
 @bp.get("/dashboard/work.json")

@@ -114,6 +114,8 @@ class LiveServer:
             REFERRALS_SIGN_IN_RATE_LIMIT="200 per minute",
             # Links in the mail it sends (confirmation, updates) lead back to this server.
             REFERRALS_BASE_URL=self.url,
+            # The staff home asks for its work this often (a person's default is 15 s).
+            REFERRALS_DASHBOARD_REFRESH_SECONDS="2",
             DATABASE_URL=self.database_url,
             PYTHONUNBUFFERED="1",
         )

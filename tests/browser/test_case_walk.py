@@ -389,3 +389,38 @@ def test_abuse_material_is_hidden_from_uncleared_and_veiled_for_cleared_staff(
     cleared.reload()
     expect(cleared.locator("#custody tbody tr").filter(has_text=team.uncleared_agent.email)
            ).to_have_count(0)
+
+
+def test_the_home_shows_a_new_emergency_without_a_reload(new_page, live_server, team):
+    """Issue 11: the agent's home is open; a P0 escalation arrives through the API; the home
+    shows it, counting down, and the tab title says so, with no reload of the page."""
+    page = new_page(storage_state=team.agent.storage_state)
+    page.goto("/dashboard")
+    expect(page.get_by_role("heading", name="Work now", level=1)).to_be_visible()
+    page.evaluate("window.__notReloaded = true")
+    title_before = page.title()
+    assert "New emergency" not in title_before
+
+    title = f"Synthetic threat to life {unique()}"
+    reference = file_escalation(live_server, team, category="imminent_harm", priority="P0",
+                                title=title, reason="user_report")
+    emergencies = page.locator("section.work-emergencies")
+    row = emergencies.locator(f'li[data-key="case:{reference}"]')
+    expect(row).to_be_visible(timeout=15_000)
+    expect(row.get_by_role("link", name=reference)).to_have_attribute("href", f"/cases/{reference}")
+    expect(row.locator(".work-due")).to_contain_text(re.compile(r"due in (59|60) min|due in 1 h"))
+    expect(page).to_have_title(re.compile(r"New emergency"))
+    assert page.evaluate("window.__notReloaded") is True  # the same document: no reload
+    # Unassigned, so it is also under "Unassigned P0 and P1", and the queue opens there.
+    expect(page.locator("#work-unassigned-title").locator("..")).to_contain_text(reference)
+    page.screenshot(path=f"{SCREENSHOTS}/home-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=f"{SCREENSHOTS}/home-390.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
+    expect(page.get_by_role("navigation", name="Queues").get_by_role(
+        "link", name="Unassigned", exact=True)).to_have_attribute("aria-current", "page")
+    expect(queue_row(page, reference)).to_have_count(1)
+    page.screenshot(path=f"{SCREENSHOTS}/queue-1280.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=f"{SCREENSHOTS}/queue-390.png", full_page=True)

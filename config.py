@@ -117,6 +117,13 @@ class Settings:
     ncmec_platform: str = "Platform"
     ncmec_filing_target_hours: int = 24
     ncmec_sandbox: bool = False  # serve the sandbox at /ncmec-sandbox/ispws (never production)
+    # Evidence packages (referrals/packages): where built files live, how long a package may
+    # be downloaded and how many times (defaults; staff may choose per package up to the
+    # maxima in referrals/packages/settings), and an optional escrow recipient of ours.
+    package_dir: Path | None = None
+    package_expiry_days: int = 14
+    package_download_limit: int = 5
+    package_escrow_recipient: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -447,6 +454,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         audit_checkpoint_minutes=_checkpoint_minutes(
             env.get("REFERRALS_AUDIT_CHECKPOINT_MINUTES") or "60"),
         trusted_proxies=_bounded_int(env, "REFERRALS_TRUSTED_PROXIES", 0, 0, 5),
+        package_dir=Path(env.get("REFERRALS_PACKAGE_DIR") or instance_path / "packages").resolve(),
+        package_expiry_days=_bounded_int(env, "REFERRALS_PACKAGE_EXPIRY_DAYS", 14, 1, 90),
+        package_download_limit=_bounded_int(env, "REFERRALS_PACKAGE_DOWNLOAD_LIMIT", 5, 1, 50),
+        package_escrow_recipient=env.get("REFERRALS_PACKAGE_ESCROW_RECIPIENT") or None,
         sign_in_failures_per_address=_bounded_int(env, "REFERRALS_SIGN_IN_FAILURES_PER_ADDRESS",
                                                   10, 1, 1000),
         lockout_release_after=_lockout_release(env.get("REFERRALS_LOCKOUT_RELEASE_MINUTES")),

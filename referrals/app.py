@@ -47,6 +47,10 @@ from referrals.ncmec import sandbox as ncmec_sandbox
 from referrals.ncmec.staff_views import bp as ncmec_bp
 from referrals.outbound import services as outbound_services  # noqa: F401  ("referred" needs a sent referral)
 from referrals.portal.portal_views import bp as portal_bp
+from referrals.packages import api as packages_api
+from referrals.packages import cli as packages_cli
+from referrals.packages import portal_views as package_portal
+from referrals.packages import staff_views as package_staff
 from referrals.remote import cli as work_cli
 from referrals.portal.public_views import bp as portal_public_bp
 from referrals.requests import api as requests_api
@@ -167,6 +171,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(portal_holds_bp)
     app.register_blueprint(ncmec_bp)
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
+    app.register_blueprint(package_staff.bp)
+    app.register_blueprint(package_portal.bp)
+    package_staff.register_panels(app)
+    package_portal.register_panels(app)
 
     init_api_docs(api)
     init_token_authentication(app, authenticate_token)
@@ -174,9 +182,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     evidence_api.register(api)
     requests_api.register(api)
     holds_api.register(api)
+    packages_api.register(api)
 
     for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
-                  work_cli, ncmec_cli):
+                  work_cli, ncmec_cli, packages_cli):
         app.cli.add_command(group.cli)
 
     register_filters(app)

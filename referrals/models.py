@@ -20,3 +20,4 @@ from referrals.ncmec.models import NcmecReport  # noqa: F401
 from referrals.disclosures.models import (  # noqa: F401
     DisclosedItem, Disclosure, DisclosureCategory, DisclosureSubject)
 from referrals.outbound.models import Referral  # noqa: F401
+from referrals.packages.models import EvidencePackage, PackageDownload  # noqa: F401

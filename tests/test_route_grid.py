@@ -113,13 +113,29 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests.message":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.notice_done":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
-    "requests.disclose":                    {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # collecting from the platform: worked like the request (the sample is not collecting, so
     # the refusal is a flash); what was collected is read by staff only, officers never
     "requests.collect":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.collected_item":              {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # how far a collection got (JSON the page polls): read like the request, staff only
     "requests.collection_progress":         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # evidence packages, staff side: releasing a production (which builds its package) is a
+    # supervisor's; build progress is read like the request; re-issuing, building a case's
+    # package, taking a file or a case package's one-time key out is work (the sample is a
+    # production: its key is refused with a flash, the officer's alone)
+    "packages.release":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "packages.progress":                    {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "packages.reissue":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "packages.download":                    {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "packages.key":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "packages.build_for_case":              {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # packages in the portal: the officers of the request only (the sample is the officer's
+    # own, ready); the help page for every officer; the key of a package encrypted to the
+    # agency's keys is refused with a flash
+    "portal_packages.download":             {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal_packages.checksum":             {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal_packages.key":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    "portal_packages.help_page":            {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     # agency portal: officers only (the request is the officer's own); staff get 404
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     "portal.new_request":                   {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
@@ -179,6 +195,10 @@ EXPECTED: dict[str, dict[str, int]] = {
     "ncmec_sandbox.fileinfo":               {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "ncmec_sandbox.finish":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "ncmec_sandbox.retract":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "packages_api.index":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "packages_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "packages_api.checksum":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "packages_api.take_key":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
 }
 
 
@@ -359,6 +379,36 @@ class Samples:
         drafter = Identity.for_user(factories.make_user("agent"))
         return self._once("ncmec_report", lambda: draft_report(drafter, self._ncmec_case())).id
 
+    # evidence packages
+
+    def package_id(self):
+        """A ready production package of the sample request, with a (synthetic) file."""
+        from referrals.core.clock import now
+        from referrals.extensions import db
+        from referrals.packages.models import EvidencePackage
+        from referrals.packages.services import package_path
+
+        def make():
+            request = self._request()
+            at = now()
+            package = EvidencePackage(
+                request_id=request.id, purpose="production", label=f"{request.reference}-P1",
+                recipients=["age1synthetic"], recipient_kind="agency", status="ready",
+                failure="", items=[], expires_at=at + timedelta(days=7), download_limit=5,
+                downloads_used=0, created_at=at, ready_at=at, sha256="0" * 64, size=5)
+            db.session.add(package)
+            db.session.flush()
+            path = package_path(package)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", ".sha256", ".sha256.sig"):
+                path.with_name(path.name + suffix).write_bytes(b"grid\n")
+            return package
+
+        return self._once("package", make).id
+
+    def which(self):
+        return "sha256"
+
     def reference(self):
         if self.blueprint in {"holds", "holds_api"}:
             return self._hold().reference
@@ -366,7 +416,10 @@ class Samples:
             return self._letter_hold().reference
         if self.blueprint in {"cases", "evidence", "cases_api", "evidence_api"}:
             return self._case().reference
-        if self.blueprint in {"requests", "portal", "requests_api"}:
+        if self.endpoint == "packages.build_for_case":
+            return self._case().reference
+        if self.blueprint in {"requests", "portal", "requests_api", "packages", "portal_packages",
+                              "packages_api"}:
             return self._request().reference
         if self.blueprint == "ncmec":
             return self._ncmec_case().reference

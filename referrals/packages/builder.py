@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,19 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def remove_partial_packages(directory: Path) -> list[Path]:
-    """Leftovers of builds that did not finish (crash, kill, refusal)."""
+def remove_partial_packages(directory: Path, older_than: float = 0) -> list[Path]:
+    """Leftovers of builds that did not finish (crash, kill, refusal). ``older_than``
+    (seconds): spare the files a build still running may be writing."""
     removed = []
+    if not directory.is_dir():
+        return removed
+    limit = time.time() - older_than
     for path in directory.glob(f".*{PARTIAL}"):
+        try:
+            if older_than and path.stat().st_mtime > limit:
+                continue
+        except FileNotFoundError:
+            continue
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import os
+
 import pyrage
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from referrals.core.errors import InvalidInput
 
@@ -39,3 +44,21 @@ def parse_recipient(text: str):
 def one_time_identity() -> OneTimeIdentity:
     identity = pyrage.x25519.Identity.generate()
     return OneTimeIdentity(secret=str(identity), recipient=str(identity.to_public()))
+
+
+# --- holding a one-time secret until it is shown --------------------------------------------
+# Between the build (in the worker) and the officer's first look, the secret is held sealed
+# under a key derived from the application's SECRET_KEY; showing it erases it.
+
+def _sealing_key(secret_key: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"referrals one-time package identity").derive(secret_key.encode())
+
+
+def seal_secret(secret: str, secret_key: str, label: str) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + AESGCM(_sealing_key(secret_key)).encrypt(nonce, secret.encode(), label.encode())
+
+
+def unseal_secret(sealed: bytes, secret_key: str, label: str) -> str:
+    return AESGCM(_sealing_key(secret_key)).decrypt(sealed[:12], sealed[12:], label.encode()).decode()

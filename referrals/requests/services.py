@@ -227,6 +227,26 @@ def collected_for(request: DisclosureRequest) -> list[EvidenceItem]:
                                    .order_by(EvidenceItem.id)))
 
 
+def _answers_produced_target(item: EvidenceItem, targets: list[tuple[str, str]]) -> bool:
+    """The item answers a target decided "produce": its records file, or a content file, is
+    named after it (``connector.services.store_exports``)."""
+    category = item.data_category
+    return any(item.original_name == f"{category}-{kind}-{value}.json"
+               or (item.description or "") == f"File from {category} data of {kind} {value}"
+               for kind, value in targets)
+
+
+def produced_items(request: DisclosureRequest) -> list[EvidenceItem]:
+    """What may leave of what was collected: the items for a target decided "produce", in a
+    data category the request asked for, not destroyed. (The approved period was applied when
+    the platform was asked.) The disclosure record and the package carry exactly these."""
+    targets = [(t.kind, t.normalized) for t in request.targets if t.decision == "produce"]
+    categories = set(request.data_categories or ())
+    return [item for item in collected_for(request)
+            if item.destroyed_at is None and item.blob_id is not None
+            and item.data_category in categories and _answers_produced_target(item, targets)]
+
+
 def participants(request: DisclosureRequest) -> Participants:
     """Who prepared the request's decisions and who collected its production, for the
     two-person rule."""
@@ -253,7 +273,7 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
         data_categories=request.data_categories or (),
         subjects=[disclosures.Subject(t.kind, t.normalized)
                   for t in request.targets if t.decision == "produce"],
-        items=collected_for(request), prepared_by_id=request.prepared_by_id,
+        items=produced_items(request), prepared_by_id=request.prepared_by_id,
         approved_by_id=request.approved_by_id,
         collector_ids={request.collected_by_id} - {None}, package_sha256=package_sha256)
     at = disclosure.disclosed_at
@@ -271,7 +291,10 @@ def record_disclosure(actor: Identity, request: DisclosureRequest, package_sha25
                         "items": len(disclosure.items),
                         "approved_by_id": disclosure.approved_by_id})
     if release.tells_agency:
-        tell_agency(request, "Status: Disclosed. The production is ready for you.", actor)
+        # The production is the agency's when its package is ready (referrals.packages
+        # tells them then): released is not yet downloadable.
+        tell_agency(request, "Status: Disclosed. The production is being packaged: you are "
+                             "told here when it is ready to download.", actor)
     return disclosure
 
 

@@ -129,11 +129,8 @@ def callback(reference: str):
         who, req, form.phone_id.data, form.outcome.data), "Call-back recorded.")
 
 
-@bp.post("/<reference>/disclose")
-@roles_required("supervisor")
-def disclose(reference: str):
-    return _act(reference, ConfirmForm(), lambda who, req: requests.record_disclosure(who, req),
-                "Disclosure recorded.")
+# Releasing (/<reference>/disclose) records the disclosure and builds its package: it is
+# referrals.packages.staff_views.release (packages sit above requests).
 
 
 @bp.post("/<reference>/collect")

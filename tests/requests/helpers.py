@@ -14,6 +14,7 @@ from sqlalchemy import select
 from referrals.agencies.models import Agency, AgencyDomain, AgencyPhone
 from referrals.audit.models import AuditEvent
 from referrals.core.clock import now
+from referrals.evidence.services import add_collected_evidence
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from referrals.requests import services
@@ -246,3 +247,19 @@ def keep_signed_in(browser, moment) -> None:
     with browser.session_transaction() as session:
         session["signed_in_at"] = moment.isoformat()
         session["last_seen_at"] = moment.isoformat()
+
+
+RELEASED = ("Disclosure recorded. The package is being built: this section shows how far it "
+            "got; the agency is told when it is ready.")
+
+
+def collected_for(request) -> None:
+    """A (synthetic) collected item for the request's first target and category, as the
+    platform connector names them: something the release can package."""
+    target = request.targets[0]
+    category = request.data_categories[0]
+    add_collected_evidence(Identity(kind="system", label="test collection"),
+                           io.BytesIO(b'{"synthetic": "collected"}\n'), request=request,
+                           original_name=f"{category}-{target.kind}-{target.normalized}.json",
+                           data_category=category,
+                           source_system="demo-platform", purpose="Synthetic collection")

@@ -14,7 +14,8 @@ from referrals.extensions import db
 from referrals.requests import services
 from referrals.disclosures.models import Disclosure
 from tests.conftest import csrf_from
-from tests.requests.helpers import (after, as_identity, audit_events, decide_all, flashes,
+from tests.requests.helpers import (RELEASED, after, as_identity, audit_events, collected_for,
+                                    decide_all, flashes,
                                     keep_signed_in, move, post_form, reload_request, submit,
                                     unescape)
 
@@ -177,7 +178,9 @@ def ready_emergency(officer, staff):
     move(staff["agent"], request, "verifying", "legal_review")
     decide_all(staff["agent"], request)
     services.approve_request(as_identity(staff["s1"]), request)
-    move(staff["agent"], request, "collecting", "ready_for_review")
+    move(staff["agent"], request, "collecting")
+    collected_for(request)
+    move(staff["agent"], request, "ready_for_review")
     return request
 
 
@@ -250,7 +253,7 @@ def test_the_callback_through_the_page(officer_a, staff, agency_a, new_client):
     assert ("success", "Call-back recorded.") in flashes(agent.get(response.headers["Location"]).text)
 
     response = post_form(releaser, url, f"{url}/disclose")
-    assert ("success", "Disclosure recorded.") in flashes(releaser.get(response.headers["Location"]).text)
+    assert ("success", RELEASED) in flashes(releaser.get(response.headers["Location"]).text)
     assert reload_request(request.reference).status == "disclosed"
 
 

@@ -13,7 +13,8 @@ from referrals.extensions import db
 from referrals.requests import rules, services
 from referrals.disclosures.models import Disclosure
 from referrals.requests.models import RequestMessage, UserNoticeTask
-from tests.requests.helpers import (actions_for, after, as_identity, audit_events, decide_all,
+from tests.requests.helpers import (RELEASED, actions_for, after, as_identity, audit_events,
+                                    collected_for, decide_all,
                                     flashes, keep_signed_in, move, post_form, reload_request,
                                     submit, unescape)
 
@@ -271,7 +272,9 @@ def approved_and_collected(request, preparer, approver, collector):
     in_legal_review(preparer, request)
     decide_all(preparer, request)
     services.approve_request(as_identity(approver), request)
-    move(collector, request, "collecting", "ready_for_review")
+    move(collector, request, "collecting")
+    collected_for(request)
+    move(collector, request, "ready_for_review")
     return request
 
 
@@ -294,7 +297,7 @@ def test_the_collector_cannot_release_but_another_supervisor_can(
     releaser = new_client(supervisor)
     assert 'id="disclose"' in releaser.get(url).text
     response = post_form(releaser, url, f"{url}/disclose")
-    assert ("success", "Disclosure recorded.") in flashes(releaser.get(response.headers["Location"]).text)
+    assert ("success", RELEASED) in flashes(releaser.get(response.headers["Location"]).text)
 
     stored = reload_request(request_a.reference)
     assert stored.status == "disclosed" and stored.disclosed_by_id == supervisor.id
@@ -387,7 +390,8 @@ def test_approval_and_disclosure_tell_the_agency(request_a, agent, supervisor, s
     services.record_disclosure(as_identity(supervisor2), request_a)
     bodies = [m.body for m in services.messages_for(request_a, include_internal=False)]
     assert bodies == ["Status: Approved. We are collecting the data.",
-                      "Status: Disclosed. The production is ready for you."]
+                      "Status: Disclosed. The production is being packaged: you are told "
+                      "here when it is ready to download."]
 
 
 def test_compliance_reads_but_cannot_work(request_a, make_user, new_client):

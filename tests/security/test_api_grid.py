@@ -41,6 +41,13 @@ REACHED = {
     "requests_api.detail": ("GET", "/api/v1/requests/{request}", None, 200),
     "requests_api.post_message": ("POST", "/api/v1/requests/{request}/messages", {}, 422),
     "requests_api.withdraw": ("POST", "/api/v1/requests/{request}/withdraw", None, 200),
+    # packages: the sample request has none yet (a listing, and "no such package")
+    "packages_api.index": ("GET", "/api/v1/requests/{request}/packages", None, 200),
+    "packages_api.download": ("GET", "/api/v1/requests/{request}/packages/999999", None, 404),
+    "packages_api.checksum": ("GET", "/api/v1/requests/{request}/packages/999999/sha256", None,
+                              404),
+    "packages_api.take_key": ("POST", "/api/v1/requests/{request}/packages/999999/key", None,
+                              404),
     "holds_api.index": ("GET", "/api/v1/holds", None, 200),
     "holds_api.detail": ("GET", "/api/v1/holds/{hold}", None, 200),
 }

@@ -1,15 +1,15 @@
 """Evidence packages: the record of each package (what, for whom, status, expiry, download
 limit) and every download
 
-Revision ID: 0009_evidence_packages
-Revises: 0008_disclosures
+Revision ID: 0010_evidence_packages
+Revises: 0009_outbound_referrals
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009_evidence_packages'
-down_revision = '0008_disclosures'
+revision = '0010_evidence_packages'
+down_revision = '0009_outbound_referrals'
 branch_labels = None
 depends_on = None
 

@@ -52,7 +52,7 @@ def audit_checkpoint():
     if written.path:
         click.echo(f"  written to {written.path}")
     if written.webhook:
-        click.echo(f"  posted to {written.webhook}")
+        click.echo(f"  queued for {written.webhook} (the worker posts it, with retries)")
 
 
 @cli.command("public-key")

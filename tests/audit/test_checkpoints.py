@@ -87,7 +87,7 @@ def test_the_webhook_receives_a_signed_checkpoint(app, checkpoint_dir, webhook):
     _settings(app, audit_checkpoint_webhook_url=webhook.url)
     result = app.test_cli_runner().invoke(args=["audit", "checkpoint"])
     assert result.exit_code == 0, result.output
-    assert f"posted to {webhook.url}" in result.output
+    assert f"queued for {webhook.url}" in result.output
     [call] = webhook.calls
     assert call["content_type"] == "application/json"
     received = open_checkpoint(get_signer(), call["raw"], "webhook")

@@ -224,12 +224,12 @@ def retract_report(actor: Identity, case: Case, report: NcmecReport) -> RemoteOp
     if sending is not None and sending.state == "running":
         raise ReportRefused("The report is being sent right now; retract it in a minute.")
     if sending is not None and sending.state != "done":
-        sending.state, sending.finished_at = "failed", now()
-        sending.last_error = f"Stopped: the report was retracted by {actor.label}."
         finish_step = next((s for s in sending.steps if s.name == "finish"), None)
         if finish_step is not None and finish_step.state in ("started", "unknown"):
             raise ReportRefused("The finish step may have reached NCMEC; check with NCMEC "
                                 "before retracting (flask work resolve).")
+        sending.state, sending.finished_at = "failed", now()
+        sending.last_error = f"Stopped: the report was retracted by {actor.label}."
     operation = start_operation(actor, RETRACT_KIND, key=f"ncmec-retract:{report.id}",
                                 payload={"report": report.id, "report_id": remote_id},
                                 object_type="ncmec_report", object_id=report.id)

@@ -9,6 +9,7 @@ from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.dashboard.work import urgent_work
 from tests.cases.helpers import open_case
+from tests.requests.fixtures import override_settings  # noqa: F401 (a fixture)
 
 
 def test_an_unassigned_p0_is_an_open_emergency_with_its_countdown(make_user, client, sign_in):
@@ -83,3 +84,24 @@ def test_the_queue_opens_on_the_tab_with_urgent_work(make_user, client, sign_in)
     page = client.get("/cases/").text
     assert 'aria-current="page">Unassigned' in page.replace("\n", "")
     assert f">{waiting.reference}<" in page
+
+
+# --- on-call banner ---------------------------------------------------------------------
+
+
+def test_supervisors_and_admins_are_told_when_nobody_is_on_call(make_user, client, sign_in,
+                                                                override_settings):
+    override_settings(oncall_emails=(), oncall_webhook_url=None)
+    sign_in(make_user("supervisor"))
+    for path in ("/dashboard", "/cases/", "/requests/"):
+        assert 'id="oncall-banner"' in client.get(path).text, path
+    override_settings(oncall_emails=("oncall@made-up-platform.example",))
+    assert 'id="oncall-banner"' not in client.get("/dashboard").text
+    override_settings(oncall_emails=(), oncall_webhook_url="https://hooks.made-up.example/oncall")
+    assert 'id="oncall-banner"' not in client.get("/dashboard").text
+
+
+def test_agents_do_not_get_the_on_call_banner(make_user, client, sign_in, override_settings):
+    override_settings(oncall_emails=(), oncall_webhook_url=None)
+    sign_in(make_user("agent"))
+    assert 'id="oncall-banner"' not in client.get("/dashboard").text

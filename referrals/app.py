@@ -45,7 +45,7 @@ from referrals.holds.staff_views import bp as holds_bp
 from referrals.ncmec import cli as ncmec_cli
 from referrals.ncmec import sandbox as ncmec_sandbox
 from referrals.ncmec.staff_views import bp as ncmec_bp
-from referrals.outbound import services as outbound_services  # noqa: F401  ("referred" needs a sent referral)
+from referrals.outbound.staff_views import bp as outbound_bp
 from referrals.portal.portal_views import bp as portal_bp
 from referrals.packages import api as packages_api
 from referrals.packages import cli as packages_cli
@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(hold_reports_bp)
     app.register_blueprint(portal_holds_bp)
     app.register_blueprint(ncmec_bp)
+    app.register_blueprint(outbound_bp)
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
     app.register_blueprint(package_staff.bp)
     app.register_blueprint(package_portal.bp)

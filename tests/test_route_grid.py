@@ -187,6 +187,16 @@ EXPECTED: dict[str, dict[str, int]] = {
     "ncmec.confirm":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "ncmec.submit":                         {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "ncmec.retract":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # Referrals from a case (outbound.staff_views): POSTs come back to the referral's page
+    "outbound.new":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.detail":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "outbound.report_pdf":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "outbound.submit":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.send_back":                   {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.approve":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.send":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.acknowledge":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "outbound.withdraw":                    {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # the CyberTipline sandbox (development and tests only): HTTP Basic, like NCMEC
     "ncmec_sandbox.status":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "ncmec_sandbox.xsd":                    {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -409,12 +419,31 @@ class Samples:
     def which(self):
         return "sha256"
 
+    # referrals from a case
+
+    def referral_id(self):
+        from referrals.agencies.models import Agency
+        from referrals.extensions import db
+        from referrals.outbound.services import draft_referral
+
+        def make():
+            agency = Agency(name="Grid Sample Police", kind="law_enforcement", country="GB",
+                            status="verified")
+            db.session.add(agency)
+            db.session.flush()
+            drafter = Identity.for_user(factories.make_user("agent"))
+            return draft_referral(drafter, self._case(), agency_id=agency.id,
+                                  reason="Grid sample", incident_type="other",
+                                  summary="Grid sample summary", legal_basis="us_2702b8")
+
+        return self._once("referral", make).id
+
     def reference(self):
         if self.blueprint in {"holds", "holds_api"}:
             return self._hold().reference
         if self.blueprint in {"hold_reports", "portal_holds"}:
             return self._letter_hold().reference
-        if self.blueprint in {"cases", "evidence", "cases_api", "evidence_api"}:
+        if self.blueprint in {"cases", "evidence", "cases_api", "evidence_api", "outbound"}:
             return self._case().reference
         if self.endpoint == "packages.build_for_case":
             return self._case().reference

@@ -79,8 +79,10 @@ def _refresh_queue_due(case: Case) -> None:
 
 
 def note_response(case: Case, actor: Identity, at: datetime) -> None:
-    """The first action of staff on a case answers its first-response target."""
-    if case.first_response_at is None and actor.is_staff:
+    """The first action of a person on a case answers its first-response target: a signed-in
+    member of staff, never an automatic step (an integration or a command acting through a
+    token's scopes, or a job), which would stop the clock before anyone looked."""
+    if case.first_response_at is None and actor.is_staff and actor.scopes is None:
         case.first_response_at = at
         _refresh_queue_due(case)
 
@@ -263,6 +265,9 @@ def add_note(actor: Identity, case: Case, body: str) -> CaseEvent:
 
 def set_due(actor: Identity, case: Case, due_at: datetime | None) -> Case:
     case_policy.require(actor, "set_due", case)
+    if due_at is not None and due_at <= now():
+        raise InvalidInput("That time has already passed: give a due date in the future "
+                           "(an overdue case shows as overdue by itself).", field="due_at")
     before = _snapshot(case)
     case.due_at = due_at
     case.updated_at = now()

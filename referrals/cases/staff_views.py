@@ -16,6 +16,7 @@ from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, Identifier
                                    NewCaseForm, NoteForm, StatusForm, SubjectForm)
 from referrals.cases.models import Case, CaseEvent, ReportedContent, Subject
 from referrals.cases.policies import case_policy
+from referrals.core.clock import now
 from referrals.core.display import viewer_zone
 from referrals.core.acting import act, attempt
 from referrals.core.errors import NotFound
@@ -122,7 +123,7 @@ def detail(reference: str):
         panels.update(panel(identity, case))
     page = render_template(
         "cases/detail.html", case=case, events=events, subjects=subjects, sharing=sharing,
-        reported=reported, rules=rules,
+        reported=reported, rules=rules, moment=now(),
         deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
         assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
         identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),

@@ -6,6 +6,8 @@ services (the benchmark's bulk cases are in ``referrals.demo.bench``).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import io
 import random
 import struct
@@ -77,7 +79,10 @@ def seed_sample_cases(agent_id: int | None) -> int:
         }
         intake = receive_escalation(actor, payload)
         if n in (1, 2) and agent_id is not None:
-            agent = Identity.for_user(db.session.get(User, agent_id))
+            # The seed adds the files as an integration would (a token's scope), not as the
+            # agent working the case: it must not answer the case's first-response clock.
+            agent = replace(Identity.for_user(db.session.get(User, agent_id)),
+                            label="cli:demo seed", scopes=frozenset({"evidence:write"}))
             # Case 2 (grooming) is the CyberTipline demo: a file no person has viewed yet.
             add_evidence(agent, intake.case, io.BytesIO(synthetic_png(seed=n)),
                          original_name="stream-capture.png" if n == 1 else "shared-image.png",

@@ -109,7 +109,7 @@ def test_p0_first_then_the_next_deadline(make_user, moment):
     assert _refs(_queue(agent)) == order
 
 
-def test_deadline_counts_with_a_frozen_clock(make_user, client, sign_in, moment):
+def test_deadline_counts_with_a_frozen_clock(make_user, client, sign_in, moment, frozen):
     agent = make_user("agent")
     actor = Identity.for_user(agent)
     overdue = [open_case(agent, priority="P0", opened_at=moment - timedelta(hours=2)),
@@ -123,7 +123,9 @@ def test_deadline_counts_with_a_frozen_clock(make_user, client, sign_in, moment)
     services.change_status(actor, closed, "closed")
     answered = open_case(agent, priority="P3", opened_at=moment - timedelta(days=1))
     services.add_note(actor, answered, "First look done.")
+    frozen(moment - timedelta(hours=2))  # set while it was still ahead; a past one is refused
     services.set_due(actor, answered, moment - timedelta(hours=1))
+    frozen(moment)
     answered_later = open_case(agent, priority="P0", opened_at=moment - timedelta(hours=4))
     services.add_note(actor, answered_later, "Answered; no due date.")
 

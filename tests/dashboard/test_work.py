@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
 from referrals.cases import services
+from referrals.cases.models import Case
+from referrals.core.errors import InvalidInput
 from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.dashboard.work import urgent_work
+from referrals.demo.cases import seed_sample_cases
+from referrals.extensions import db
 from tests.cases.helpers import open_case
 from tests.requests.fixtures import override_settings  # noqa: F401 (a fixture)
 
@@ -105,3 +113,49 @@ def test_agents_do_not_get_the_on_call_banner(make_user, client, sign_in, overri
     override_settings(oncall_emails=(), oncall_webhook_url=None)
     sign_in(make_user("agent"))
     assert 'id="oncall-banner"' not in client.get("/dashboard").text
+
+
+# --- deadlines that tell the truth ----------------------------------------------------------
+
+
+def test_an_automatic_step_does_not_answer_the_first_response_clock(make_user, frozen):
+    agent = make_user("agent")
+    start = frozen(now().replace(microsecond=0))
+    case = open_case(agent, title="Synthetic P0", category="imminent_harm", priority="P0")
+    integration = replace(Identity.for_user(agent), scopes=frozenset({"evidence:write"}))
+    services.note_response(case, integration, start)
+    assert case.first_response_at is None
+    frozen(start + timedelta(hours=2))
+    item = urgent_work(Identity.for_user(agent)).emergencies[0]
+    assert item.reference == case.reference and item.seconds_left(now()) == -3600
+    services.add_note(Identity.for_user(agent), case, "A person looked.")
+    assert case.first_response_at == now()
+
+
+def test_the_demo_p0_is_unanswered_and_shows_its_overdue_time(app, make_user):
+    agent = make_user("agent")
+    for case in db.session.scalars(select(Case)):
+        db.session.delete(case)
+    db.session.flush()
+    seed_sample_cases(agent.id)
+    p0 = db.session.scalar(select(Case).where(Case.priority == "P0"))
+    assert p0.first_response_at is None
+    assert p0.queue_due_at == p0.response_due_at
+
+
+def test_a_due_date_in_the_past_is_refused(make_user, client, sign_in):
+    agent = make_user("agent")
+    case = open_case(agent, title="Synthetic")
+    with pytest.raises(InvalidInput, match="already passed"):
+        services.set_due(Identity.for_user(agent), case, now() - timedelta(minutes=5))
+    assert case.due_at is None
+
+
+def test_the_case_page_shows_an_unanswered_p0_overdue(make_user, client, sign_in, frozen):
+    agent = make_user("agent")
+    start = frozen(now().replace(microsecond=0))
+    case = open_case(agent, title="Synthetic P0", category="imminent_harm", priority="P0")
+    frozen(start + timedelta(hours=2, minutes=5))
+    sign_in(agent)
+    page = client.get(f"/cases/{case.reference}").text
+    assert "not answered: overdue by 1 h 5 min" in page

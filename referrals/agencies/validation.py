@@ -6,6 +6,8 @@ import base64
 import re
 import struct
 
+import pyrage
+
 from referrals.core.errors import InvalidInput
 from referrals.vocabulary.identifiers import e164, normalize_phone, parse_phone
 
@@ -25,7 +27,6 @@ mailinator.com 10minutemail.com temp-mail.org yopmail.com sharklasers.com
 """.split())
 
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_AGE = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 
 
 def normalize_domain(value: str) -> str:
@@ -65,9 +66,13 @@ def parse_public_key(value: str) -> tuple[str, str]:
     """('age', key) or ('ssh-ed25519', 'ssh-ed25519 AAAA…'), or a plain refusal."""
     text = " ".join(value.split())
     if text.startswith("age1"):
-        if not _AGE.match(text):
-            raise InvalidInput("That age key is not valid (age1… with 58 more characters).",
-                               field="public_key")
+        # Checked by the library that encrypts to it (its Bech32 checksum too), not by its look.
+        try:
+            pyrage.x25519.Recipient.from_str(text)
+        except pyrage.RecipientError:
+            raise InvalidInput("That age key is not valid: copy it again from the file "
+                               "age-keygen wrote (age1… with 58 more characters).",
+                               field="public_key") from None
         return "age", text
     if text.startswith("ssh-ed25519 "):
         parts = text.split(" ")
@@ -81,6 +86,11 @@ def parse_public_key(value: str) -> tuple[str, str]:
             raise InvalidInput("That SSH key is not valid.", field="public_key") from error
         if name != b"ssh-ed25519" or key_len != 32 or len(key) != 32:
             raise InvalidInput("That SSH key is not a valid ed25519 key.", field="public_key")
+        try:
+            pyrage.ssh.Recipient.from_str(f"ssh-ed25519 {parts[1]}")
+        except pyrage.RecipientError:
+            raise InvalidInput("That SSH key is not a valid ed25519 key.",
+                               field="public_key") from None
         return "ssh-ed25519", f"ssh-ed25519 {parts[1]}"
     raise InvalidInput("Give an age public key (age1…) or an SSH ed25519 key (ssh-ed25519 AAAA…).",
                        field="public_key")

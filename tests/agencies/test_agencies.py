@@ -3,8 +3,8 @@ numbers, public keys), and the audit trail of every change."""
 
 from __future__ import annotations
 
-import secrets
 
+import pyrage
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -22,11 +22,19 @@ from tests.requests.helpers import (after, as_identity, audit_events, before, fi
                                     flashes, make_agency, post_form, unescape)
 
 BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+AGE_REFUSED = ("That age key is not valid: copy it again from the file age-keygen wrote "
+               "(age1… with 58 more characters).")
 
 
 def age_key() -> str:
-    """A syntactically valid age X25519 recipient: age1 and 58 bech32 characters."""
-    return "age1" + "".join(secrets.choice(BECH32) for _ in range(58))
+    """A valid age X25519 recipient (its Bech32 checksum right)."""
+    return str(pyrage.x25519.Identity.generate().to_public())
+
+
+def age_key_with_a_bad_checksum() -> str:
+    """A real recipient with its last character changed: it looks right, pyrage refuses it."""
+    key = age_key()
+    return key[:-1] + next(c for c in BECH32 if c != key[-1])
 
 
 def ssh_ed25519_key(comment: str = "") -> str:
@@ -350,8 +358,9 @@ def test_valid_keys_are_accepted_and_audited(new_client, make_user, make_key):
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    ("age1" + "b" * 58, "That age key is not valid (age1… with 58 more characters)."),  # b not bech32
-    ("age1" + "q" * 57, "That age key is not valid (age1… with 58 more characters)."),
+    ("age1" + "b" * 58, AGE_REFUSED),  # b is not a Bech32 character
+    ("age1" + "q" * 57, AGE_REFUSED),
+    (age_key_with_a_bad_checksum(), AGE_REFUSED),  # the regular expression once let it in
     ("AGE-SECRET-KEY-1" + "Q" * 58,
      "Give an age public key (age1…) or an SSH ed25519 key (ssh-ed25519 AAAA…)."),
     ("ssh-ed25519 !!!notbase64", "That SSH key is not valid."),

@@ -43,6 +43,9 @@ def request_submitted(actor: Identity, request: DisclosureRequest, renewing: Any
         place_hold_for_request(actor, request)
     elif renewing is not None:
         renew_hold(actor, renewing, renewal_request=request)
+        # The renewal is answered by the renewal itself: it is due when the hold it renewed
+        # is (both counted in the one zone of the renewed request).
+        request.deadline_at = renewing.expires_at
 
 
 def holds_of(request: DisclosureRequest) -> list[PreservationHold]:

@@ -32,6 +32,24 @@ LEGAL_BASIS = {
     "us_2703f": "18 U.S.C. § 2703(f)",
     "eu_epoc_pr": "Regulation (EU) 2023/1543, article 11 (European Preservation Order)",
     "ncmec_report": "18 U.S.C. § 2258A(h), as amended by the REPORT Act (2024)",
+    "budapest_art29": "our voluntary preservation policy, in line with article 29 of the "
+                      "Convention on Cybercrime (Budapest, ETS No. 185)",
+    "voluntary": "our voluntary preservation policy",
+}
+
+# What a voluntary preservation letter says it is (and is not), by kind.
+VOLUNTARY_WORDING = {
+    "budapest_art29": (
+        "This preservation is voluntary. 18 U.S.C. § 2703(f) obliges us to preserve only at "
+        "the request of a United States governmental entity (18 U.S.C. § 2711(4)). Because "
+        "your country is a party to the Convention on Cybercrime, we keep the records for at "
+        "least 60 days (article 29(7)) so that you can seek them through mutual legal "
+        "assistance."),
+    "voluntary": (
+        "This preservation is voluntary. 18 U.S.C. § 2703(f) obliges us to preserve only at "
+        "the request of a United States governmental entity (18 U.S.C. § 2711(4)); we keep "
+        "these records under our own policy while you obtain legal process we can answer, "
+        "usually through mutual legal assistance."),
 }
 
 
@@ -46,7 +64,7 @@ def _day(value: date | None) -> str:
 def _entity(hold: PreservationHold) -> str:
     key = None
     if hold.request is not None:
-        key = hold.request.addressed_to
+        key = hold.request.legal_entity
     elif hold.kind == "eu_epoc_pr":
         key = "eu"
     elif hold.agency is not None:
@@ -102,6 +120,7 @@ def letter_values(hold: PreservationHold) -> dict:
         "legal_basis": LEGAL_BASIS.get(hold.kind, kind.label if kind else ""),
         "legal_basis_detail": kind.source if kind else "",
         "legal_basis_cited": hold.legal_basis or "",
+        "voluntary": VOLUNTARY_WORDING.get(hold.kind, ""),
         "identifiers": [{"kind": IDENTIFIER_KINDS.get(i.kind, i.kind), "value": i.value}
                         for i in hold.identifiers],
         "data_categories": [DATA_CATEGORIES.get(c, c) for c in (hold.data_categories or [])],

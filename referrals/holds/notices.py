@@ -49,9 +49,9 @@ def renewal_options(kind: str, renewals: int, extensions: int, request_reference
         return ""
     if rule.max_renewals:
         if renewals < rule.max_renewals:
-            return ("It can be renewed once for a further 90 days (18 U.S.C. 2703(f)(2)): submit a "
+            return (f"It can be renewed once for a further 90 days ({rule.renewal_basis}): submit a "
                     f"“Preservation renewal” request on the agency portal{about}, before it expires.")
-        return ("It has already been renewed once, which is as long as 18 U.S.C. 2703(f)(2) allows. "
+        return (f"It has already been renewed once, which is as long as {rule.renewal_basis} allows. "
                 "To obtain the data, serve legal process before it expires.")
     if rule.max_extensions or rule.open_ended_on_production:
         parts = []

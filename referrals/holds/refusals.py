@@ -62,7 +62,8 @@ def renewal_refusal(hold: PreservationHold, at: datetime | None = None) -> str |
     if hold.renewals >= kind.max_renewals:
         renewed = last_event(hold, "renewed")
         when = f", on {zoned_date(renewed.occurred_at, zone)}" if renewed else ""
-        return (f"{hold.reference} was already renewed once{when}. 18 U.S.C. 2703(f) allows "
+        allows = ("Our policy allows" if kind.voluntary else "18 U.S.C. 2703(f) allows")
+        return (f"{hold.reference} was already renewed once{when}. {allows} "
                 f"one 90-day renewal; to keep the data past {zoned_time(hold.expires_at, zone)}, "
                 "serve legal process (a subpoena, 2703(d) order or search warrant) before then.")
     return None
@@ -74,8 +75,8 @@ def extension_refusal(hold: PreservationHold, at: datetime | None = None) -> str
     zone = hold_zone(hold)
     if not kind.max_extensions:
         if kind.max_renewals:
-            return (f"{hold.reference} is a US preservation under 18 U.S.C. 2703(f): it is "
-                    "renewed once on a renewal request, not extended.")
+            return (f"{hold.reference} is a {kind.label}: it is renewed once on a renewal "
+                    "request, not extended.")
         return f"{hold.reference} is a {kind.label.lower()} hold: it cannot be extended."
     ended = _ended_refusal(hold, at, "extended")
     if ended:

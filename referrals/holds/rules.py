@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from referrals.core.states import StateMachine, Transition
+from referrals.vocabulary.jurisdictions import is_budapest_party, is_us_governmental
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,32 @@ class HoldKind:
     review_rule: str | None = None
     # Why this kind exists, as a lawyer would cite it.
     source: str = ""
+    # What allows the renewal, as the hold's history, refusals and letters cite it.
+    renewal_basis: str = ""
+    # Kept voluntarily (no law binds us): the letter says so.
+    voluntary: bool = False
 
 
 HOLD_KINDS = {k.key: k for k in (
     HoldKind("us_2703f", "US preservation, 18 U.S.C. 2703(f)", "us_preservation",
              renewal_rule="us_preservation_renewal", max_renewals=1,
-             source="18 U.S.C. 2703(f)(2): 90 days, extended once by 90 days on a renewed request."),
+             renewal_basis="18 U.S.C. 2703(f)(2)",
+             source="18 U.S.C. 2703(f)(2): 90 days, extended once by 90 days on a renewed "
+                    "request. Binds only at the request of a US governmental entity "
+                    "(18 U.S.C. 2711(4))."),
+    HoldKind("budapest_art29", "Voluntary preservation, Budapest Convention art. 29 request",
+             "budapest_preservation", renewal_rule="voluntary_preservation_renewal",
+             max_renewals=1, renewal_basis="our preservation policy", voluntary=True,
+             source="Convention on Cybercrime (ETS No. 185), art. 29(7): preserved for not "
+                    "less than 60 days while the requesting party seeks the data through "
+                    "mutual assistance. 18 U.S.C. 2703(f) does not bind at a foreign "
+                    "authority's request; we preserve voluntarily under our policy."),
+    HoldKind("voluntary", "Voluntary preservation under our policy", "voluntary_preservation",
+             renewal_rule="voluntary_preservation_renewal", max_renewals=1,
+             renewal_basis="our preservation policy", voluntary=True,
+             source="Internal policy: 90 days, renewable once. No law binds us to preserve at "
+                    "this authority's request (18 U.S.C. 2703(f) binds only at the request of "
+                    "a US governmental entity, 18 U.S.C. 2711(4))."),
     HoldKind("eu_epoc_pr", "European Preservation Order (EPOC-PR)", "eu_preservation_order",
              extension_rule="eu_preservation_extension", max_extensions=1,
              open_ended_on_production=True,
@@ -49,15 +70,27 @@ HOLD_KINDS = {k.key: k for k in (
              source="Internal policy: held until released, reviewed every 180 days."),
 )}
 
-# Which request types place which kind of hold when they arrive.
+# Which request types place which kind of hold when they arrive (a preservation request's
+# kind depends on who sent it: hold_kind_for_request).
 HOLD_KIND_FOR_REQUEST_TYPE = {
     "preservation": "us_2703f",
     "eu_epoc_pr": "eu_epoc_pr",
 }
 
+
+def hold_kind_for_request(request_type: str, country: str | None,
+                          agency_kind: str | None) -> str | None:
+    """The kind of hold a request places: 2703(f) only for a US governmental entity
+    (18 U.S.C. 2711(4)); a foreign authority's preservation request is kept voluntarily,
+    for at least 60 days if its country is a Budapest Convention party (art. 29(7))."""
+    kind = HOLD_KIND_FOR_REQUEST_TYPE.get(request_type)
+    if kind != "us_2703f" or is_us_governmental(country, agency_kind):
+        return kind
+    return "budapest_art29" if is_budapest_party(country) else "voluntary"
+
 # Kinds a confirmed production order keeps until the data is produced: EPOC-PR by the
 # Regulation (Annex V); a 2703(f) hold once the legal process it was waiting for arrives.
-PRODUCTION_CONFIRMABLE_KINDS = ("eu_epoc_pr", "us_2703f")
+PRODUCTION_CONFIRMABLE_KINDS = ("eu_epoc_pr", "us_2703f", "budapest_art29", "voluntary")
 
 STATUSES = {
     "active": "Active",
@@ -77,7 +110,8 @@ HOLD_STATES = StateMachine(
     "hold", STATUSES, final=ENDED_STATUSES, reason_prompt="Say why the hold is released.",
     transitions=(
         Transition("active", "extended", by="renew",
-                   why="18 U.S.C. 2703(f)(2): one renewal of 90 days on a renewed request."),
+                   why="One renewal of 90 days on a renewed request: 18 U.S.C. 2703(f)(2), "
+                       "or our policy for a voluntary preservation."),
         Transition("active", "extended", by="extend",
                    why="Regulation (EU) 2023/1543, art. 11(1): one extension of 30 days "
                        "(Annex VI)."),

@@ -7,7 +7,8 @@ writes the audit event in the same transaction. Nothing here commits.
 Where holds come from:
 
 - a preservation request from an agency (``place_hold_for_request``, called at intake for
-  the request types in ``rules.HOLD_KIND_FOR_REQUEST_TYPE``): its targets, data categories
+  the request types in ``rules.HOLD_KIND_FOR_REQUEST_TYPE``, of the kind
+  ``rules.hold_kind_for_request`` gives for the agency that sent it): its targets, data categories
   and dates become the hold's scope, its receipt starts the clock;
 - a finished NCMEC CyberTipline report (``place_ncmec_hold``): one year from the report's
   completion;
@@ -44,7 +45,7 @@ from referrals.holds.policies import hold_policy
 from referrals.holds.refusals import (HoldRefused, end_refusal, extension_refusal,
                                       production_refusal, renewal_refusal, review_refusal,
                                       snapshot_refusal)
-from referrals.holds.rules import HOLD_KIND_FOR_REQUEST_TYPE, HOLD_KINDS, HOLD_STATES
+from referrals.holds.rules import HOLD_KINDS, HOLD_STATES, hold_kind_for_request
 from referrals.holds.snapshot import snapshot_hold
 from referrals.holds.standing import hold_zone, zoned_date, zoned_time
 from referrals.requests import rules as request_rules
@@ -171,7 +172,9 @@ def place_hold_for_request(actor: Identity, request: DisclosureRequest) -> Prese
     """The hold a preservation request places on arrival. Called at intake; placing twice
     for one request returns the hold already placed."""
     hold_policy.require(actor, "place_for_request", request)
-    kind_key = HOLD_KIND_FOR_REQUEST_TYPE.get(request.request_type)
+    agency = request.agency
+    kind_key = hold_kind_for_request(request.request_type, agency.country if agency else None,
+                                     agency.kind if agency else None)
     if kind_key is None:
         label = request_rules.REQUEST_TYPES[request.request_type].label
         raise DomainError(f"{label} does not place a preservation hold.")
@@ -181,7 +184,7 @@ def place_hold_for_request(actor: Identity, request: DisclosureRequest) -> Prese
         return existing
     kind = HOLD_KINDS[kind_key]
     starts = as_utc(request.received_at)
-    zone = legal_zone(request.addressed_to)
+    zone = legal_zone(request.legal_entity)
     hold = _new_hold(
         actor, kind=kind_key, starts_at=starts,
         expires_at=compute_deadline(kind.expiry_rule, starts, zone),
@@ -339,7 +342,7 @@ def renew_hold(actor: Identity, hold: PreservationHold,
     hold.updated_at = at
     source = f"on renewal request {renewal_request.reference}" if renewal_request else f"({note})"
     add_hold_event(hold, actor, "renewed",
-           f"Renewed for 90 days {source}, under 18 U.S.C. 2703(f)(2). Now expires "
+           f"Renewed for 90 days {source}, under {kind.renewal_basis}. Now expires "
            f"{zoned_time(hold.expires_at, zone)}. This was the one renewal allowed.", at)
     _audit(actor, "hold.renewed", hold, before=before, after={
         **_state(hold), "renewal_request": renewal_request.reference if renewal_request else None,

@@ -23,10 +23,11 @@ SOON = int(span("hold_expiring_soon").total_seconds())
 
 
 def hold_zone(hold: PreservationHold) -> str:
-    """The legal time zone the hold's periods are counted in: that of our entity the request
-    was addressed to; Dublin for an EU order placed by hand; otherwise the US legal zone."""
+    """The legal time zone the hold's periods are counted in: that of our entity that
+    received its request (the request's own zone); Dublin for an EU order placed by hand;
+    otherwise the US legal zone."""
     if hold.request is not None:
-        return legal_zone(hold.request.addressed_to)
+        return legal_zone(hold.request.legal_entity)
     return legal_zone("eu" if hold.kind == "eu_epoc_pr" else "us")
 
 
@@ -176,7 +177,7 @@ def renewal_text(hold: PreservationHold, at: datetime | None = None) -> str:
         if hold.renewals:
             renewed = last_event(hold, "renewed")
             when = f" on {zoned_date(renewed.occurred_at, zone)}" if renewed else ""
-            return (f"Renewed once{when}: the one 90-day renewal 18 U.S.C. 2703(f) allows "
+            return (f"Renewed once{when}: the one 90-day renewal {kind.renewal_basis} allows "
                     "has been used.")
         if is_live(hold, at):
             return ("Not renewed yet: one renewal of 90 days is available. Submit a "

@@ -41,6 +41,13 @@ class DocumentIn(Schema):
 class RequestIn(Schema):
     request_type = fields.String(required=True, validate=validate.OneOf(list(rules.REQUEST_TYPES)))
     emergency = fields.Boolean(load_default=False, metadata={"description": "Emergency EPOC"})
+    enforcing_authority_notified = fields.Boolean(load_default=False, metadata={
+        "description": "EPOC only: the enforcing authority is notified (Regulation (EU) "
+                       "2023/1543, art. 8); its window to object (art. 10(3)-(4)) is tracked"})
+    return_date = fields.Date(load_default=None, validate=legal_date, metadata={
+        **LEGAL_DATE_SPEC, "description": "A return or compliance date written on the "
+        "process; when given it is the deadline (the end of that day in the receiving "
+        "entity's zone). Not in the past."})
     addressed_to = fields.String(required=True, validate=validate.OneOf(["us", "eu", "uk"]))
     related_reference = fields.String(
         load_default=None, validate=validate.Length(max=24),
@@ -135,6 +142,16 @@ class RequestOut(Schema):
     status = fields.String()
     received_at = fields.DateTime()
     deadline_at = fields.DateTime()
+    legal_entity = fields.String(metadata={
+        "description": "Our entity that received it; its zone counts every date"})
+    return_date = fields.Date(allow_none=True)
+    internal_target_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Emergency EPOC: our internal target, never later than deadline_at"})
+    enforcement_window_ends_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Notified EPOC: the enforcing authority may raise a ground for "
+                       "refusal until then"})
+    clock_paused_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Set while an Annex III (cannot comply) awaits your clarification"})
     data_categories = fields.List(fields.String())
     date_from = fields.Date()
     date_to = fields.Date()

@@ -34,6 +34,10 @@ class _TargetsMixin:
 class RequestForm(FlaskForm):
     request_type = SelectField("Type of legal process", choices=TYPE_CHOICES)
     emergency = BooleanField("Emergency EPOC (imminent threat to life or safety): 8 hours")
+    enforcing_authority_notified = BooleanField(
+        "EPOC: the enforcing authority is notified (Regulation (EU) 2023/1543, art. 8)")
+    return_date = DateField("Return or compliance date on the process",
+                            validators=[Optional(), LegalDate()])
     addressed_to = SelectField("Addressed to", choices=list(LEGAL_ENTITIES.items()))
     related_reference = StringField("Earlier request it renews or follows",
                                     validators=[Optional(), Length(max=24)])

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime, time, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from referrals.accounts.registration import require_approved
+from referrals.agencies.models import Agency
 from referrals.vocabulary.entities import LEGAL_ENTITIES, legal_zone
 from referrals.audit.services import record_event
 from referrals.vocabulary.identifiers import KINDS, normalize, phone_region
 from referrals.core.clock import now
-from referrals.core.deadlines import compute_deadline
+from referrals.core.deadlines import compute_deadline, end_of, nondisclosure_notice_due
 from referrals.core.errors import InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
@@ -28,6 +28,7 @@ from referrals.requests import preservation, rules
 from referrals.requests.models import (DisclosureRequest, LegalProcessDocument, RequestTarget,
                                        UserNoticeTask)
 from referrals.requests.rules import RENEWAL_REQUEST_TYPES
+from referrals.vocabulary.jurisdictions import eu_order_refusal, is_us_governmental
 
 ALL_DATA = re.compile(r"\b(all|any and all|every)\s+(data|information|records|content|account data)\b",
                       re.IGNORECASE)
@@ -97,6 +98,12 @@ def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
     if data.get("nondisclosure_order") and not data.get("nondisclosure_until"):
         warnings.append("The non-disclosure order has no end date: indefinite orders are "
                         "flagged for legal review (18 U.S.C. 2705(b)).")
+    return_date = data.get("return_date")
+    if return_date is not None and return_date < now().date():
+        errors["return_date"] = "The return date on the process has passed."
+    if data.get("enforcing_authority_notified") and not kind.eu_order:
+        errors["enforcing_authority_notified"] = ("Only a European Production Order notifies "
+                                                  "an enforcing authority.")
     addressed = data.get("addressed_to")
     if addressed not in LEGAL_ENTITIES:
         errors["addressed_to"] = "Say which of our legal entities the process is addressed to."
@@ -143,10 +150,6 @@ def next_reference(year: int) -> str:
     return f"REQ-{year:04d}-{number:06d}"
 
 
-def _start_of_day(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone))
-
-
 def submit_request(actor: Identity, data: dict, documents: list[tuple[str, BinaryIO]]) -> DisclosureRequest:
     """An officer submits legal process. Errors refuse; warnings are kept and shown."""
     if not actor.is_agency or actor.agency_id is None:
@@ -161,6 +164,13 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     if errors:
         field, message = next(iter(errors.items()))
         raise InvalidInput(message, field=field, errors=errors)
+    received = now()
+    agency = db.session.get(Agency, actor.agency_id)
+    if kind.eu_order:
+        refusal = eu_order_refusal(agency.country, received.astimezone(
+            ZoneInfo(legal_zone("eu"))).date())
+        if refusal:
+            raise InvalidInput(refusal, field="request_type")
     # A renewal names the preservation it renews; one that cannot be renewed is refused
     # here, before anything is stored.
     hooks = preservation.hooks()
@@ -184,15 +194,28 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
                for name, stream in documents]
     # Stored before the request's first write (nothing slow inside the audit lock).
     staged = [stage_blob(io.BytesIO(content)) for _, content, _ in checked]
-    received = now()
     emergency = kind.emergency or bool(data.get("emergency") and kind.key == "eu_epoc")
     key = deadline_key(kind.key, emergency)
-    zone = legal_zone(kind.legal_entity)
+    us_governmental = is_us_governmental(agency.country, agency.kind)
+    if renewing is not None:  # one zone: the renewal counts where the request it renews does
+        entity = db.session.scalar(select(DisclosureRequest.legal_entity)
+                                   .where(DisclosureRequest.reference == related))
+    else:
+        entity = rules.receiving_entity(kind, us_governmental, agency.legal_entity)
+    zone = legal_zone(entity)
+    return_date = data.get("return_date")
+    if return_date is not None:
+        deadline = end_of(return_date, zone)  # rule process_return_date
+    elif key:
+        deadline = compute_deadline(key, received, zone, settings)
+    else:
+        deadline = None
+    notified = bool(data.get("enforcing_authority_notified")) and kind.key == "eu_epoc"
     request = DisclosureRequest(
         reference=next_reference(received.year), agency_id=actor.agency_id,
         submitted_by_id=actor.user_id, request_type=kind.key, emergency=emergency,
         status="received", is_open=True, addressed_to=data["addressed_to"],
-        related_reference=related,
+        legal_entity=entity, return_date=return_date, related_reference=related,
         issuing_authority=(data.get("issuing_authority") or "").strip()[:300],
         officer_name=(data.get("officer_name") or "").strip()[:200],
         badge_number=(data.get("badge_number") or "").strip()[:64],
@@ -209,7 +232,17 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         person_at_risk=(data.get("person_at_risk") or "").strip(),
         why_data_helps=(data.get("why_data_helps") or "").strip(),
         warnings=warnings, received_at=received,
-        deadline_at=compute_deadline(key, received, zone) if key else None,
+        deadline_at=deadline,
+        internal_target_at=(compute_deadline("eu_production_order_emergency_target", received,
+                                             zone) if key == "eu_production_order_emergency"
+                            else None),
+        enforcing_authority_notified=notified,
+        enforcement_window_ends_at=(compute_deadline(
+            "eu_enforcing_authority_window_emergency" if emergency
+            else "eu_enforcing_authority_window", received, zone) if notified else None),
+        nondisclosure_review_due_at=(
+            compute_deadline("nondisclosure_indefinite_review", received, zone)
+            if data.get("nondisclosure_order") and not data.get("nondisclosure_until") else None),
         updated_at=received, targets=targets,
     )
     db.session.add(request)
@@ -223,10 +256,12 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         db.session.add(UserNoticeTask(request_id=request.id, due_at=received,
                                       reason="The agency allows the user to be notified."))
     elif request.nondisclosure_order and request.nondisclosure_until:
+        # Rule nondisclosure_end: the end date is the order's last day in force.
         db.session.add(UserNoticeTask(
             request_id=request.id,
-            due_at=_start_of_day(request.nondisclosure_until + timedelta(days=1), zone),
-            reason=f"The non-disclosure order ends on {request.nondisclosure_until:%Y-%m-%d}."))
+            due_at=nondisclosure_notice_due(request.nondisclosure_until, zone),
+            reason=f"The non-disclosure order is in force until the end of "
+                   f"{request.nondisclosure_until:%Y-%m-%d}."))
     db.session.flush()
     record_event(actor, "request.submitted", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id,

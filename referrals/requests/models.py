@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from referrals.core.types import UTCDateTime
@@ -38,6 +39,11 @@ class DisclosureRequest(db.Model):
     # EPOC-PR), by the reference the agency was given.
     related_reference: Mapped[str | None] = mapped_column(String(20))
     addressed_to: Mapped[str] = mapped_column(String(8))  # our legal entity, as the agency addressed it
+    # Our entity that receives it (requests.rules.receiving_entity): every date of the request
+    # and of its hold is counted in this entity's zone.
+    legal_entity: Mapped[str] = mapped_column(String(8), default="us", server_default="us")
+    # A return or compliance date written on the process: when given, it is the deadline.
+    return_date: Mapped[date | None] = mapped_column(Date)
     issuing_authority: Mapped[str] = mapped_column(String(300), default="")
     officer_name: Mapped[str] = mapped_column(String(200))
     badge_number: Mapped[str] = mapped_column(String(64), default="")
@@ -59,6 +65,18 @@ class DisclosureRequest(db.Model):
     warnings: Mapped[list] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Emergency EPOC: our internal target in elapsed hours, never later than deadline_at.
+    internal_target_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # EPOC with notification of the enforcing authority (Reg. 2023/1543 art. 8, 10(3)-(4)):
+    # until the window ends it may still raise a ground for refusal.
+    enforcing_authority_notified: Mapped[bool] = mapped_column(default=False,
+                                                              server_default=sa_false())
+    enforcement_window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Annex III "cannot comply" sent (art. 10(6)): the clock stands until the clarification.
+    clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An indefinite non-disclosure order: the next legal review (rule
+    # nondisclosure_indefinite_review).
+    nondisclosure_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decision_reason: Mapped[str] = mapped_column(Text, default="")  # rejection / redirection
     prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -22,6 +22,13 @@ class RequestType:
     deadline: str | None
     preservation: bool = False
     emergency: bool = False
+    # An order under Regulation (EU) 2023/1543: only from a participating member state, only
+    # from its date of application (vocabulary.jurisdictions.eu_order_refusal).
+    eu_order: bool = False
+    # Received by the entity that receives the agency's requests (its register entry),
+    # except that a US governmental entity's always goes to the US entity: preservation has
+    # no instrument of its own outside the US and the EU.
+    entity_from_agency: bool = False
 
 
 ALL = tuple(DATA_CATEGORIES)
@@ -35,18 +42,35 @@ REQUEST_TYPES = {t.key: t for t in (
     RequestType("search_warrant", "Search warrant", ALL, "us", "standard_request_response"),
     RequestType("emergency", "Emergency disclosure request (18 U.S.C. 2702(b)(8))", ALL, "us",
                 "emergency_disclosure_response", emergency=True),
-    RequestType("preservation", "Preservation request, 18 U.S.C. 2703(f)", ALL, "us",
-                "us_preservation", preservation=True),
-    RequestType("preservation_renewal", "Preservation renewal, 18 U.S.C. 2703(f)", ALL, "us",
-                "us_preservation_renewal", preservation=True),
-    RequestType("eu_epoc", "European Production Order (EPOC)", ALL, "eu", "eu_production_order"),
+    # The hold it places says which law it is under (18 U.S.C. 2703(f) for a US governmental
+    # entity, otherwise voluntary or Budapest art. 29: holds.rules.hold_kind_for_request);
+    # the request itself is due within the time-to-act target.
+    RequestType("preservation", "Preservation request", ALL, "us", "preservation_time_to_act",
+                preservation=True, entity_from_agency=True),
+    # Due when the hold it renews is due (intake sets it from the renewed hold).
+    RequestType("preservation_renewal", "Preservation renewal", ALL, "us",
+                "us_preservation_renewal", preservation=True, entity_from_agency=True),
+    RequestType("eu_epoc", "European Production Order (EPOC)", ALL, "eu", "eu_production_order",
+                eu_order=True),
     RequestType("eu_epoc_pr", "European Preservation Order (EPOC-PR)", ALL, "eu",
-                "eu_preservation_order", preservation=True),
+                "eu_preservation_order", preservation=True, eu_order=True),
     RequestType("mlat", "MLAT request", ALL, "us", "standard_request_response"),
-    RequestType("uk_opo", "UK overseas production order / UK–US agreement order", ALL, "us",
-                "standard_request_response"),
+    RequestType("uk_opo", "UK overseas production order (Crime (Overseas Production Orders) "
+                "Act 2019)", ALL, "uk", "uk_overseas_production_order"),
+    RequestType("uk_us_daa", "Order under the UK–US Data Access Agreement", ALL, "uk",
+                "uk_us_data_access_order"),
     RequestType("other", "Voluntary / other", NON_CONTENT, "us", "standard_request_response"),
 )}
+
+
+def receiving_entity(kind: RequestType, us_governmental: bool, agency_entity: str | None) -> str:
+    """Our entity that receives a request of ``kind``: its time zone counts every date of the
+    request and of the hold it places (one request, one zone)."""
+    if kind.entity_from_agency and not us_governmental and agency_entity:
+        return agency_entity
+    return kind.legal_entity
+
+
 # Request types that renew an earlier preservation, named in ``related_reference``. Here, not
 # with the holds, because the officer scope (``requests.scope``) asks it: an officer sees the
 # hold a renewal of theirs renewed.

@@ -16,8 +16,8 @@ from referrals.core.deadlines import COUNTINGS, RULES, compute_deadline, describ
 from referrals.requests import rules as request_rules
 from referrals.requests.intake import deadline_key
 from referrals.vocabulary.entities import ENTITY_ZONES
-from tests.requests.fixtures import (agency_a, officer_a,  # noqa: F401 (fixtures)
-                                     override_settings)
+from tests.requests.fixtures import (agency_a, irish_agency_a,  # noqa: F401 (fixtures)
+                                     officer_a, override_settings)
 from tests.requests.helpers import submit
 
 DUBLIN = "Europe/Dublin"
@@ -309,21 +309,29 @@ def test_standard_request_answer_is_14_days():
 # --- what submit_request stores, for every request type -------------------------------------
 
 # Received Wednesday 25 March 2026, 10:20 UTC: 03:20 PDT in Los Angeles (DST since 8 March),
-# 10:20 GMT in Dublin (Irish summer time starts on 29 March, inside the EPOC's 10 days).
+# 10:20 GMT in London (British summer time starts on 29 March, inside the UK order's 7 days).
+# EU orders exist from 18 August 2026 and come from an Irish authority: received Wednesday
+# 23 September 2026, 10:20 UTC (11:20 IST).
 RECEIVED = utc(2026, 3, 25, 10, 20)
+EU_RECEIVED = utc(2026, 9, 23, 10, 20)
 EXPECTED_DEADLINES = {
     ("subpoena", False): utc(2026, 4, 8, 10, 20),            # 14 days, 03:20 PDT
     ("court_order_2703d", False): utc(2026, 4, 8, 10, 20),
     ("search_warrant", False): utc(2026, 4, 8, 10, 20),
     ("mlat", False): utc(2026, 4, 8, 10, 20),
-    ("uk_opo", False): utc(2026, 4, 8, 10, 20),
     ("other", False): utc(2026, 4, 8, 10, 20),
+    # 7 days beginning with the day of service: 25-31 March, to the end of 31 March BST.
+    ("uk_opo", False): utc(2026, 3, 31, 22, 59, 59, 999999),
+    ("uk_us_daa", False): utc(2026, 3, 31, 22, 59, 59, 999999),
     ("emergency", True): utc(2026, 3, 25, 11, 20),            # one hour of real time
-    ("preservation", False): utc(2026, 6, 23, 10, 20),       # 90 days, 03:20 PDT
-    ("preservation_renewal", False): utc(2026, 6, 23, 10, 20),
-    ("eu_epoc", False): utc(2026, 4, 7, 22, 59, 59, 999999),  # 4 April is a Saturday, 6 April Easter Monday
-    ("eu_epoc", True): utc(2026, 3, 25, 18, 59, 59, 999999),  # 11:00 + 8 hours
-    ("eu_epoc_pr", False): utc(2026, 5, 25, 22, 59, 59, 999999),  # day 60 a Sunday: Monday
+    ("preservation", False): utc(2026, 3, 26, 10, 20),       # time to act: 24 hours
+    # Due with the hold it renews: 90 days from that hold's expiry (23 June, 03:20 PDT).
+    ("preservation_renewal", False): utc(2026, 9, 21, 10, 20),
+    # Day 10 is Saturday 3 October: the period ends at the end of Monday 5 October (IST).
+    ("eu_epoc", False): utc(2026, 10, 5, 22, 59, 59, 999999),
+    ("eu_epoc", True): utc(2026, 9, 23, 18, 59, 59, 999999),  # 11:00 UTC + 8 hours
+    # Day 60 is Sunday 22 November: the end of Monday 23 November (GMT).
+    ("eu_epoc_pr", False): utc(2026, 11, 23, 23, 59, 59, 999999),
 }
 
 
@@ -333,16 +341,19 @@ def test_the_expected_table_covers_every_request_type():
 
 @pytest.mark.parametrize(("request_type", "emergency"), sorted(EXPECTED_DEADLINES))
 def test_submit_request_stores_the_deadline_of_its_type(request_type, emergency, officer_a,
-                                                       frozen):
-    frozen(RECEIVED)
+                                                       agency_a, frozen):
     kind = request_rules.REQUEST_TYPES[request_type]
+    received = RECEIVED
+    if kind.eu_order:
+        agency_a.country, received = "IE", EU_RECEIVED
+    frozen(received)
     extra = {}
     if request_type == "preservation_renewal":  # a renewal names the preservation it renews
         extra["related_reference"] = submit(officer_a, request_type="preservation").reference
     request = submit(officer_a, request_type=request_type, emergency=emergency,
                      addressed_to=kind.legal_entity,
                      data_categories=list(kind.reaches[:1]), **extra)
-    assert request.received_at == RECEIVED
+    assert request.received_at == received
     assert request.emergency is emergency
     assert request.deadline_at == EXPECTED_DEADLINES[(request_type, emergency)], request_type
 
@@ -354,14 +365,15 @@ def test_eu_requests_count_in_dublin_and_us_requests_in_the_legal_time_zone():
             assert kind.legal_entity == "eu", key
 
 
-def test_a_changed_legal_time_zone_moves_us_deadlines_only(officer_a, frozen,
+def test_a_changed_legal_time_zone_moves_us_deadlines_only(officer_a, irish_agency_a, frozen,
                                                           override_settings):
     override_settings(legal_time_zone="America/New_York")
-    frozen(utc(2026, 1, 31, 4, 0))  # 23:00 EST on 30 January
-    preservation = submit(officer_a, request_type="preservation")
+    frozen(utc(2026, 10, 31, 3, 0))  # 23:00 EDT on 30 October; 03:00 GMT on 31 October
+    subpoena = submit(officer_a, request_type="subpoena")
     epoc = submit(officer_a, request_type="eu_epoc", addressed_to="eu")
-    assert preservation.deadline_at == local("America/New_York", 2026, 4, 30, 23, 0)
-    assert epoc.deadline_at == utc(2026, 2, 10, 23, 59, 59, 999999)  # 31 Jan in Dublin + 10
+    # 14 days at the same wall-clock time, after the clocks went back on 1 November.
+    assert subpoena.deadline_at == local("America/New_York", 2026, 11, 13, 23, 0)
+    assert epoc.deadline_at == utc(2026, 11, 10, 23, 59, 59, 999999)  # 31 Oct in Dublin + 10
 
 
 def test_an_emergency_flag_on_a_non_epoc_request_changes_nothing(officer_a, frozen):
@@ -371,12 +383,11 @@ def test_an_emergency_flag_on_a_non_epoc_request_changes_nothing(officer_a, froz
     assert request.deadline_at == EXPECTED_DEADLINES[("court_order_2703d", False)]
 
 
-def test_deadlines_are_stored_and_read_back_as_aware_utc(officer_a, frozen):
+def test_deadlines_are_stored_and_read_back_as_aware_utc(officer_a, irish_agency_a, frozen):
     from tests.requests.helpers import reload_request
 
-    frozen(RECEIVED)
+    frozen(EU_RECEIVED)
     reference = submit(officer_a, request_type="eu_epoc", addressed_to="eu").reference
     stored = reload_request(reference)
-    assert stored.deadline_at == utc(2026, 4, 7, 22, 59, 59, 999999)
+    assert stored.deadline_at == utc(2026, 10, 5, 22, 59, 59, 999999)
     assert stored.deadline_at.utcoffset() == timedelta(0)
-

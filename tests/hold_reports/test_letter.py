@@ -18,7 +18,7 @@ from referrals.extensions import db
 from referrals.holds.letter import NoLetter, letter_values, preservation_letter
 from tests import factories
 from tests.hold_reports.conftest import NOW
-from tests.requests.helpers import submit
+from tests.requests.helpers import eu_order_record, submit
 
 # A 1×1 transparent PNG.
 PIXEL = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
@@ -82,7 +82,7 @@ def test_letter_values_are_plain_values_only(hold, at_now):
 
 
 def test_an_eu_preservation_order_letter_cites_the_regulation(make_hold, officer_a, team, at_now):
-    request = submit(officer_a, request_type="eu_epoc", addressed_to="eu")
+    request = eu_order_record(officer_a)
     hold = make_hold(kind="eu_epoc_pr", expires_at=NOW + timedelta(days=45), request=request,
                      legal_basis="Made-up EPOC-PR no. 2026/17")
     text = pdf_text(preservation_letter(hold))

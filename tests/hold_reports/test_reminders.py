@@ -329,9 +329,9 @@ def test_the_sweep_command(app, make_hold, preservation_request, team, mailbox, 
 
 
 def test_an_eu_hold_is_reminded_in_its_own_legal_zone(make_hold, officer_a, team, mailbox):
-    from tests.requests.helpers import submit
+    from tests.requests.helpers import eu_order_record
 
-    request = submit(officer_a, request_type="eu_epoc", addressed_to="eu")
+    request = eu_order_record(officer_a)
     hold = make_hold(kind="eu_epoc_pr", expires_at=NOW + timedelta(days=6), request=request)
     run_sweep(NOW)
     body = mailbox.body(mailbox.to(TEAM)[0])

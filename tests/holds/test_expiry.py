@@ -47,15 +47,16 @@ def test_a_2703f_hold_keeps_its_wall_clock_time_across_the_spring_change(officer
     assert hold.expires_at == datetime(2026, 4, 10, 17, 0, tzinfo=UTC)
 
 
-def test_an_epoc_pr_hold_ends_at_the_end_of_its_60th_day_in_dublin(officer_a, frozen):
-    # Received 25 March 2026, 10:20 UTC: the day of receipt is not counted (Reg. 1182/71);
-    # day 60 is Sunday 24 May, so the period ends at the end of Monday 25 May (art. 3(4)),
-    # midnight Irish Summer Time (22:59:59.999999 UTC).
-    frozen(datetime(2026, 3, 25, 10, 20, tzinfo=UTC))
+def test_an_epoc_pr_hold_ends_at_the_end_of_its_60th_day_in_dublin(officer_a, irish_agency_a,
+                                                                   frozen):
+    # Received Wednesday 23 September 2026, 10:20 UTC: the day of receipt is not counted (Reg. 1182/71); day 60
+    # is Sunday 22 November, so the period ends at the end of Monday 23 November
+    # (art. 3(4)), midnight GMT.
+    frozen(datetime(2026, 9, 23, 10, 20, tzinfo=UTC))
     hold = hold_of(preserve(officer_a, request_type="eu_epoc_pr", addressed_to="eu",
                             legal_basis="Made-up EPOC-PR, Regulation (EU) 2023/1543"))
     assert hold.kind == "eu_epoc_pr"
-    assert hold.expires_at == datetime(2026, 5, 25, 22, 59, 59, 999999, tzinfo=UTC)
+    assert hold.expires_at == datetime(2026, 11, 23, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_a_request_that_is_not_for_preservation_places_no_hold(officer_a):

@@ -131,8 +131,12 @@ class Officer:
 
 @pytest.fixture
 def officers(new_client, officer_token):
-    agencies = [make_agency("Made-up Metro Police A", domains=["metro-a.police.example"]),
-                make_agency("Made-up County Sheriff B", domains=["county-b.sheriff.example"])]
+    # Irish authorities: they may send EPOC-PRs (Regulation (EU) 2023/1543); their other
+    # preservation requests are kept voluntarily (Budapest art. 29), which the scope ignores.
+    agencies = [make_agency("Made-up Metro Police A", domains=["metro-a.police.example"],
+                            country="IE"),
+                make_agency("Made-up County Sheriff B", domains=["county-b.sheriff.example"],
+                            country="IE")]
     people = []
     for n, agency in enumerate(AGENCY_OF):
         domain = ("metro-a.police.example", "county-b.sheriff.example")[agency]

@@ -15,33 +15,36 @@ from referrals.holds.services import (HoldRefused, confirm_production, convert_h
 from referrals.holds.standing import portal_fields
 from tests.holds.helpers import hold_of, me, preserve
 
-RECEIVED = datetime(2026, 3, 25, 10, 20, tzinfo=UTC)
-# Day 60 is Sunday 24 May: the period ends at the end of Monday 25 May (1182/71 art. 3(4)).
-FIRST_EXPIRY = datetime(2026, 5, 25, 22, 59, 59, 999999, tzinfo=UTC)
-EXTENDED_EXPIRY = datetime(2026, 6, 24, 22, 59, 59, 999999, tzinfo=UTC)  # end of 24 June
+# An Irish authority's EPOC-PR, received Tuesday 25 August 2026 10:20 UTC (after the
+# Regulation applies). Day 60 is Saturday 24 October; Monday 26 October is the October bank
+# holiday, so the period ends at the end of Tuesday 27 October (1182/71 art. 3(4)), in GMT
+# again since the 25th. The Annex VI extension ends at the end of Thursday 26 November.
+RECEIVED = datetime(2026, 8, 25, 10, 20, tzinfo=UTC)
+FIRST_EXPIRY = datetime(2026, 10, 27, 23, 59, 59, 999999, tzinfo=UTC)
+EXTENDED_EXPIRY = datetime(2026, 11, 26, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 @pytest.fixture
-def epoc_pr(officer_a, frozen):
+def epoc_pr(officer_a, irish_agency_a, frozen):
     frozen(RECEIVED)
     order = preserve(officer_a, request_type="eu_epoc_pr", addressed_to="eu",
                      legal_basis="Made-up EPOC-PR under Regulation (EU) 2023/1543")
-    frozen(datetime(2026, 5, 20, 9, 0, tzinfo=UTC))
+    frozen(datetime(2026, 10, 20, 9, 0, tzinfo=UTC))
     return hold_of(order)
 
 
 def test_an_epoc_pr_is_extended_once_by_30_days(epoc_pr, agent):
     assert epoc_pr.expires_at == FIRST_EXPIRY
-    extend_hold(me(agent), epoc_pr, note="Made-up Annex VI of 19 May")
+    extend_hold(me(agent), epoc_pr, note="Made-up Annex VI of 19 October")
     assert (epoc_pr.extensions, epoc_pr.status, epoc_pr.expires_at) == (1, "extended",
                                                                          EXTENDED_EXPIRY)
-    assert "24 June 2026, 23:59 IST (Europe/Dublin)" in epoc_pr.events[-1].body
+    assert "26 November 2026, 23:59 GMT (Europe/Dublin)" in epoc_pr.events[-1].body
     with pytest.raises(HoldRefused) as refused:
         extend_hold(me(agent), epoc_pr)
     assert refused.value.message == (
-        f"{epoc_pr.reference} was already extended once, on 20 May 2026. Regulation (EU) "
-        "2023/1543, art. 11(1) allows one 30-day extension; to keep the data past 24 June "
-        "2026, 23:59 IST (Europe/Dublin), the issuing authority must confirm a production "
+        f"{epoc_pr.reference} was already extended once, on 20 October 2026. Regulation (EU) "
+        "2023/1543, art. 11(1) allows one 30-day extension; to keep the data past 26 "
+        "November 2026, 23:59 GMT (Europe/Dublin), the issuing authority must confirm a production "
         "order (Annex V) before then.")
     with pytest.raises(HoldRefused, match="extended once by 30 days on an Annex VI request"):
         renew_hold(me(agent), epoc_pr, note="Made-up")

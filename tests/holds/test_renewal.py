@@ -99,8 +99,8 @@ def test_the_hold_reference_names_the_preservation_too(preserved, officer_a):
     assert hold_of(preserved).renewals == 1
 
 
-def test_an_epoc_pr_is_not_renewed_but_extended(officer_a, frozen):
-    frozen(RECEIVED)
+def test_an_epoc_pr_is_not_renewed_but_extended(officer_a, irish_agency_a, frozen):
+    frozen(datetime(2026, 9, 1, 12, 0, tzinfo=UTC))
     order = preserve(officer_a, request_type="eu_epoc_pr", addressed_to="eu")
     with pytest.raises(HoldRefused, match="extended once by 30 days on an Annex VI request"):
         renew(officer_a, order.reference)

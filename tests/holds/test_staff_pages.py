@@ -28,19 +28,20 @@ def case(agent):
 
 
 @pytest.fixture
-def holds(officer_a, agent, supervisor, case, frozen, us_time):
-    """A 2703(f) hold (received 10 Jan), an EPOC-PR (received 1 Mar), an internal hold and a
-    released one; the clock then stands at 1 April 2026."""
-    frozen(datetime(2026, 1, 10, 18, 0, tzinfo=UTC))
+def holds(officer_a, officer_b, irish_agency_b, agent, supervisor, case, frozen, us_time):
+    """A 2703(f) hold (received 10 Jan), an Irish authority's EPOC-PR (received 1 Mar), an
+    internal hold and a released one; the clock then stands at 1 April 2027 (EPOC-PRs exist
+    from 18 August 2026)."""
+    frozen(datetime(2027, 1, 10, 18, 0, tzinfo=UTC))
     us = hold_of(preserve(officer_a))
-    frozen(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
-    eu = hold_of(preserve(officer_a, request_type="eu_epoc_pr", addressed_to="eu"))
+    frozen(datetime(2027, 3, 1, 12, 0, tzinfo=UTC))
+    eu = hold_of(preserve(officer_b, request_type="eu_epoc_pr", addressed_to="eu"))
     internal = place_internal_hold(me(agent), case, [("username", "@Made_Up_Extorter")],
                                    ["subscriber"], None, None, "Made-up litigation hold")
     ended = place_internal_hold(me(agent), case, [], ["subscriber"], None, None, "Made-up")
     release_hold(me(supervisor), ended, "Made-up: no longer needed")
     committed()
-    frozen(datetime(2026, 4, 1, 16, 0, tzinfo=UTC))
+    frozen(datetime(2027, 4, 1, 16, 0, tzinfo=UTC))
     return {"us": us, "eu": eu, "internal": internal, "ended": ended}
 
 
@@ -114,10 +115,10 @@ def test_renew_and_extend_through_the_page(holds, agent, new_client):
                          data={"renew-note": "Made-up letter by e-mail"})
     assert ("success", "Renewal recorded: the hold runs 90 days more.") in \
         flashes(follow(browser, response).text)
-    assert by_reference(us).expires_at == datetime(2026, 7, 9, 17, 0, tzinfo=UTC)
+    assert by_reference(us).expires_at == datetime(2027, 7, 9, 17, 0, tzinfo=UTC)
     # The form is gone, and the page says why.
     page = unescape(browser.get(f"/holds/{us}").text)
-    assert 'id="renew"' not in page and "was already renewed once, on 1 April 2026" in page
+    assert 'id="renew"' not in page and "was already renewed once, on 1 April 2027" in page
     response = post_form(browser, f"/holds/{eu}", f"/holds/{eu}/extend",
                          data={"extend-note": "Made-up Annex VI"})
     follow(browser, response)

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from referrals.extensions import db
 from tests import factories
 from tests.conftest import Client, SignIn
 
@@ -216,3 +217,22 @@ def officer_token():
         return secret
 
     return make
+
+
+@pytest.fixture
+def irish_agency_a(agency_a):
+    """Agency A as an Irish authority (its requests go to our EU entity): European
+    Production and Preservation Orders come only from a participating member state."""
+    agency_a.country = "IE"
+    agency_a.legal_entity = "eu"
+    db.session.flush()
+    return agency_a
+
+
+@pytest.fixture
+def irish_agency_b(agency_b):
+    """Agency B as an Irish authority (see irish_agency_a)."""
+    agency_b.country = "IE"
+    agency_b.legal_entity = "eu"
+    db.session.flush()
+    return agency_b

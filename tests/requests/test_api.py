@@ -45,8 +45,11 @@ def test_a_token_made_on_the_portal_works_on_the_api(new_client, officer_a, clie
     assert client.get("/api/v1/requests", headers=bearer(secret)).status_code == 200
 
 
-def test_submit_returns_201_with_the_deadline(client, secret_a, officer_a, frozen):
-    frozen(datetime(2026, 3, 25, 10, 20, tzinfo=UTC))
+def test_submit_returns_201_with_the_deadline(client, secret_a, officer_a, irish_agency_a,
+                                              frozen):
+    # An Irish authority's EPOC on Wednesday 23 September 2026: day 10 is Saturday 3
+    # October, so it is due at the end of Monday 5 October (1182/71 art. 3(4)), IST.
+    frozen(datetime(2026, 9, 23, 10, 20, tzinfo=UTC))
     response = client.post("/api/v1/requests", json=api_body(request_type="eu_epoc",
                                                              addressed_to="eu"),
                            headers=bearer(secret_a))
@@ -54,7 +57,7 @@ def test_submit_returns_201_with_the_deadline(client, secret_a, officer_a, froze
     body = response.json
     assert re.fullmatch(r"REQ-2026-\d{6}", body["reference"])
     assert body["status"] == "received" and body["request_type"] == "eu_epoc"
-    assert datetime.fromisoformat(body["deadline_at"]) == datetime(2026, 4, 7, 22, 59, 59, 999999,
+    assert datetime.fromisoformat(body["deadline_at"]) == datetime(2026, 10, 5, 22, 59, 59, 999999,
                                                                    tzinfo=UTC)
     assert body["targets"] == [{"kind": "platform_user_id", "value": "u-made-up-42"}]
     assert body["warnings"] == []

@@ -87,7 +87,7 @@ def test_an_ordinary_request_does_not_page_the_oncall(new_client, officer_a, onc
     assert mailbox.messages == [] and webhook.calls == []
 
 
-def test_an_emergency_epoc_pages_the_oncall_too(officer_a, oncall):
+def test_an_emergency_epoc_pages_the_oncall_too(officer_a, irish_agency_a, oncall):
     from referrals.core.transaction import commit
 
     mailbox, webhook = oncall

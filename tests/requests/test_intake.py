@@ -426,22 +426,23 @@ def test_warnings_are_shown_to_the_officer_and_to_staff(officer_browser, new_cli
     assert "with no end date (legal review)" in staff_page
 
 
-def test_an_epoc_addressed_to_us_is_flagged_on_the_form(officer_browser):
+def test_an_epoc_addressed_to_us_is_flagged_on_the_form(officer_browser, irish_agency_a):
     response = post_new(officer_browser, request_type="eu_epoc", addressed_to="us")
     assert response.status_code == 302
     page = unescape(officer_browser.get(response.headers["Location"]).text)
     assert EPOC_TO_US_WARNING in page
 
 
-def test_an_emergency_epoc_from_the_form_has_eight_hours(officer_browser, frozen):
+def test_an_emergency_epoc_from_the_form_has_eight_hours(officer_browser, irish_agency_a,
+                                                         frozen):
     from datetime import UTC, datetime
 
-    frozen(datetime(2026, 5, 6, 10, 20, tzinfo=UTC))
+    frozen(datetime(2026, 9, 9, 10, 20, tzinfo=UTC))
     response = post_new(officer_browser, request_type="eu_epoc", addressed_to="eu", emergency="y")
     assert response.status_code == 302
     stored = reload_request(response.headers["Location"].rsplit("/", 1)[1])
     assert stored.emergency is True
-    assert stored.deadline_at == datetime(2026, 5, 6, 18, 59, 59, 999999, tzinfo=UTC)
+    assert stored.deadline_at == datetime(2026, 9, 9, 18, 59, 59, 999999, tzinfo=UTC)
 
 
 def test_the_emergency_type_cannot_be_chosen_on_the_ordinary_form(officer_browser):

@@ -430,9 +430,11 @@ def test_a_document_of_another_request_is_not_served_under_this_one(request_a, o
 def test_the_queue_orders_by_deadline_and_hides_closed(officer_a, agent, new_client, frozen):
     browser = new_client(agent)
     frozen(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
-    slow = submit(officer_a, request_type="preservation")        # 90 days
+    slow = submit(officer_a, request_type="court_order_2703d")   # 14 days
     frozen(datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
-    fast = submit(officer_a, request_type="court_order_2703d")   # 14 days
+    # A new preservation is due within the time to act (24 hours), not when its 90-day
+    # hold ends: it no longer sorts behind 14-day work.
+    fast = submit(officer_a, request_type="preservation")
     closed = submit(officer_a)
     move(agent, closed, "rejected", reason="Made-up reason")
     keep_signed_in(browser, datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
@@ -482,7 +484,7 @@ def test_notice_falls_due_the_day_after_the_nondisclosure_order_ends(officer_a, 
     task = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == request.id))
     # The start of 1 July in the legal time zone (Los Angeles, PDT).
     assert task.due_at == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
-    assert task.reason == "The non-disclosure order ends on 2026-06-30."
+    assert task.reason == "The non-disclosure order is in force until the end of 2026-06-30."
 
     for moment, due in [(datetime(2026, 6, 30, 12, 0, tzinfo=UTC), False),
                         (datetime(2026, 7, 1, 6, 59, tzinfo=UTC), False),   # 23:59 on 30 June, LA
@@ -492,7 +494,7 @@ def test_notice_falls_due_the_day_after_the_nondisclosure_order_ends(officer_a, 
         keep_signed_in(browser, moment)
         assert (task in services.user_notices_due()) is due, moment
         page = unescape(browser.get("/requests/").text)
-        assert ("The non-disclosure order ends on 2026-06-30." in page) is due, moment
+        assert ("The non-disclosure order is in force until the end of 2026-06-30." in page) is due, moment
 
 
 def test_giving_notice_takes_the_task_off_the_queue(officer_a, agent, new_client):
@@ -513,12 +515,12 @@ def test_giving_notice_takes_the_task_off_the_queue(officer_a, agent, new_client
         services.complete_user_notice(as_identity(agent), db.session.get(UserNoticeTask, task.id))
 
 
-def test_an_eu_nondisclosure_end_counts_in_dublin(officer_a, frozen):
-    frozen(datetime(2026, 4, 1, 17, 0, tzinfo=UTC))
+def test_an_eu_nondisclosure_end_counts_in_dublin(officer_a, irish_agency_a, frozen):
+    frozen(datetime(2026, 9, 1, 17, 0, tzinfo=UTC))
     request = submit(officer_a, request_type="eu_epoc", addressed_to="eu",
-                     nondisclosure_order=True, nondisclosure_until=date(2026, 6, 30))
+                     nondisclosure_order=True, nondisclosure_until=date(2026, 9, 30))
     task = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == request.id))
-    assert task.due_at == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)  # 00:00 IST on 1 July
+    assert task.due_at == datetime(2026, 9, 30, 23, 0, tzinfo=UTC)  # 00:00 IST on 1 October
 
 
 # --- messages on the staff side -------------------------------------------------------------

@@ -69,6 +69,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     # staff pages
     "dashboard.index":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
     "dashboard.work_json":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    # the deadline rules with their sources: any staff member may read them
+    "dashboard.deadline_rules":             {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
     "audit.index":                          {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "accounts.index":                       {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "accounts.create":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
@@ -113,6 +115,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests.message":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.notice_done":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # the request's clock (Annex III stop and restart) and the NDO legal-review queue
+    "requests.nondisclosure_reviews":       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "requests.stop_clock":                  {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.restart_clock":               {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.review_nondisclosure":        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # collecting from the platform: worked like the request (the sample is not collecting, so
     # the refusal is a flash); what was collected is read by staff only, officers never
     "requests.collect":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},

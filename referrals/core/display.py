@@ -28,6 +28,15 @@ def format_time(value: datetime | None, with_seconds: bool = False) -> str:
     return local.strftime(pattern)
 
 
+def zoned_time(value: datetime | None, zone: str) -> str:
+    """``23 June 2026, 10:20 PDT (America/Los_Angeles)``: a legal instant in the zone it is
+    counted in, whoever looks; "—" for no time."""
+    if value is None:
+        return "—"
+    local = as_utc(value).astimezone(ZoneInfo(zone))
+    return f"{local.day} {local:%B %Y, %H:%M %Z} ({zone})"
+
+
 def time_span(value: datetime | None, moment: datetime) -> str:
     """How far ``value`` is from ``moment``, either way, in the largest units that matter:
     "45 min", "3 h 10 min", "2 days 4 h", "14 days". The caller says "due in" or "overdue
@@ -68,5 +77,6 @@ def json_fields(value: str | None) -> list[tuple[str, str]] | None:
 
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
+    app.jinja_env.filters["zoned"] = zoned_time
     app.jinja_env.filters["json_fields"] = json_fields
     app.jinja_env.filters["time_span"] = time_span

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from referrals.core.states import StateMachine, Transition
-from referrals.vocabulary.jurisdictions import is_budapest_party, is_us_governmental
+from referrals.vocabulary.jurisdictions import (US_GOVERNMENTAL_KINDS, is_budapest_party,
+                                                is_us_governmental)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,9 @@ def hold_kind_for_request(request_type: str, country: str | None,
     kind = HOLD_KIND_FOR_REQUEST_TYPE.get(request_type)
     if kind != "us_2703f" or is_us_governmental(country, agency_kind):
         return kind
-    return "budapest_art29" if is_budapest_party(country) else "voluntary"
+    # Art. 29 is a request from one party to another: a foreign party's authority.
+    foreign_authority = (country or "").upper() != "US" and agency_kind in US_GOVERNMENTAL_KINDS
+    return "budapest_art29" if foreign_authority and is_budapest_party(country) else "voluntary"
 
 # Kinds a confirmed production order keeps until the data is produced: EPOC-PR by the
 # Regulation (Annex V); a 2703(f) hold once the legal process it was waiting for arrives.

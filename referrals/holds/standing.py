@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import describe, span
+from referrals.core.display import zoned_time  # noqa: F401 (holds read it from here too)
 from referrals.holds.models import HoldEvent, PreservationHold
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.vocabulary.entities import legal_zone
@@ -29,14 +30,6 @@ def hold_zone(hold: PreservationHold) -> str:
     if hold.request is not None:
         return legal_zone(hold.request.legal_entity)
     return legal_zone("eu" if hold.kind == "eu_epoc_pr" else "us")
-
-
-def zoned_time(value: datetime | None, zone: str) -> str:
-    """``23 June 2026, 10:20 PDT (America/Los_Angeles)``; "—" for no time."""
-    if value is None:
-        return "—"
-    local = as_utc(value).astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y, %H:%M %Z} ({zone})"
 
 
 def zoned_short(value: datetime | None, zone: str) -> str:

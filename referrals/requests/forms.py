@@ -82,6 +82,13 @@ class MessageForm(FlaskForm):
     internal = BooleanField("Internal note (never shown to the agency)")
 
 
+class ClockNoteForm(FlaskForm):
+    """Stopping or restarting a request's clock, or an NDO review: what happened."""
+
+    note = TextAreaField("What happened", validators=[DataRequired("Say what happened first."),
+                                                      Length(max=5000)])
+
+
 class ColleagueForm(FlaskForm):
     email = EmailField("Colleague's e-mail", validators=[DataRequired(), Length(max=255)])
 

@@ -22,9 +22,9 @@ from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
 from referrals.evidence.staff_views import bytes_response, content_disposition
-from referrals.requests import collection, preservation, rules
+from referrals.requests import clock, collection, preservation, rules
 from referrals.requests import services as requests
-from referrals.requests.forms import CallbackForm, MessageForm, MoveForm
+from referrals.requests.forms import CallbackForm, ClockNoteForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
@@ -39,6 +39,16 @@ def index():
     return render_template("requests/queue.html", requests=requests.staff_queue(identity, open_only=open_only),
                            notices=requests.user_notices_due(), rules=rules, open_only=open_only,
                            now=now())
+
+
+@bp.get("/nondisclosure-reviews")
+@roles_required(*READERS)
+def nondisclosure_reviews():
+    """The legal-review queue of non-disclosure orders without an end date."""
+    found = clock.nondisclosure_reviews(current_identity())
+    return render_template("requests/nondisclosure_reviews.html", requests=found, now=now(),
+                           zone_of=clock.request_zone, form=ClockNoteForm(),
+                           rule=clock.RULES["nondisclosure_indefinite_review"])
 
 
 @bp.get("/<reference>")
@@ -72,6 +82,7 @@ def detail(reference: str):
         can_collect=found.status == "collecting"
         and requests.request_policy.can(identity, "work", found),
         collecting=collection.collection_progress(found), progress_labels=PROGRESS_STATES,
+        clock_facts=clock.clock_facts(found), clock_form=ClockNoteForm(),
     )
     record_view(identity, "request", found.reference, agency_id=found.agency_id)  # last
     return page
@@ -98,6 +109,31 @@ def move(reference: str):
     return _act(reference, form, lambda who, req: requests.move_request(who, req, form.status.data,
                                                                         form.reason.data),
                 "Status changed.")
+
+
+@bp.post("/<reference>/clock/stop")
+@roles_required(*WORKERS)
+def stop_clock(reference: str):
+    form = ClockNoteForm()
+    return _act(reference, form, lambda who, req: clock.stop_clock(who, req, form.note.data),
+                "Clock stopped: the agency was told we cannot comply until it clarifies.")
+
+
+@bp.post("/<reference>/clock/restart")
+@roles_required(*WORKERS)
+def restart_clock(reference: str):
+    form = ClockNoteForm()
+    return _act(reference, form, lambda who, req: clock.restart_clock(who, req, form.note.data),
+                "Clock restarted: the deadlines moved on by the time it stood.")
+
+
+@bp.post("/<reference>/nondisclosure-review")
+@roles_required(*WORKERS)
+def review_nondisclosure(reference: str):
+    form = ClockNoteForm()
+    return _act(reference, form,
+                lambda who, req: clock.review_nondisclosure(who, req, form.note.data),
+                "Review recorded; the next one is scheduled.")
 
 
 @bp.post("/<reference>/decisions")

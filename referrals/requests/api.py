@@ -145,8 +145,6 @@ class RequestOut(Schema):
     legal_entity = fields.String(metadata={
         "description": "Our entity that received it; its zone counts every date"})
     return_date = fields.Date(allow_none=True)
-    internal_target_at = fields.DateTime(allow_none=True, metadata={
-        "description": "Emergency EPOC: our internal target, never later than deadline_at"})
     enforcement_window_ends_at = fields.DateTime(allow_none=True, metadata={
         "description": "Notified EPOC: the enforcing authority may raise a ground for "
                        "refusal until then"})

@@ -157,15 +157,21 @@ def test_an_epoc_is_due_on_the_next_irish_working_day(api, frozen, received, due
     assert instant(body["deadline_at"]) == due
 
 
-def test_an_emergency_epoc_shows_an_internal_target_beside_its_legal_deadline(api, frozen):
+def test_an_emergency_epoc_shows_an_internal_target_beside_its_legal_deadline(
+        api, frozen, new_client, agent):
     # 00:30 UTC on Sunday 25 October 2026, half an hour before Irish clocks go back.
     frozen(utc(2026, 10, 25, 0, 30))
     body = created(api(officer_of("IE", "eu"), request_type="eu_epoc", addressed_to="eu",
                        emergency=True))
-    legal, target = instant(body["deadline_at"]), instant(body["internal_target_at"])
+    assert "internal_target_at" not in body  # ours, not the agency's
+    stored = reload_request(body["reference"])
+    legal, target = instant(body["deadline_at"]), stored.internal_target_at
     assert legal == utc(2026, 10, 25, 8, 59, 59, 999999)  # 01:00-09:00 UTC: eight real hours
     assert target == utc(2026, 10, 25, 6, 30)  # six elapsed hours from receipt
     assert target <= legal
+    page = unescape(new_client(agent).get(f"/requests/{body['reference']}").text)
+    assert "25 October 2026, 08:59 GMT (Europe/Dublin)" in page  # legal deadline
+    assert "25 October 2026, 06:30 GMT (Europe/Dublin)" in page  # internal target
 
 
 def test_a_notified_epoc_tracks_the_enforcing_authoritys_window(api, frozen):

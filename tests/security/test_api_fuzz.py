@@ -34,9 +34,16 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # whether a phone number is possible depends on its country's numbering plan, "not in
 # the future" on the clock, and a period's order on two fields at once (OpenAPI 3.0
 # has no relation between fields); that base64 holds a PDF is in the bytes, not the text.
+# Who may issue a European order depends on the calling officer's agency (its country) and
+# the date, and a return date "not in the past" on the clock (issue 12).
 UNSPECIFIABLE = ("is not a phone number", "is not a possible phone number",
                  "cannot be in the future", "starts in the future",
-                 "The period starts after it ends", "is not a PDF file", "is not a readable PDF")
+                 "The period starts after it ends", "is not a PDF file", "is not a readable PDF",
+                 "can issue a European Production or Preservation Order",
+                 "cannot issue a European Production or Preservation Order",
+                 "Orders can be issued from 18 August 2026",
+                 "The return date on the process has passed",
+                 "Only a European Production Order notifies")
 
 
 @pytest.fixture

@@ -111,29 +111,30 @@ def move(reference: str):
                 "Status changed.")
 
 
+def _with_note(reference: str, service, done: str):
+    form = ClockNoteForm()
+    return _act(reference, form, lambda who, req: service(who, req, form.note.data), done)
+
+
 @bp.post("/<reference>/clock/stop")
 @roles_required(*WORKERS)
 def stop_clock(reference: str):
-    form = ClockNoteForm()
-    return _act(reference, form, lambda who, req: clock.stop_clock(who, req, form.note.data),
-                "Clock stopped: the agency was told we cannot comply until it clarifies.")
+    return _with_note(reference, clock.stop_clock,
+                      "Clock stopped: the agency was told we cannot comply until it clarifies.")
 
 
 @bp.post("/<reference>/clock/restart")
 @roles_required(*WORKERS)
 def restart_clock(reference: str):
-    form = ClockNoteForm()
-    return _act(reference, form, lambda who, req: clock.restart_clock(who, req, form.note.data),
-                "Clock restarted: the deadlines moved on by the time it stood.")
+    return _with_note(reference, clock.restart_clock,
+                      "Clock restarted: the deadlines moved on by the time it stood.")
 
 
 @bp.post("/<reference>/nondisclosure-review")
 @roles_required(*WORKERS)
 def review_nondisclosure(reference: str):
-    form = ClockNoteForm()
-    return _act(reference, form,
-                lambda who, req: clock.review_nondisclosure(who, req, form.note.data),
-                "Review recorded; the next one is scheduled.")
+    return _with_note(reference, clock.review_nondisclosure,
+                      "Review recorded; the next one is scheduled.")
 
 
 @bp.post("/<reference>/decisions")

@@ -2,8 +2,8 @@
 date on the process, the emergency EPOC's internal target, the enforcing authority's window,
 an Annex III pause, and the legal-review date of an indefinite non-disclosure order.
 
-Revision ID: 0010_legal_depth
-Revises: 0009_outbound_referrals
+Revision ID: 0011_legal_depth
+Revises: 0010_evidence_packages
 Create Date: 2026-12-01
 """
 from alembic import op
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_legal_depth'
-down_revision = '0009_outbound_referrals'
+revision = '0011_legal_depth'
+down_revision = '0010_evidence_packages'
 branch_labels = None
 depends_on = None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import render_template
@@ -56,10 +57,19 @@ def __getattr__(name: str) -> type:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def render_pdf(template_name: str, values: dict[str, Any]) -> bytes:
-    """Render ``template_name`` with ``values`` (plain values only) to PDF bytes."""
-    from weasyprint import HTML  # on first use: see above
+def render_pdf(template_name: str, values: dict[str, Any], *,
+               attachments: Mapping[str, bytes] | None = None,
+               pdf_variant: str | None = None) -> bytes:
+    """Render ``template_name`` with ``values`` (plain values only) to PDF bytes.
 
+    ``attachments`` (file name → bytes) are embedded as associated files (a machine-readable
+    manifest beside what a person reads); ``pdf_variant`` asks WeasyPrint for a PDF/A or PDF/UA
+    variant ("pdf/a-3b" allows the attachments)."""
+    from weasyprint import HTML, Attachment  # on first use: see above
+
+    fetcher = _fetching_classes()["NoFetching"]()
     html = render_template(template_name, **values)
-    return HTML(string=html, base_url=None,
-                url_fetcher=_fetching_classes()["NoFetching"]()).write_pdf()
+    files = [Attachment(string=data, name=name, url_fetcher=fetcher, relationship="Data")
+             for name, data in (attachments or {}).items()]
+    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(
+        pdf_variant=pdf_variant, attachments=files or None)

@@ -142,16 +142,20 @@ def manifest(values: dict) -> bytes:
     }, indent=2).encode()
 
 
-def referral_report(referral: Referral, **kwargs) -> bytes:
-    values = report_values(referral, **kwargs)
-    return render_pdf(TEMPLATE, {"report": values})
+MANIFEST_NAME = "referral-manifest.json"
+
+
+def render_report(values: dict) -> bytes:
+    """The report as PDF/A-3b, with its manifest (references and hashes, JSON) attached."""
+    return render_pdf(TEMPLATE, {"report": values}, attachments={MANIFEST_NAME: manifest(values)},
+                      pdf_variant="pdf/a-3b")
 
 
 def issue_referral_report(actor: Identity, referral: Referral) -> bytes:
     """Make the report (before the audit event: slow work stays outside the audit lock) and
     record that it was issued, under which document id."""
     values = report_values(referral)
-    pdf = render_pdf(TEMPLATE, {"report": values})
+    pdf = render_report(values)
     record_event(actor, "referral.report_issued", object_type="referral",
                  object_id=referral.reference, agency_id=referral.agency_id,
                  after={"document_id": values["document_id"], "bytes": len(pdf),

@@ -4,6 +4,7 @@ referral report as a PDF an agency can read."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 
@@ -145,3 +146,14 @@ def test_the_referral_report_carries_the_hashes_on_every_page_and_embeds_no_medi
     [event] = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "referral.report_issued"))
     assert event.object_id == referral.reference
+
+    # PDF/A-3b, with the machine-readable manifest attached.
+    xmp = reader.xmp_metadata.stream.get_data().decode()
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    [manifest] = reader.attachments["referral-manifest.json"]
+    manifest = json.loads(manifest)
+    assert manifest["reference"] == referral.reference
+    assert manifest["their_reference"] == "AG-REF-77"
+    assert manifest["document_id"] in pages[0]
+    assert {(e["sha256"], e["md5"]) for e in manifest["evidence"]} == {
+        (i.sha256, i.md5) for i in items}

@@ -357,3 +357,58 @@ def test_the_help_page_gives_the_commands_and_our_key(officer_a, new_client):
     for text in ("age -d -i key.txt", "tar xf", "ssh-keygen -Y verify", "sha256sum -c",
                  signer.fingerprint, signer.public_key_openssh):
         assert text in page.text
+
+
+# --- a case's evidence for a referral -----------------------------------------------------------
+
+
+def test_staff_package_a_case_take_its_key_once_and_download_it_for_hand_delivery(
+        agent, new_client, tmp_path):
+    import io
+
+    from referrals.core.identity import Identity
+    from referrals.evidence.services import add_evidence
+    from referrals.packages.models import EvidencePackage
+    from tests.cases.helpers import open_case
+
+    case = open_case(agent)
+    item = add_evidence(Identity.for_user(agent), case, io.BytesIO(b"synthetic chat\n" * 99),
+                        original_name="chat.txt")
+    staff = new_client(agent)
+    url = f"/cases/{case.reference}"
+    response = post_form(staff, url, f"{url}/packages", {"recipient": ""})
+    page = follow(staff, response)
+    package = db.session.scalar(select(EvidencePackage).where(EvidencePackage.case_id == case.id))
+    assert package.status == "ready" and package.items == [item.id]
+    assert f'id="package-key-{package.id}"' in page.text
+
+    shown = post_form(staff, url, f"/packages/{package.id}/key")
+    [secret] = re.findall(r"AGE-SECRET-KEY-1[0-9A-Z]+", shown.text)
+    again = post_form(staff, url, f"/packages/{package.id}/key")
+    assert any("shown once already" in text for _, text in flashes(follow(staff, again).text))
+
+    download = staff.get(f"/packages/{package.id}/download")
+    assert download.status_code == 200
+    (tmp_path / package.file_name).write_bytes(download.data)
+    key = tmp_path / "key.txt"
+    key.write_text(secret + "\n")
+    bag = open_with_age(tmp_path / package.file_name, key, tmp_path)
+    assert (bag / "data" / str(item.id) / "chat.txt").read_bytes() == b"synthetic chat\n" * 99
+    db.session.expire_all()
+    [row] = db.session.get(EvidencePackage, package.id).downloads
+    assert (row.via, row.user_id) == ("staff", agent.id)
+
+
+def test_a_bad_recipient_for_a_case_package_is_refused_plainly(agent, new_client):
+    import io
+
+    from referrals.core.identity import Identity
+    from referrals.evidence.services import add_evidence
+    from tests.cases.helpers import open_case
+
+    case = open_case(agent)
+    add_evidence(Identity.for_user(agent), case, io.BytesIO(b"x"), original_name="x.txt")
+    staff = new_client(agent)
+    url = f"/cases/{case.reference}"
+    response = post_form(staff, url, f"{url}/packages", {"recipient": "age1notakey"})
+    assert any("not valid" in text for _, text in flashes(follow(staff, response).text))

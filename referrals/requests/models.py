@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from referrals.core.types import UTCDateTime
 from referrals.disclosures.models import Disclosure
 from referrals.extensions import db
+from referrals.requests.rules import CLOCK_STOPPED_STATUSES
 
 
 class RequestCounter(db.Model):
@@ -91,6 +92,12 @@ class DisclosureRequest(db.Model):
     callback_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     callback_outcome: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def clock_running(self) -> bool:
+        """Still waiting for our answer: a disclosed, closed or withdrawn request's deadline
+        no longer counts down."""
+        return self.is_open and self.status not in CLOCK_STOPPED_STATUSES
 
     agency = relationship("Agency", lazy="joined")
     submitted_by = relationship("User", foreign_keys=[submitted_by_id], lazy="joined")

@@ -8,7 +8,7 @@ an out-of-band call-back to a number from the agency registry.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from referrals.accounts.models import User
 from referrals.accounts.services import find_user_by_email
@@ -403,6 +403,9 @@ def staff_queue(identity: Identity, *, open_only: bool = True, limit: int = 200)
     query = select(DisclosureRequest)
     if open_only:
         query = query.where(DisclosureRequest.is_open.is_(True))
-    query = query.order_by(DisclosureRequest.emergency.desc(),
+    # A request still waiting for its answer before one that was answered (disclosed, or
+    # over when closed ones are shown): a disclosed emergency must not sit on top.
+    answered = case((DisclosureRequest.status.in_(rules.CLOCK_STOPPED_STATUSES), 1), else_=0)
+    query = query.order_by(answered, DisclosureRequest.emergency.desc(),
                            DisclosureRequest.deadline_at.asc().nulls_last(), DisclosureRequest.id)
     return list(db.session.scalars(query.limit(limit)))

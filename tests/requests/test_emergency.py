@@ -277,3 +277,29 @@ def test_an_agency_message_on_an_emergency_reaches_the_oncall(officer_a, oncall)
     [message] = mailbox.to(ONCALL)
     assert "Made-up update" not in mailbox.body(message)
     assert request.reference in mailbox.body(message)
+
+
+def test_a_disclosed_emergency_leaves_the_top_and_stops_counting_down(officer_a, make_user,
+                                                                      new_client, frozen):
+    """Issue 11: an answered request waits only to be closed; it must not sit above the
+    requests still waiting, nor show as overdue, nor stay among the home's emergencies."""
+    agent = make_user("agent")
+    frozen(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    answered = submit(officer_a, request_type="emergency", documents=[])
+    waiting = submit(officer_a)
+    answered.status = "disclosed"  # as release leaves it (tests/requests/test_disclosure_record.py)
+    db.session.flush()
+    assert answered.is_open and not answered.clock_running and waiting.clock_running
+    queue = services.staff_queue(as_identity(agent))
+    assert [r.reference for r in queue][:2] == [waiting.reference, answered.reference]
+
+    frozen(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))  # past the emergency's one hour
+    browser = new_client(agent)
+    keep_signed_in(browser, datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    page = browser.get("/requests/").text
+    before, _, rest = page.partition(answered.reference)
+    row = before.rsplit("<tr", 1)[1] + rest.split("</tr>")[0]
+    assert "Answered: was due" in row and "Overdue" not in row
+    assert "row-overdue" not in row
+    work = browser.get("/dashboard/work.json").json
+    assert f"request:{answered.reference}" not in [item["key"] for item in work["emergencies"]]

@@ -308,8 +308,10 @@ def value_text(rule: DeadlineRule, settings=None) -> str:
     amount = current_value(rule, settings)
     if isinstance(amount, tuple):
         return f"{', '.join(str(a) for a in amount)} {rule.unit}"
-    if rule.counting == "end_of_day" and rule.key == "process_return_date":
+    if rule.key == "process_return_date":
         return "the date on the process"
+    if rule.key == "nondisclosure_end":
+        return "00:00 the day after the end date"
     unit = rule.unit if amount != 1 else rule.unit.rstrip("s")
     return f"{amount} {unit}"
 

@@ -107,7 +107,8 @@ def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
     addressed = data.get("addressed_to")
     if addressed not in LEGAL_ENTITIES:
         errors["addressed_to"] = "Say which of our legal entities the process is addressed to."
-    elif addressed != kind.legal_entity:
+    elif addressed != kind.legal_entity and not kind.entity_from_agency:
+        # (Who receives a preservation request depends on who sent it: submit_request.)
         warnings.append(f"The process is addressed to {LEGAL_ENTITIES[addressed]}, but "
                         f"{kind.label} is received by {LEGAL_ENTITIES[kind.legal_entity]}.")
     return errors, warnings
@@ -203,6 +204,10 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     else:
         entity = rules.receiving_entity(kind, us_governmental, agency.legal_entity)
     zone = legal_zone(entity)
+    if kind.entity_from_agency and data["addressed_to"] != entity:
+        warnings = warnings + [f"The process is addressed to {LEGAL_ENTITIES[data['addressed_to']]}"
+                               f", but it is received by {LEGAL_ENTITIES[entity]}, whose time "
+                               "zone counts its dates."]
     return_date = data.get("return_date")
     if return_date is not None:
         deadline = end_of(return_date, zone)  # rule process_return_date

@@ -74,6 +74,8 @@ def test_a_uk_police_preservation_is_a_voluntary_budapest_hold_in_london(api, fr
     police = officer_of("GB", legal_entity="uk")
     body = created(api(police, request_type="preservation", addressed_to="uk"))
     assert body["legal_entity"] == "uk"
+    # Rightly addressed: no warning that the US entity receives preservation requests.
+    assert body["warnings"] == []
     # The request itself is due within the time to act (24 hours of elapsed time).
     assert instant(body["deadline_at"]) == utc(2026, 10, 22, 9, 0)
     hold = api.get(police, body["reference"]).json["hold"]
@@ -269,6 +271,9 @@ def test_a_uk_renewal_counts_in_london_like_the_hold_it_renews(api, frozen):
     renewal = created(api(police, request_type="preservation_renewal", addressed_to="us",
                           related_reference=first["reference"]))
     assert renewal["legal_entity"] == "uk"
+    assert renewal["warnings"] == [
+        "The process is addressed to Platform, Inc. (United States), but it is received by "
+        "Platform UK Ltd (United Kingdom), whose time zone counts its dates."]
     # 20 December 10:00 GMT + 90 days = 20 March 2027 10:00 GMT.
     assert instant(renewal["deadline_at"]) == utc(2027, 3, 20, 10, 0)
     assert instant(api.get(police, first["reference"]).json["hold"]["expires_at"]) == \

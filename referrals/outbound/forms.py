@@ -29,6 +29,7 @@ class SendForm(FlaskForm):
     channel = SelectField("Delivered", choices=[("", "Choose…"), *HAND_CHANNELS.items()])
     delivered_at = DateTimeLocalField("Delivered at (empty: now)", format="%Y-%m-%dT%H:%M",
                                       validators=[Optional()])
+    package_id = SelectField("Encrypted package carried", coerce=int, validate_choice=False)
     ncmec_report_id = SelectField("CyberTipline report", coerce=int, validate_choice=False)
     note = StringField("Note", validators=[Length(max=2000)])
 

@@ -44,6 +44,8 @@ class Referral(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_note: Mapped[str] = mapped_column(Text, default="")
     ncmec_report_id: Mapped[int | None] = mapped_column(ForeignKey("ncmec_reports.id"))
+    # The encrypted package of the case's evidence a hand delivery carried (packages feature).
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_packages.id"))
     disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))
     agency_reference: Mapped[str | None] = mapped_column(String(120))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -53,6 +55,7 @@ class Referral(db.Model):
 
     case = relationship("Case")
     agency = relationship("Agency")
+    package = relationship("EvidencePackage")
 
     @property
     def reference(self) -> str:

@@ -109,6 +109,8 @@ def report_values(referral: Referral, *, document_id: str | None = None,
         "legal_basis": rules.LEGAL_BASES.get(referral.legal_basis, referral.legal_basis),
         "legal_basis_note": referral.legal_basis_note,
         "delivery": rules.DELIVERY_METHODS.get(referral.delivery_method or "", ""),
+        "package": ({"label": referral.package.label, "sha256": referral.package.sha256}
+                    if referral.package else None),
         "timeline": _timeline(referral, items),
         "subjects": [{"label": s.label, "role": s.role,
                       "identifiers": [{"kind": IDENTIFIER_KINDS.get(i.kind, i.kind),
@@ -136,7 +138,7 @@ def manifest(values: dict) -> bytes:
     return json.dumps({
         "document_id": values["document_id"], "generated_at": values["generated_at"],
         "reference": values["reference"], "their_reference": values["their_reference"],
-        "recipient": values["recipient"],
+        "recipient": values["recipient"], "package": values["package"],
         "evidence": [{k: e[k] for k in ("name", "sha256", "md5", "mime_type")}
                      for e in values["evidence"]],
     }, indent=2).encode()

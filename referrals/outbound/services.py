@@ -31,6 +31,7 @@ from referrals.ncmec.models import NcmecReport
 from referrals.outbound import rules
 from referrals.outbound.models import Referral
 from referrals.outbound.policies import referral_policy
+from referrals.packages.models import EvidencePackage
 
 NOT_REFERRED = ("A case is marked referred only once a referral has been sent: draft one on "
                 "the case page, have it approved and record how it was sent.")
@@ -115,6 +116,7 @@ def _snapshot(referral: Referral) -> dict:
         "subject_ids": list(referral.subject_ids or []),
         "evidence_ids": list(referral.evidence_ids or []),
         "delivery_method": referral.delivery_method,
+        "package_id": referral.package_id,
         "agency_reference": referral.agency_reference,
         "disclosure_id": referral.disclosure_id,
     }
@@ -213,6 +215,13 @@ def finished_ncmec_reports(case: Case) -> list[NcmecReport]:
         .order_by(NcmecReport.id.desc())))
 
 
+def ready_case_packages(case: Case) -> list[EvidencePackage]:
+    """The case's encrypted packages a hand delivery may carry: built for a referral, ready."""
+    return list(db.session.scalars(select(EvidencePackage).where(
+        EvidencePackage.case_id == case.id, EvidencePackage.purpose == "referral",
+        EvidencePackage.status == "ready").order_by(EvidencePackage.id.desc())))
+
+
 def send_refusal(actor: Identity, referral: Referral) -> str | None:
     if not referral_policy.can(actor, "send", referral):
         return "Your account does not have permission to do that."
@@ -240,9 +249,10 @@ def _disclosed_subjects(referral: Referral) -> list[DisclosedSubject]:
 def send_referral(actor: Identity, case: Case, referral: Referral, *, method: str,
                   delivered_by: str = "", channel: str = "",
                   delivered_at: datetime | None = None, note: str = "",
-                  ncmec_report_id: int | None = None) -> Referral:
-    """Record that the approved ``referral`` left: by hand (who carried it, how, when) or with
-    the case's finished NCMEC report; the disclosure record (kind ``referral``) with it."""
+                  ncmec_report_id: int | None = None, package_id: int | None = None) -> Referral:
+    """Record that the approved ``referral`` left: by hand (who carried it, how, when, and the
+    encrypted case package it carried, if any) or with the case's finished NCMEC report; the
+    disclosure record (kind ``referral``) with it."""
     refusal = send_refusal(actor, referral)
     if refusal:
         raise DomainError(refusal)
@@ -256,6 +266,12 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
             raise InvalidInput("Choose how it was delivered.", field="channel")
         referral.delivery_channel = channel
         referral.delivered_at = _delivery_time(delivered_at)
+        if package_id:
+            package = next((p for p in ready_case_packages(case) if p.id == package_id), None)
+            if package is None:
+                raise InvalidInput("Choose a ready package of this case's evidence.",
+                                   field="package_id")
+            referral.package = package
     else:
         if referral.agency.kind != "ncmec":
             raise InvalidInput("Only a referral to NCMEC goes with a CyberTipline report.",
@@ -276,7 +292,7 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
         data_categories={i.data_category for i in items if i.data_category},
         subjects=_disclosed_subjects(referral), items=items,
         prepared_by_id=referral.drafted_by_id, approved_by_id=referral.approved_by_id,
-        case_id=case.id)
+        case_id=case.id, package_sha256=referral.package.sha256 if referral.package else None)
     _move(referral, "sent", "send")
     referral.delivery_method = method
     referral.sent_by_id = actor.user_id
@@ -284,6 +300,7 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
     referral.sent_at = now()
     referral.disclosure_id = disclosure.id
     how = (f"delivered by {referral.delivered_by} ({rules.HAND_CHANNELS[channel].lower()})"
+           + (f" with package {referral.package.label}" if referral.package else "")
            if method == "hand" else f"sent with CyberTipline report {referral.agency_reference}")
     _record(actor, "sent", referral, case, f"{how}; disclosure {disclosure.id}.", before)
     return referral

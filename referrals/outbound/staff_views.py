@@ -54,6 +54,8 @@ def _send_form(case: Case) -> SendForm:
     form.ncmec_report_id.choices = [(0, "—")] + [
         (r.id, f"Report {r.remote_report_id} (finished)")
         for r in services.finished_ncmec_reports(case)]
+    form.package_id.choices = [(0, "No package (the report only)")] + [
+        (p.id, f"{p.label} · SHA-256 {p.sha256[:16]}…") for p in services.ready_case_packages(case)]
     return form
 
 
@@ -142,6 +144,7 @@ def send(reference: str, referral_id: int):
                 method=form.method.data, delivered_by=form.delivered_by.data or "",
                 channel=form.channel.data or "", delivered_at=delivered_at,
                 note=form.note.data or "", ncmec_report_id=form.ncmec_report_id.data or None,
+                package_id=form.package_id.data or None,
                 done="Sent: recorded as a disclosure.")
 
 

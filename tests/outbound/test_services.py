@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.cases import services as cases
+from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
 from referrals.core.states import TransitionRefused
@@ -14,6 +17,7 @@ from referrals.disclosures.models import Disclosure
 from referrals.evidence.models import CustodyEvent
 from referrals.extensions import db
 from referrals.outbound import services
+from referrals.packages.models import EvidencePackage
 from tests.outbound.helpers import draft, referral_case
 
 
@@ -137,3 +141,34 @@ def test_withdrawing_needs_a_reason_and_ends_it(people, agency):
     assert referral.status == "withdrawn"
     with pytest.raises(TransitionRefused):
         services.submit_referral(drafter, case, referral)
+
+
+def _ready_package(case, purpose="referral"):
+    at = now()
+    package = EvidencePackage(
+        case_id=case.id, purpose=purpose, label=f"{case.reference}-P1", recipients=[],
+        recipient_kind="one_time", status="ready", failure="", items=[],
+        expires_at=at + timedelta(days=7), download_limit=5, downloads_used=0, created_at=at,
+        ready_at=at, sha256="ab" * 32, size=5)
+    db.session.add(package)
+    db.session.flush()
+    return package
+
+
+def test_a_hand_delivery_names_the_encrypted_package_it_carried(people, agency):
+    case, subject, items = referral_case(people["drafter"])
+    drafter, approver = (Identity.for_user(people[k]) for k in ("drafter", "approver"))
+    package = _ready_package(case)
+    other_case, _, _ = referral_case(people["drafter"])
+    foreign = _ready_package(other_case)
+    referral = draft(people["drafter"], case, agency, subject, items)
+    services.submit_referral(drafter, case, referral)
+    services.approve_referral(approver, case, referral)
+    with pytest.raises(InvalidInput) as refused:
+        services.send_referral(approver, case, referral, method="hand", delivered_by="Someone",
+                               channel="in_person", package_id=foreign.id)
+    assert refused.value.field == "package_id"
+    services.send_referral(approver, case, referral, method="hand", delivered_by="Someone",
+                           channel="in_person", package_id=package.id)
+    assert referral.package_id == package.id
+    assert db.session.get(Disclosure, referral.disclosure_id).package_sha256 == "ab" * 32

@@ -57,7 +57,8 @@ def test_every_declared_job_is_bound_to_the_app(app):
     assert record_heartbeat.name in bound
     # What a worker does when it starts is a hook of its huey, not a queued task.
     startup = {job.name for job in jobs._jobs if job.startup}
-    assert startup == {"referrals.core.outbox.sweep_when_a_worker_starts"}
+    assert startup == {"referrals.core.outbox.sweep_when_a_worker_starts",
+                       "referrals.packages.services.remove_partial_packages_at_start"}
     assert startup <= set(jobs.huey_for(app)._startup)
 
 

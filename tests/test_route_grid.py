@@ -107,6 +107,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     # disclosure requests, staff side: read like cases; supervisors approve and disclose
     "requests.index":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "requests.detail":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # the sample request is received: no letter answers it yet (409, in plain words)
+    "requests.letter":                      {ANON: 302, AGENT: 409, SUPER: 409, COMPL: 409, ADMIN: 403, OFFICER: 404},
     "requests.document":                    {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "requests.take":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.move":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},

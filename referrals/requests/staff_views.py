@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, redirect, render_template, request, url_for
+from flask import Response, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from referrals.audit.services import record_view
@@ -23,6 +23,7 @@ from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
 from referrals.evidence.staff_views import bytes_response, content_disposition
 from referrals.requests import clock, collection, preservation, rules
+from referrals.requests.letters import LETTERS, issue_request_letter
 from referrals.requests import services as requests
 from referrals.requests.forms import CallbackForm, ClockNoteForm, MessageForm, MoveForm
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
@@ -65,7 +66,7 @@ def detail(reference: str):
     participants = requests.participants(found)
     holds = preservation.hooks().holds_of(found)
     page = render_template(
-        "requests/detail.html", req=found, rules=rules, now=now(), notice=notice,
+        "requests/detail.html", req=found, rules=rules, now=now(), notice=notice, letters=LETTERS,
         messages=requests.messages_for(found, include_internal=True),
         move_form=move_form, callback_form=callback_form, message_form=MessageForm(),
         confirm=ConfirmForm(),
@@ -236,3 +237,14 @@ def document(reference: str, document_id: int):
     response.headers["Content-Disposition"] = content_disposition("attachment", doc.original_name)
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@bp.get("/<reference>/letter.pdf")
+@roles_required(*READERS)
+def letter(reference: str):
+    """The letter answering a request that needs more information, is rejected or is
+    redirected to an MLAT (``requests.letters``)."""
+    found = requests.get_request_for_staff(current_identity(), reference)
+    pdf = issue_request_letter(current_identity(), found)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{found.reference}-letter.pdf"'})

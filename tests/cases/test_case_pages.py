@@ -404,3 +404,14 @@ def test_an_unknown_case_is_404(client, as_role):
 def test_a_lower_case_reference_finds_the_case(client, as_role):
     case = open_case(as_role("agent"))
     assert client.get(f"/cases/{case.reference.lower()}").status_code == 200
+
+
+def test_a_due_date_in_the_past_is_refused_with_a_plain_message(client, make_user, sign_in):
+    agent = make_user("agent")
+    sign_in(agent)
+    case = open_case(agent)
+    response = _act(client, case, "due", {"due_at": "2020-03-01T09:30"})
+    assert response.status_code in (200, 302)
+    page = client.get(_case_url(case)).text
+    assert "That time has already passed" in page
+    assert reload_case(case.reference).due_at is None

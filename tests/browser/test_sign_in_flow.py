@@ -62,7 +62,8 @@ def test_agent_signs_in_with_notice_password_and_code_then_signs_out(page):
     code_step(page, totp_code(demo_totp_key(AGENT)))
 
     expect(page).to_have_url(path_is("/dashboard"))
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Jordan Agent")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Work now")
+    expect(page.get_by_role("heading", name="Good to see you, Jordan Agent")).to_be_visible()
     expect(page.locator(".whoami")).to_contain_text("Jordan Agent")
 
     page.click("#sign-out")
@@ -142,7 +143,7 @@ def test_admin_creates_staff_account_and_newcomer_enrols_then_changes_password(n
     newcomer.get_by_role("button", name="Change password").click()
 
     expect(newcomer).to_have_url(path_is("/dashboard"))
-    expect(newcomer.get_by_role("heading", level=1)).to_contain_text("Robin Newcomer")
+    expect(newcomer.get_by_role("heading", name="Good to see you, Robin Newcomer")).to_be_visible()
 
 
 def test_agency_officer_lands_in_portal_and_cannot_see_staff_pages(page):

@@ -110,6 +110,12 @@ def _act(reference: str, referral_id: int, form, service, *args, done: str, **kw
     return redirect(url_for(".detail", reference=case.reference, referral_id=referral.id))
 
 
+def _with_reason(reference: str, referral_id: int, service, *, done: str):
+    """A move that needs the reason typed in the page's "why" field."""
+    form = ReasonForm(prefix="why")
+    return _act(reference, referral_id, form, service, form.reason.data or "", done=done)
+
+
 @bp.post("/<int:referral_id>/submit")
 @roles_required(*WORKERS)
 def submit(reference: str, referral_id: int):
@@ -120,9 +126,8 @@ def submit(reference: str, referral_id: int):
 @bp.post("/<int:referral_id>/return")
 @roles_required(*WORKERS)
 def send_back(reference: str, referral_id: int):
-    form = ReasonForm(prefix="why")
-    return _act(reference, referral_id, form, services.return_referral, form.reason.data or "",
-                done="Returned to the drafter.")
+    return _with_reason(reference, referral_id, services.return_referral,
+                        done="Returned to the drafter.")
 
 
 @bp.post("/<int:referral_id>/approve")
@@ -159,9 +164,7 @@ def acknowledge(reference: str, referral_id: int):
 @bp.post("/<int:referral_id>/withdraw")
 @roles_required(*WORKERS)
 def withdraw(reference: str, referral_id: int):
-    form = ReasonForm(prefix="why")
-    return _act(reference, referral_id, form, services.withdraw_referral, form.reason.data or "",
-                done="Withdrawn.")
+    return _with_reason(reference, referral_id, services.withdraw_referral, done="Withdrawn.")
 
 
 @bp.get("/<int:referral_id>/report.pdf")

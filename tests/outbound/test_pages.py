@@ -157,3 +157,23 @@ def test_the_referral_report_carries_the_hashes_on_every_page_and_embeds_no_medi
     assert manifest["document_id"] in pages[0]
     assert {(e["sha256"], e["md5"]) for e in manifest["evidence"]} == {
         (i.sha256, i.md5) for i in items}
+
+
+def test_a_supervisor_returns_a_referral_with_what_to_change(client, as_role, agency,
+                                                             make_user):
+    as_role("supervisor")
+    drafter = make_user("agent")
+    case, subject, items = referral_case(drafter)
+    referral = draft(drafter, case, agency, subject, items)
+    services.submit_referral(Identity.for_user(drafter), case, referral)
+    url = _referral_url(case, referral)
+    post_form(client, url, f"{url}/return", {"why-reason": ""})
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).status == "pending_approval"
+    post_form(client, url, f"{url}/return", {"why-reason": "Name the made-up account's IP."})
+    db.session.expire_all()
+    returned = db.session.get(Referral, referral.id)
+    assert returned.status == "draft" and returned.returned_reason == "Name the made-up account's IP."
+    post_form(client, url, f"{url}/withdraw", {"why-reason": "Made-up duplicate"})
+    db.session.expire_all()
+    assert db.session.get(Referral, referral.id).status == "withdrawn"

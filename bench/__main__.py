@@ -11,6 +11,7 @@ from bench.children import BenchError
 from bench.ingest import ingest_checks, run_ingest
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
+from bench.referral_report import referral_report_checks, run_referral_report
 from bench.report import Check, heading, print_checks
 from bench.uploads import run_uploads, upload_checks
 
@@ -46,6 +47,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--upload-rate", type=float, default=25,
                         help="MiB/s at which each upload's body arrives (default 25, about "
                              "200 Mbit/s; 0: as fast as the disk gives it)")
+    parser.add_argument("--skip-referral-report", action="store_true",
+                        help="skip part E (the referral report PDF, 10 subjects, 200 items)")
     return parser.parse_args(argv)
 
 
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             checks += upload_checks(run_uploads(options.upload_mib, options.upload_rate))
         except BenchError as error:
             checks.append(Check("the concurrent upload benchmark runs", str(error), False))
+    if not options.skip_referral_report:
+        checks += referral_report_checks(run_referral_report())
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from referrals.cases.models import Case, Escalation, Identifier, ReportedContent, Subject
 from referrals.cases.rules import CATEGORIES, SOURCES
 from referrals.core.clock import now
-from referrals.core.errors import InvalidInput
+from referrals.core.errors import DomainError, InvalidInput
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
 from referrals.ncmec.models import NcmecReport
-from referrals.ncmec.xml import (Account, FileValues, ReportValues, build_file_details,
-                                 build_report, validate)
+from referrals.ncmec.xml import (Account, FileValues, ReportInvalid, ReportValues,
+                                 build_file_details, build_report, validate)
 
 # Case category → NCMEC incident type (the XSD's enumeration). Other categories are not
 # CyberTipline matters and are refused by name.
@@ -189,3 +189,15 @@ def checked_report(case: Case, items: list[EvidenceItem],
     for review in file_reviews(items):
         validate(build_file_details(file_values(review, 1, "pending")), at)
     return report
+
+
+def report_problems(case: Case, items: list[EvidenceItem],
+                    exclude: int | None = None) -> list[tuple[str, str]]:
+    """Every reason the report could not be sent now, for a page to list (none: it can)."""
+    try:
+        checked_report(case, items, exclude_report=exclude)
+    except ReportInvalid as error:
+        return error.problems
+    except DomainError as error:
+        return [("case", error.message)]
+    return []

@@ -12,16 +12,15 @@ from referrals.audit.services import record_view
 from referrals.cases.services import get_case
 from referrals.core.acting import act
 from referrals.core.clock import now
-from referrals.core.errors import DomainError
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.ncmec import services
 from referrals.ncmec.policies import ncmec_policy
 from referrals.ncmec.reading import (case_evidence, checked_report, file_reviews,
-                                     settings as ncmec_settings)
+                                     report_problems, settings as ncmec_settings)
 from referrals.ncmec.sandbox import SANDBOX_PREFIX
-from referrals.ncmec.xml import ReportInvalid, to_xml
+from referrals.ncmec.xml import to_xml
 
 bp = staff_blueprint("ncmec", __name__, url_prefix="/cases/<reference>/ncmec")
 
@@ -48,16 +47,6 @@ def _case(reference: str):
     return case
 
 
-def _problems(case, items, exclude=None) -> list[tuple[str, str]]:
-    try:
-        checked_report(case, items, exclude_report=exclude)
-    except ReportInvalid as error:
-        return error.problems
-    except DomainError as error:
-        return [("case", error.message)]
-    return []
-
-
 def _endpoint() -> tuple[str, bool]:
     url = ncmec_settings().ncmec_base_url
     return url, SANDBOX_PREFIX in url
@@ -73,7 +62,7 @@ def index(reference: str):
     form.evidence_ids.data = [i.id for i in items]
     page = render_template(
         "ncmec/index.html", case=case, reports=services.reports_for_case(case),
-        reviews=file_reviews(items), problems=_problems(case, items), form=form,
+        reviews=file_reviews(items), problems=report_problems(case, items), form=form,
         can_draft=ncmec_policy.can(identity, "draft", case), labels=STATUS_LABELS,
         status_of=services.effective_status, remote_id_of=services.remote_report_id,
         endpoint=_endpoint())
@@ -102,7 +91,7 @@ def detail(reference: str, report_id: int):
     report = services.get_report(case, report_id)
     items = services.report_items(report)
     status = services.effective_status(report)
-    problems = _problems(case, items, exclude=report.id) if status in ("draft", "confirmed") \
+    problems = report_problems(case, items, exclude=report.id) if status in ("draft", "confirmed") \
         else []
     xml = ""
     if status in ("draft", "confirmed") and not problems:

@@ -276,19 +276,6 @@ def _bounded_int(env, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _positive_int(env, name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1")
-    return value
-
-
 def _lockout_release(raw: str | None) -> timedelta | None:
     if raw is None or raw.strip() in ("", "0", "off"):
         return None
@@ -419,7 +406,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         phone_region=env.get("REFERRALS_PHONE_REGION", "US").upper(),
         legal_time_zone=env.get("REFERRALS_LEGAL_TIME_ZONE", "America/Los_Angeles"),
         connector=env.get("REFERRALS_CONNECTOR", "referrals.connector.demo:DemoConnector"),
-        retention_days=_positive_int(env, "REFERRALS_RETENTION_DAYS", 730),
+        retention_days=_bounded_int(env, "REFERRALS_RETENTION_DAYS", 730, 1, 36500),
         preservation_action_hours=_bounded_int(env, "REFERRALS_PRESERVATION_ACTION_HOURS", 24,
                                                1, 24 * 14),
         hold_reminder_days=_day_list(env.get("REFERRALS_HOLD_REMINDER_DAYS", "14,7")),

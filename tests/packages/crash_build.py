@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import os
 import sys
+import time
+from dataclasses import replace
 
 from flask_migrate import upgrade
 
@@ -26,12 +28,27 @@ from referrals.packages import services
 from referrals.packages.services import build_case_package
 
 _build_package = services.build_package
+WRITING_PAUSE = 0.5  # seconds; the test kills within it
+ANNOUNCED: list[bool] = []
 
 
-def _announced(*args, **kwargs):
-    """The real builder, after saying that the file is being written now."""
-    print("writing", flush=True)
-    return _build_package(*args, **kwargs)
+def _announced(contents, *args, **kwargs):
+    """The real builder, saying "writing" once the package file exists and its first bytes
+    are on the way, then pausing there (as a slow disk would), so that a kill the test sends
+    in that window lands while the file is being written, whatever the machine's load."""
+    files = [replace(item, chunks=_paused_after_first(item.chunks)) for item in contents.files]
+    return _build_package(replace(contents, files=files), *args, **kwargs)
+
+
+def _paused_after_first(chunks):
+    def paused():
+        for chunk in chunks():
+            yield chunk
+            if not ANNOUNCED:  # once per build, after the package's first bytes
+                ANNOUNCED.append(True)
+                print("writing", flush=True)
+                time.sleep(WRITING_PAUSE)
+    return paused
 
 
 services.build_package = _announced

@@ -10,7 +10,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from referrals.core.jobs import JobQueue
+from referrals.job_queue import JobQueue
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -33,7 +33,7 @@ from sqlalchemy import JSON, Index, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referrals.core.clock import as_utc, now
-from referrals.core.jobs import Job
+from referrals.job_queue import Job
 from referrals.core.transaction import commit, on_commit, rollback
 from referrals.core.types import UTCDateTime
 from referrals.extensions import db, jobs

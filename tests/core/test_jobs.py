@@ -17,7 +17,7 @@ from sqlalchemy import select
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import verify_chain
 from referrals.audit.heartbeat import record_heartbeat
-from referrals.core.jobs import EXTENSION
+from referrals.job_queue import EXTENSION
 from referrals.extensions import db, jobs
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
 

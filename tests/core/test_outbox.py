@@ -18,7 +18,7 @@ from referrals.audit.models import AuditEvent
 from referrals.core import outbox
 from referrals.core.clock import now
 from referrals.audit.heartbeat import record_heartbeat
-from referrals.core.jobs import Job
+from referrals.job_queue import Job
 from referrals.core.outbox import OutboxEntry, deliver
 from referrals.core.progress import report_progress, start_progress
 from referrals.core.transaction import commit, rollback

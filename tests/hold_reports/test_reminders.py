@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.core.identity import system_identity
-from referrals.core.jobs import EXTENSION
+from referrals.job_queue import EXTENSION
 from referrals.core.transaction import unit_of_work
 from referrals.extensions import db
 from referrals.holds.models import HoldEvent, HoldReminder, PreservationHold

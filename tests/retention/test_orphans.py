@@ -84,7 +84,7 @@ def test_the_cli_counts_then_removes(app, store):
 
 
 def test_the_daily_job_is_scheduled_after_the_purge(app, store):
-    from referrals.core.jobs import EXTENSION
+    from referrals.job_queue import EXTENSION
     from referrals.retention.jobs import remove_orphan_files_job
 
     old = orphan(store, b"bytes of a third synthetic failed upload\n", 2 * DAY)

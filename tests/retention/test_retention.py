@@ -369,7 +369,7 @@ def test_the_cli_names_what_it_keeps_because_it_is_held(app, later):
 
 
 def test_the_daily_job_purges_and_is_scheduled_daily(app, later, store):
-    from referrals.core.jobs import EXTENSION
+    from referrals.job_queue import EXTENSION
     from referrals.retention.jobs import purge_retention_job
 
     case, item = _case_with_item()

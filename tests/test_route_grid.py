@@ -40,6 +40,7 @@ import pytest
 from flask import url_for
 
 from referrals.core.identity import Identity, system_identity
+from referrals.tokens.services import create_token
 from tests import factories
 from tests.conftest import Client, SignIn, csrf_from
 
@@ -286,7 +287,6 @@ class Samples:
         return self._once("item", make).id
 
     def token_id(self):
-        from referrals.tokens.services import create_token
 
         return self._once("token", lambda: create_token(
             SYSTEM, factories.make_user("agent"), scopes=["cases:read"], name="grid sample")[0]).id

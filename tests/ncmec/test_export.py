@@ -11,6 +11,7 @@ from xml.etree.ElementTree import fromstring
 import pytest
 
 from referrals.core.clock import now
+from referrals.demo.cases import seed_sample_cases
 from referrals.ncmec import xml as ncmec_xml
 from referrals.ncmec.reading import case_evidence, checked_report, file_reviews, file_values
 from referrals.ncmec.xml import (Account, ReportInvalid, build_file_details, build_report,
@@ -143,7 +144,6 @@ def test_the_demo_cases_export_valid_xml(app, agent):
     from sqlalchemy import select
 
     from referrals.cases.models import Case
-    from referrals.demo.cases import seed_sample_cases
     from referrals.extensions import db
     from referrals.ncmec.reading import INCIDENT_TYPES
 

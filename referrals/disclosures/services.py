@@ -56,12 +56,14 @@ def record_disclosure(
     request_id: int | None = None,
     case_id: int | None = None,
     package_sha256: str | None = None,
+    custody_purpose: str | None = None,
 ) -> Disclosure:
     """Record that ``items`` (and what the record names) left for ``agency`` now, released by
     ``actor``; a "disclosed" custody event on every item and one audit event with the record.
 
     ``collector_ids`` adds people who collected for the disclosure beyond the items' own
-    collectors (a request's recorded collector)."""
+    collectors (a request's recorded collector). ``custody_purpose`` says how the items left,
+    before the record's number, on their custody events (e.g. the CyberTipline report id)."""
     if kind not in DISCLOSURE_KINDS:
         raise InvalidInput(f"There is no kind of disclosure called {kind!r}.", field="kind")
     if approved_by_id is None:
@@ -94,7 +96,8 @@ def record_disclosure(
                for item in dict.fromkeys(items)])
     db.session.add(disclosure)
     db.session.flush()
-    purpose = f"Disclosed to {agency.name} ({agency.country}), disclosure {disclosure.id}"
+    purpose = (f"{custody_purpose.rstrip('.')}; disclosure {disclosure.id}" if custody_purpose
+               else f"Disclosed to {agency.name} ({agency.country}), disclosure {disclosure.id}")
     for item in dict.fromkeys(items):
         record_custody(actor, item, "disclosed", purpose)
     record_event(actor, "disclosure.released", object_type="disclosure", object_id=disclosure.id,

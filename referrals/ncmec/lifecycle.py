@@ -114,7 +114,8 @@ def _finished(call: StepCall) -> StepResult:
     completed = call.remote_ids.get("finished_at")
     hold = services.record_finished(
         ACTOR, call.payload["report"], call.remote_ids["report_id"],
-        datetime.fromisoformat(completed) if completed else now(), file_ids)
+        datetime.fromisoformat(completed) if completed else now(), file_ids,
+        released_by=call.payload.get("released_by"))
     commit()
     return StepResult({"hold": hold})
 

@@ -30,6 +30,8 @@ class NcmecReport(db.Model):
     operation_id: Mapped[int | None] = mapped_column(ForeignKey("remote_operations.id"))
     retract_operation_id: Mapped[int | None] = mapped_column(ForeignKey("remote_operations.id"))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("preservation_holds.id"))
+    # The disclosure record written in the transaction that records the finish.
+    disclosure_id: Mapped[int | None] = mapped_column(ForeignKey("disclosures.id"))
     drafted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     drafted_by_label: Mapped[str] = mapped_column(String(255))
     drafted_at: Mapped[datetime] = mapped_column(UTCDateTime)

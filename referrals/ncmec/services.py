@@ -11,15 +11,18 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
+from referrals.accounts.models import User
+from referrals.agencies.models import Agency
 from referrals.audit.services import record_event
 from referrals.cases.models import Case, Identifier, Subject
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import Identity
 from referrals.core.two_person import APPROVE, RELEASE, Participants, second_person_refusal
-from referrals.disclosures.services import collectors
+from referrals.disclosures.models import Disclosure
+from referrals.disclosures.services import Subject as DisclosedSubject
+from referrals.disclosures.services import collectors, record_disclosure
 from referrals.evidence.models import EvidenceItem
-from referrals.evidence.services import record_custody
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.services import place_ncmec_hold
@@ -33,6 +36,10 @@ from referrals.remote.operations import start_operation
 
 SUBMIT_KIND = "ncmec.report"
 RETRACT_KIND = "ncmec.retract"
+# The legal basis every CyberTipline report's disclosure record names.
+LEGAL_BASIS = ("18 U.S.C. 2258A: report of apparent child sexual abuse material to NCMEC's "
+               "CyberTipline")
+NCMEC_NAME = "National Center for Missing & Exploited Children (CyberTipline)"
 
 
 class ReportRefused(DomainError):
@@ -204,7 +211,7 @@ def submit_report(actor: Identity, case: Case, report: NcmecReport) -> RemoteOpe
     operation = start_operation(
         actor, SUBMIT_KIND, key=f"ncmec:{report.id}:{report.attempts}",
         payload={"report": report.id, "case": case.reference, "report_xml": xml,
-                 "files": _file_arguments(items)},
+                 "files": _file_arguments(items), "released_by": actor.user_id},
         object_type="ncmec_report", object_id=report.id)
     report.operation_id, report.status, report.submitted_at = operation.id, "submitting", now()
     db.session.flush()
@@ -266,10 +273,53 @@ def _held_identifiers(case: Case) -> list[tuple[str, str]]:
         .order_by(Identifier.id)))
 
 
+def ncmec_agency(actor: Identity) -> Agency:
+    """NCMEC as the registry names it (the first agency of kind ``ncmec``); a registry without
+    one gets it now, audited, so that every report's disclosure record has its recipient."""
+    agency = db.session.scalar(select(Agency).where(Agency.kind == "ncmec")
+                               .order_by(Agency.id).limit(1))
+    if agency is not None:
+        return agency
+    agency = Agency(name=NCMEC_NAME, kind="ncmec", country="US", status="verified",
+                    legal_entity="us", notes="Added when the first CyberTipline report was "
+                    "finished.", created_at=now())
+    db.session.add(agency)
+    db.session.flush()
+    record_event(actor, "agency.created", object_type="agency", object_id=agency.id,
+                 agency_id=agency.id, after={"name": agency.name, "kind": "ncmec",
+                                             "country": "US", "status": "verified"})
+    return agency
+
+
+def _releaser(report: NcmecReport, released_by: int | None) -> Identity:
+    """Who released the report: the person who pressed send (kept in the operation's
+    payload); for a send started before that was kept, the person who confirmed it."""
+    user = db.session.get(User, released_by or report.confirmed_by_id)
+    if user is None:
+        raise DomainError(f"CyberTipline report #{report.id} has no person who released it.")
+    return Identity.for_user(user)
+
+
+def _reported_subjects(case: Case) -> list[DisclosedSubject]:
+    rows = db.session.execute(
+        select(Identifier.kind, Identifier.normalized).join(Subject)
+        .where(Identifier.case_id == case.id, Subject.role != "victim")
+        .order_by(Identifier.id))
+    return [DisclosedSubject(kind=kind, identifier=value) for kind, value in rows]
+
+
+def disclosure_of(report: NcmecReport) -> Disclosure | None:
+    return db.session.get(Disclosure, report.disclosure_id) if report.disclosure_id else None
+
+
 def record_finished(actor: Identity, report_pk: int, remote_id: str,
-                    completed_at: datetime, file_ids: dict[str, str]) -> str | None:
-    """NCMEC finished the report: status, custody of each file sent, and the one-year
-    preservation hold (18 U.S.C. 2258A(h)), once. Returns the hold's reference."""
+                    completed_at: datetime, file_ids: dict[str, str],
+                    released_by: int | None = None) -> str | None:
+    """NCMEC finished the report: status, the disclosure record (kind ``ncmec_report``: the
+    files with their hashes, the reported accounts, 18 U.S.C. 2258A, who drafted, confirmed
+    and sent it) with each file's "disclosed" custody event, and the one-year preservation
+    hold (18 U.S.C. 2258A(h)); all in one transaction, once: a resumed job finds the report
+    finished and records nothing again. Returns the hold's reference."""
     ncmec_policy.require(actor, "record")
     report, case = _load(report_pk)
     if report.status == "finished":
@@ -277,13 +327,15 @@ def record_finished(actor: Identity, report_pk: int, remote_id: str,
         return hold.reference if hold else None
     report.status, report.finished_at = "finished", completed_at
     report.remote_report_id = remote_id
-    for item in report_items(report):
-        record_custody(actor, item, "disclosed",
-                       f"Sent to NCMEC in CyberTipline report {remote_id} "
-                       f"(file id {file_ids.get(str(item.id), 'unknown')})")
-        record_event(actor, "evidence.disclosed", object_type="evidence", object_id=item.id,
-                     after={"sha256": item.sha256, "to": "NCMEC CyberTipline",
-                            "report_id": remote_id})
+    items = report_items(report)
+    disclosure = record_disclosure(
+        _releaser(report, released_by), kind="ncmec_report", agency=ncmec_agency(actor),
+        legal_basis=f"{LEGAL_BASIS}; CyberTipline report {remote_id}",
+        data_categories={i.data_category for i in items if i.data_category},
+        subjects=_reported_subjects(case), items=items,
+        prepared_by_id=report.drafted_by_id, approved_by_id=report.confirmed_by_id,
+        case_id=case.id, custody_purpose=f"Sent to NCMEC in CyberTipline report {remote_id}")
+    report.disclosure_id = disclosure.id
     held = _held_identifiers(case)
     hold = None
     if held:
@@ -291,7 +343,8 @@ def record_finished(actor: Identity, report_pk: int, remote_id: str,
         report.hold_id = hold.id
     db.session.flush()
     _audit(actor, "ncmec.report_finished", report, case, completed_at=completed_at.isoformat(),
-           hold=hold.reference if hold else None, file_ids=file_ids)
+           hold=hold.reference if hold else None, file_ids=file_ids,
+           disclosure=disclosure.id)
     return hold.reference if hold else None
 
 

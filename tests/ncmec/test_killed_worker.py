@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from referrals.core.identity import Identity
 from referrals.core.transaction import unit_of_work
+from referrals.disclosures.models import Disclosure
 from referrals.demo.cases import synthetic_png
 from referrals.evidence.services import add_evidence, record_custody
 from referrals.extensions import db
@@ -122,6 +124,11 @@ def test_a_killed_worker_resumes_at_finish_and_finishes_once(app, settings, tmp_
                 counts = sandbox_server.state.counts
                 assert (counts["submit"], counts["upload"], counts["fileinfo"],
                         counts["finish"]) == (1, 2, 2, 1)
+                disclosures = db.session.scalars(select(Disclosure).where(
+                    Disclosure.case_id == report.case_id)).all()
+                assert [d.kind for d in disclosures] == ["ncmec_report"]
+                assert disclosures[0].id == report.disclosure_id
+                assert len(disclosures[0].items) == 2
                 db.session.remove()
                 db.engine.dispose()
         finally:

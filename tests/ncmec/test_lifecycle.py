@@ -18,6 +18,7 @@ from referrals.core.clock import now
 from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
 from referrals.core.transaction import commit
+from referrals.disclosures.models import Disclosure
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.ncmec import services
@@ -48,6 +49,14 @@ def _confirmed(people, *, case=None, files=2):
         services.confirm_report(drafter, case, report)
     services.confirm_report(confirmer, case, report)
     return case, report
+
+
+def _only_disclosure(report: NcmecReport) -> Disclosure:
+    disclosures = db.session.scalars(select(Disclosure).where(
+        Disclosure.case_id == report.case_id, Disclosure.kind == "ncmec_report")).all()
+    assert len(disclosures) == 1
+    assert report.disclosure_id == disclosures[0].id
+    return disclosures[0]
 
 
 def _reload(report_id: int) -> NcmecReport:
@@ -84,6 +93,23 @@ def test_the_whole_lifecycle_over_http(app, sandbox, people):
     assert hold.kind == "ncmec_report" and hold.external_reference == report.remote_report_id
     assert hold.expires_at > now() + timedelta(days=364)
     assert verify_chain().ok
+    # The disclosure record, written with the finish.
+    disclosure = _only_disclosure(report)
+    assert disclosure.kind == "ncmec_report" and disclosure.case_id == case.id
+    assert disclosure.agency.kind == "ncmec" and disclosure.recipient_country == "US"
+    assert disclosure.legal_basis.startswith("18 U.S.C. 2258A")
+    assert report.remote_report_id in disclosure.legal_basis
+    items = services.report_items(report)
+    assert {(i.evidence_id, i.sha256) for i in disclosure.items} == {
+        (i.id, i.sha256) for i in items}
+    assert ("platform_user_id", hold.identifiers[0].value.lower()) in {
+        (s.kind, s.identifier.lower()) for s in disclosure.subjects}
+    assert disclosure.prepared_by_id == people[0].user_id
+    assert disclosure.approved_by_id == people[1].user_id
+    assert disclosure.disclosed_by_id == people[1].user_id  # who pressed send
+    for item in items:
+        disclosed = [e for e in item.custody_events if e.action == "disclosed"]
+        assert len(disclosed) == 1 and report.remote_report_id in disclosed[0].purpose
 
     # A later report about the same account lists the earlier one.
     later = grooming_case(identifiers=[(i.kind, i.value) for i in hold.identifiers
@@ -144,6 +170,40 @@ def test_a_worker_killed_between_upload_and_finish_resumes_and_finishes_once(
         PreservationHold.external_reference == report.remote_report_id)).all()
     assert len(holds) == 1
     assert db.session.get(RemoteOperation, operation_id).state == "done"
+    assert len(_only_disclosure(report).items) == 2
+
+
+def test_a_worker_killed_after_the_finish_was_recorded_writes_one_disclosure(
+        app, sandbox, people, monkeypatch, frozen):
+    """The finish's records commit together; a worker that dies before the step is marked
+    done runs the step again, finds the report finished and records nothing twice."""
+    case, report = _confirmed(people)
+    real = operations._event
+    died = []
+
+    def dies_after_finished(kind, action, operation, step=None, **after):
+        if action == "remote.step_done" and step.name == "finished" and not died:
+            died.append(step.position)
+            raise RuntimeError("the worker died here (synthetic)")
+        return real(kind, action, operation, step, **after)
+
+    monkeypatch.setattr(operations, "_event", dies_after_finished)
+    start = frozen(now())
+    operation_id = services.submit_report(people[1], case, report).id
+    commit()
+    report = _reload(report.id)
+    assert died and report.status == "finished"
+    assert db.session.get(RemoteOperation, operation_id).state != "done"
+    first = _only_disclosure(report)
+    lease = app.config["REFERRALS_SETTINGS"].outbox_lease_seconds
+    frozen(start + timedelta(seconds=lease + 60))
+    assert outbox.sweep()
+    report = _reload(report.id)
+    assert db.session.get(RemoteOperation, operation_id).state == "done"
+    assert _only_disclosure(report).id == first.id
+    for item in services.report_items(report):
+        assert [e.action for e in item.custody_events].count("disclosed") == 1
+    assert sandbox.counts.get("finish") == 1
 
 
 def test_a_submit_whose_answer_was_lost_is_not_sent_again(app, sandbox, people):

@@ -28,6 +28,7 @@ from referrals.core.errors import register_error_handlers
 from referrals.core.guards import init_guards
 from referrals.core.headers import init_headers
 from referrals.core.inputs import init_inputs
+from referrals.core.leases import periodic_guard
 from referrals.core.signing import SigningKeyError, init_signing
 from referrals.core.transaction import finish, unit_of_work
 from referrals.accounts.sessions import init_sessions
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
-    jobs.init_app(app, unit_of_work)
+    jobs.init_app(app, unit_of_work, periodic_guard)
     api.init_app(app)
 
     init_headers(app)

@@ -124,6 +124,12 @@ def exclusive(name: str, ttl: timedelta = DEFAULT_TTL, period: str | None = None
             release(name, holder)
 
 
+def periodic_lease(name: str) -> str:
+    """The lease a periodic job ``name`` runs under (a command that does the same work by hand
+    takes it too, so that the two never overlap)."""
+    return f"periodic:{name}"
+
+
 @contextmanager
 def periodic_run(name: str, schedule: Callable[[datetime], bool],
                  ttl: timedelta = DEFAULT_TTL, moment: datetime | None = None) -> Iterator[bool]:
@@ -131,7 +137,7 @@ def periodic_run(name: str, schedule: Callable[[datetime], bool],
     only the first worker to ask for that minute gets it."""
     due = last_due(schedule, (moment or now()).replace(tzinfo=None))
     period = due.strftime("%Y-%m-%dT%H:%M") if due else None
-    with exclusive(f"periodic:{name}", ttl, period) as mine:
+    with exclusive(periodic_lease(name), ttl, period) as mine:
         if not mine:
             log.info("periodic job %s (due %s) is run by another worker; skipped", name, period)
         yield mine

@@ -6,7 +6,9 @@ import click
 from flask.cli import AppGroup
 
 from referrals.core.identity import system_identity
+from referrals.core.leases import exclusive, periodic_lease
 from referrals.core.transaction import unit_of_work
+from referrals.retention.jobs import purge_retention_job, remove_orphan_files_job
 from referrals.retention.orphans import remove_orphans
 from referrals.retention.services import purge_due
 
@@ -23,8 +25,12 @@ def retention_run(dry_run: bool):
     if dry_run:  # writes nothing, and nothing is committed
         report = purge_due(actor=actor, dry_run=True)
     else:
-        with unit_of_work():
-            report = purge_due(actor=actor)
+        with exclusive(periodic_lease(purge_retention_job.name)) as mine:
+            if not mine:
+                raise click.ClickException("A worker is running the retention purge right now; "
+                                           "run this again when it has finished.")
+            with unit_of_work():
+                report = purge_due(actor=actor)
     verb = "would purge" if dry_run else "purged"
     click.echo(f"Retention of {report.retention_days} days, as of "
                f"{report.at:%Y-%m-%d %H:%M} UTC{' (dry run: nothing changed)' if dry_run else ''}.")
@@ -52,8 +58,13 @@ def retention_run(dry_run: bool):
 def retention_orphans(dry_run: bool):
     """Remove stored files that no row names, a day or more old (the worker does this
     daily): what failed uploads and interrupted writes left behind."""
-    with unit_of_work():
-        report = remove_orphans(actor=system_identity("cli:retention orphans"), dry_run=dry_run)
+    with exclusive(periodic_lease(remove_orphan_files_job.name)) as mine:
+        if not mine:
+            raise click.ClickException("A worker is removing orphan files right now; run this "
+                                       "again when it has finished.")
+        with unit_of_work():
+            report = remove_orphans(actor=system_identity("cli:retention orphans"),
+                                    dry_run=dry_run)
     verb = "would be removed" if dry_run else "removed"
     click.echo(f"{report.files} stored file(s) that no row names and {report.unfinished} "
                f"unfinished write(s), {report.bytes:,} bytes, {verb}.")

@@ -12,7 +12,9 @@ from referrals.core import leases
 from referrals.core.leases import Lease, acquire, exclusive, last_due, periodic_run, release
 from referrals.core.transaction import unit_of_work
 from referrals.extensions import db
+from referrals.holds.reminders import sweep_holds
 from referrals.job_queue import BoundQueue, Job
+from referrals.retention.jobs import purge_retention_job, remove_orphan_files_job
 from tests.separate_databases import app_for, separate_database
 
 MOMENT = datetime(2026, 3, 3, 10, 37, 12, tzinfo=UTC)
@@ -120,3 +122,21 @@ def test_workers_racing_for_one_due_time_run_it_once(settings, tmp_path):
             assert row.holder is None and row.last_period == "2026-03-03T10:37"
             db.session.remove()
             db.engine.dispose()
+
+
+def test_a_sweep_run_by_hand_waits_for_the_workers_run(app):
+    """``retention run``, ``retention orphans`` and ``holds sweep`` take the worker's lease:
+    while a worker holds it they refuse, in words, and change nothing."""
+    runner = app.test_cli_runner()
+    for job, command, words in ((purge_retention_job, ["retention", "run"], "retention purge"),
+                                (remove_orphan_files_job, ["retention", "orphans"], "orphan"),
+                                (sweep_holds, ["holds", "sweep"], "hold sweep")):
+        with app.app_context():
+            assert acquire(leases.periodic_lease(job.name), "a-worker")
+        result = runner.invoke(args=command)
+        assert result.exit_code == 1, result.output
+        assert words in result.output and "right now" in result.output
+        with app.app_context():
+            release(leases.periodic_lease(job.name), "a-worker")
+        result = runner.invoke(args=command)
+        assert result.exit_code == 0, result.output

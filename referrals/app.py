@@ -22,6 +22,8 @@ from referrals.audit import cli as audit_cli
 from referrals.audit.staff_views import bp as audit_bp
 from referrals.cases import api as cases_api
 from referrals.cases.staff_views import bp as cases_bp
+from referrals.compliance import cli as transparency_cli
+from referrals.compliance.staff_views import bp as compliance_bp
 from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
 from referrals.core.errors import register_error_handlers
@@ -172,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(portal_holds_bp)
     app.register_blueprint(ncmec_bp)
     app.register_blueprint(outbound_bp)
+    app.register_blueprint(compliance_bp)
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
     app.register_blueprint(package_staff.bp)
     app.register_blueprint(package_portal.bp)
@@ -189,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
                   work_cli, ncmec_cli, packages_cli):
         app.cli.add_command(group.cli)
+    app.cli.add_command(transparency_cli.cli)
 
     register_filters(app)
     return app

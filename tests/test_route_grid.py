@@ -177,6 +177,10 @@ EXPECTED: dict[str, dict[str, int]] = {
     "hold_reports.letter":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # the letter in the portal: officers, for a hold on their own request
     "portal_holds.letter":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    # compliance review (issue 15): the transparency report, read by compliance and supervisors
+    "compliance.transparency":              {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "compliance.transparency_pdf":          {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "compliance.transparency_csv":          {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
     "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -446,6 +450,14 @@ class Samples:
                                   summary="Grid sample summary", legal_basis="us_2702b8")
 
         return self._once("referral", make).id
+
+    # compliance review
+
+    def period(self):
+        return "2026-H2"
+
+    def table(self):
+        return "requests_by_country"
 
     def reference(self):
         if self.blueprint in {"holds", "holds_api"}:

@@ -1,15 +1,15 @@
 """Leases: one worker at a time for a periodic sweep, once per due time, across machines
 
-Revision ID: 0013_leases
-Revises: 0012_referral_packages
+Revision ID: 0014_leases
+Revises: 0013_ncmec_disclosure
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013_leases'
-down_revision = '0012_referral_packages'
+revision = '0014_leases'
+down_revision = '0013_ncmec_disclosure'
 branch_labels = None
 depends_on = None
 

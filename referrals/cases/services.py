@@ -20,6 +20,7 @@ from referrals.cases.policies import case_policy
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import Identity
+from referrals.core.timefmt import format_instant
 from referrals.extensions import db
 
 NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)  # sorts last in the queue
@@ -272,7 +273,7 @@ def set_due(actor: Identity, case: Case, due_at: datetime | None) -> Case:
     case.due_at = due_at
     case.updated_at = now()
     _refresh_queue_due(case)
-    add_case_event(case, actor, "due", f"Due date set to {due_at:%Y-%m-%d %H:%M} UTC." if due_at
+    add_case_event(case, actor, "due", f"Due date set to {format_instant(due_at)}." if due_at
               else "Due date removed.")
     record_event(actor, "case.due_changed", object_type="case", object_id=case.reference,
                  before=before, after=_snapshot(case))

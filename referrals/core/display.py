@@ -4,37 +4,34 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_login import current_user
 
 from referrals.core.clock import as_utc
+from referrals.core.timefmt import format_day, format_instant, zone_named
+
+
+def viewer_zone_name() -> str:
+    """The signed-in person's zone (their profile's ``time_zone``), UTC when none is known
+    or the name is not one the zone database knows."""
+    return zone_named(getattr(current_user, "time_zone", None)).key
 
 
 def viewer_zone() -> ZoneInfo:
-    name = getattr(current_user, "time_zone", None) or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return ZoneInfo(viewer_zone_name())
 
 
 def format_time(value: datetime | None, with_seconds: bool = False) -> str:
-    if value is None:
-        return "—"
-    local = as_utc(value).astimezone(viewer_zone())
-    pattern = "%Y-%m-%d %H:%M:%S %Z" if with_seconds else "%Y-%m-%d %H:%M %Z"
-    return local.strftime(pattern)
+    """``2 Dec 2026 03:14 UTC`` in the viewer's zone: the ``localtime`` filter."""
+    return format_instant(value, viewer_zone_name(), seconds=with_seconds)
 
 
 def zoned_time(value: datetime | None, zone: str) -> str:
-    """``23 June 2026, 10:20 PDT (America/Los_Angeles)``: a legal instant in the zone it is
-    counted in, whoever looks; "—" for no time."""
-    if value is None:
-        return "—"
-    local = as_utc(value).astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%B %Y, %H:%M %Z} ({zone})"
+    """``23 Jun 2026 10:20 PDT (America/Los_Angeles)``: a legal instant in the zone it is
+    counted in, whoever looks, the zone named in full; "—" for no time."""
+    return format_instant(value, zone, name_zone=True)
 
 
 def time_span(value: datetime | None, moment: datetime) -> str:
@@ -80,3 +77,5 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["zoned"] = zoned_time
     app.jinja_env.filters["json_fields"] = json_fields
     app.jinja_env.filters["time_span"] = time_span
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import describe, span
 from referrals.core.display import zoned_time  # noqa: F401 (holds read it from here too)
+from referrals.core.timefmt import format_instant
 from referrals.holds.models import HoldEvent, PreservationHold
 from referrals.holds.rules import HOLD_KINDS, LIVE_STATUSES, STATUSES
 from referrals.vocabulary.entities import legal_zone
@@ -33,11 +34,8 @@ def hold_zone(hold: PreservationHold) -> str:
 
 
 def zoned_short(value: datetime | None, zone: str) -> str:
-    """``23 Jun 2026, 10:20 PDT``: for narrow places that name the zone once nearby."""
-    if value is None:
-        return "—"
-    local = as_utc(value).astimezone(ZoneInfo(zone))
-    return f"{local.day} {local:%b %Y, %H:%M %Z}"
+    """``23 Jun 2026 10:20 PDT``: for narrow places that name the zone once nearby."""
+    return format_instant(value, zone)
 
 
 def zoned_date(value: datetime | None, zone: str) -> str:

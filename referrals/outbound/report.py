@@ -22,6 +22,7 @@ from referrals.cases.rules import CATEGORIES
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity
 from referrals.core.pdf import render_pdf
+from referrals.core.timefmt import format_instant
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
 from referrals.outbound import rules
@@ -38,7 +39,7 @@ CUSTODY_WORDS = {"collected": "collected", "uploaded": "uploaded", "viewed": "vi
 
 
 def _at(value: datetime | None) -> str:
-    return as_utc(value).strftime("%Y-%m-%d %H:%M UTC") if value else ""
+    return format_instant(value) if value else ""
 
 
 def _size(size: int) -> str:

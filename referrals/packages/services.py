@@ -30,6 +30,7 @@ from referrals.core.signing import get_signer
 from referrals.disclosures.models import Disclosure
 from referrals.disclosures.services import record_packaged
 from referrals.core.transaction import commit, on_commit, rollback
+from referrals.core.timefmt import format_instant
 from referrals.evidence.models import EvidenceItem
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
@@ -298,7 +299,7 @@ def _mark_ready(actor, package, built, item_ids, one_time, request, recipients) 
             disclosure.package_sha256 = built.sha256
         tell_agency(request, f"The production is ready for you: package {package.label} can "
                              "be downloaded from this request's page in the portal until "
-                             f"{package.expires_at:%Y-%m-%d %H:%M} UTC.")
+                             f"{format_instant(package.expires_at)}.")
     record_event(actor, "package.ready", object_type="package", object_id=package.label,
                  agency_id=request.agency_id if request else None,
                  after={"sha256": built.sha256, "size": built.size, "items": item_ids,
@@ -407,7 +408,7 @@ def availability(package: EvidencePackage) -> Availability:
     if package.status != "ready" and package.status != "expired":
         return Availability(False, "This package is not ready.")
     if package.status == "expired" or as_utc(package.expires_at) <= now():
-        return Availability(False, f"This package expired on {as_utc(package.expires_at):%Y-%m-%d} "
+        return Availability(False, f"This package expired on {format_instant(package.expires_at)} "
                                    "and can no longer be downloaded. Ask the LER team (a "
                                    "message on the request) to issue it again.")
     if package.downloads_used >= package.download_limit:

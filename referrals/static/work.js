@@ -61,7 +61,7 @@
             if (fresh.indexOf(el.dataset.key) >= 0) { el.classList.add("work-new"); }
           });
         }
-        if (updated) { updated.textContent = "Updated " + new Date().toLocaleTimeString() + "."; }
+        if (updated) { updated.textContent = "Updated " + window.Referrals.formatInstant(new Date(), {seconds: true}) + "."; }
         tick();
         window.setTimeout(refresh, refreshMs);
       })

@@ -88,7 +88,7 @@ def test_the_csv_has_the_same_rows(holds, as_role, client, at_now):
     assert [row[0] for row in rows[1:]] == [holds["in_3"].reference, holds["in_20"].reference]
     first = dict(zip(CSV_COLUMNS, rows[1]))
     assert first["expires_at_utc"] == "2026-03-06T17:00:00+00:00"
-    assert first["expires_legal_time"] == "6 March 2026, 09:00 PST (America/Los_Angeles)"
+    assert first["expires_legal_time"] == "6 Mar 2026 09:00 PST (America/Los_Angeles)"
     assert first["days_left"] == "3"
     assert first["agency"] == "Made-up Metro Police A"
     assert first["owner"] == "owner.report@platform.example"

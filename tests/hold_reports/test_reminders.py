@@ -76,7 +76,7 @@ def test_reminders_at_14_and_7_days_are_sent_once_each(make_hold, preservation_r
 
     body = mailbox.body(mailbox.to(TEAM)[0])
     assert hold.reference in body
-    assert "expires in 14 days, on 23 March 2026, 10:00 PDT (America/Los_Angeles)" in body
+    assert "expires in 14 days, on 23 Mar 2026 10:00 PDT (America/Los_Angeles)" in body
     assert f"https://referrals.example/holds/{hold.reference}" in body
 
     seven = expires - timedelta(days=7) + timedelta(minutes=5)
@@ -335,7 +335,7 @@ def test_an_eu_hold_is_reminded_in_its_own_legal_zone(make_hold, officer_a, team
     hold = make_hold(kind="eu_epoc_pr", expires_at=NOW + timedelta(days=6), request=request)
     run_sweep(NOW)
     body = mailbox.body(mailbox.to(TEAM)[0])
-    assert "on 9 March 2026, 17:00 GMT (Europe/Dublin)" in body
+    assert "on 9 Mar 2026 17:00 GMT (Europe/Dublin)" in body
     [message] = portal_messages(request)
     assert "(Europe/Dublin)" in message.body and "Annex VI" in message.body
     assert hold.reference in message.body

@@ -53,7 +53,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     assert hold.expires_at == datetime(2026, 4, 10, 17, 0, tzinfo=UTC)  # 10:00 PDT
     assert sorted(i.normalized for i in hold.identifiers) == ["made_up_target_one",
                                                               "target.two@example.invalid"]
-    assert "10 April 2026, 10:00 PDT (America/Los_Angeles)" in page
+    assert "10 Apr 2026 10:00 PDT (America/Los_Angeles)" in page
     assert "one renewal of 90 days is available" in page
 
     # 3. With a snapshot from the platform, owned by the hold, each item collected.
@@ -97,7 +97,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     hold = by_reference(hold.reference)
     assert (hold.status, hold.renewals) == ("extended", 1)
     assert hold.expires_at == datetime(2026, 7, 9, 17, 0, tzinfo=UTC)  # 90 days on, 10:00 PDT
-    assert "9 July 2026, 10:00 PDT (America/Los_Angeles)" in page  # the renewal's page shows it
+    assert "9 Jul 2026 10:00 PDT (America/Los_Angeles)" in page  # the renewal's page shows it
     assert "Renewed once on 2 April 2026" in page
 
     # 7. In June, a second renewal is refused in plain words; nothing is stored.
@@ -111,7 +111,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     assert response.status_code == 200
     assert flashes(unescape(response.text)) == [("error", (
         f"{hold.reference} was already renewed once, on 2 April 2026. 18 U.S.C. 2703(f) "
-        "allows one 90-day renewal; to keep the data past 9 July 2026, 10:00 PDT "
+        "allows one 90-day renewal; to keep the data past 9 Jul 2026 10:00 PDT "
         "(America/Los_Angeles), serve legal process (a subpoena, 2703(d) order or search "
         "warrant) before then."))]
     assert request_count() == before

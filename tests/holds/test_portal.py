@@ -25,7 +25,7 @@ def test_the_officer_sees_the_hold_on_the_request_page(preserved, officer_a, new
     assert 'id="preservation"' in page
     assert hold.reference in page and "Active" in page
     assert "Preserved until" in page
-    assert "10 April 2026, 10:00 PDT (America/Los_Angeles)" in page
+    assert "10 Apr 2026 10:00 PDT (America/Los_Angeles)" in page
     assert "Not renewed yet: one renewal of 90 days is available." in page
     # Nothing internal: no owner, no staff history, no snapshot.
     assert "Preservation snapshot" not in page and "Placed on receipt" not in page

@@ -38,7 +38,7 @@ def test_an_epoc_pr_is_extended_once_by_30_days(epoc_pr, agent):
     extend_hold(me(agent), epoc_pr, note="Made-up Annex VI of 19 October")
     assert (epoc_pr.extensions, epoc_pr.status, epoc_pr.expires_at) == (1, "extended",
                                                                          EXTENDED_EXPIRY)
-    assert "26 November 2026, 23:59 GMT (Europe/Dublin)" in epoc_pr.events[-1].body
+    assert "26 Nov 2026 23:59 GMT (Europe/Dublin)" in epoc_pr.events[-1].body
     with pytest.raises(HoldRefused) as refused:
         extend_hold(me(agent), epoc_pr)
     assert refused.value.message == (

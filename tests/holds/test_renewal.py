@@ -33,7 +33,7 @@ def test_a_renewal_request_renews_once_and_a_second_is_refused_plainly(preserved
     hold = hold_of(preserved)
     assert (hold.renewals, hold.status, hold.expires_at) == (1, "extended", SECOND_EXPIRY)
     assert hold.events[-1].kind == "renewed" and renewal.reference in hold.events[-1].body
-    assert "9 July 2026, 10:00 PDT (America/Los_Angeles)" in hold.events[-1].body
+    assert "9 Jul 2026 10:00 PDT (America/Los_Angeles)" in hold.events[-1].body
 
     before = request_count()
     with pytest.raises(HoldRefused) as refused:
@@ -41,7 +41,7 @@ def test_a_renewal_request_renews_once_and_a_second_is_refused_plainly(preserved
     assert refused.value.field == "related_reference" and refused.value.status == 409
     assert refused.value.message == (
         f"{hold.reference} was already renewed once, on 1 April 2026. 18 U.S.C. 2703(f) allows "
-        "one 90-day renewal; to keep the data past 9 July 2026, 10:00 PDT "
+        "one 90-day renewal; to keep the data past 9 Jul 2026 10:00 PDT "
         "(America/Los_Angeles), serve legal process (a subpoena, 2703(d) order or search "
         "warrant) before then.")
     assert request_count() == before
@@ -64,7 +64,7 @@ def test_staff_record_a_renewal_that_came_another_way_and_the_second_is_refused(
 def test_an_ended_or_run_out_hold_cannot_be_renewed(preserved, officer_a, supervisor, frozen):
     hold = hold_of(preserved)
     frozen(datetime(2026, 4, 10, 17, 0, tzinfo=UTC))  # the moment it expires
-    with pytest.raises(HoldRefused, match="expired on 10 April 2026, 10:00 PDT"):
+    with pytest.raises(HoldRefused, match="expired on 10 Apr 2026 10:00 PDT"):
         renew(officer_a, preserved.reference)
     frozen(datetime(2026, 4, 2, 16, 0, tzinfo=UTC))
     release_hold(me(supervisor), hold, "Made-up: the agency withdrew its interest.")

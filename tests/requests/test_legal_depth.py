@@ -89,7 +89,7 @@ def test_a_uk_police_preservation_is_a_voluntary_budapest_hold_in_london(api, fr
     assert "This preservation is voluntary" in text
     assert "article 29(7)" in text and "at least 60 days" in text
     assert "Platform UK Ltd" in text
-    assert "20 December 2026, 10:00 GMT (Europe/London)" in text
+    assert "20 Dec 2026 10:00 GMT (Europe/London)" in text
     assert "under 18 U.S.C. § 2703(f)." not in text
 
 
@@ -172,8 +172,8 @@ def test_an_emergency_epoc_shows_an_internal_target_beside_its_legal_deadline(
     assert target == utc(2026, 10, 25, 6, 30)  # six elapsed hours from receipt
     assert target <= legal
     page = unescape(new_client(agent).get(f"/requests/{body['reference']}").text)
-    assert "25 October 2026, 08:59 GMT (Europe/Dublin)" in page  # legal deadline
-    assert "25 October 2026, 06:30 GMT (Europe/Dublin)" in page  # internal target
+    assert "25 Oct 2026 08:59 GMT (Europe/Dublin)" in page  # legal deadline
+    assert "25 Oct 2026 06:30 GMT (Europe/Dublin)" in page  # internal target
 
 
 def test_a_notified_epoc_tracks_the_enforcing_authoritys_window(api, frozen):
@@ -293,7 +293,7 @@ def test_the_staff_page_shows_when_the_user_notice_falls_due_and_why(api, frozen
     # In force all of 24 October; notice at 00:00 on the 25th, still BST (the clocks go
     # back at 02:00).
     assert ("In force until the end of 24 October 2026; the user notice falls due "
-            "25 October 2026, 00:00 BST (Europe/London)") in page
+            "25 Oct 2026 00:00 BST (Europe/London)") in page
     assert "our reading (internal policy): the end date is the last day the order is in " \
            "force" in page
 
@@ -309,7 +309,7 @@ def test_an_indefinite_order_goes_to_legal_review_and_is_rechecked(api, officer_
     assert stored.nondisclosure_review_due_at == utc(2027, 1, 31, 17, 0)
     browser = new_client(agent)
     queue = unescape(browser.get("/requests/nondisclosure-reviews").text)
-    assert reference in queue and "31 January 2027, 09:00 PST (America/Los_Angeles)" in queue
+    assert reference in queue and "31 Jan 2027 09:00 PST (America/Los_Angeles)" in queue
     assert "2017" in queue  # the DOJ policy the interval follows is cited
     later = utc(2027, 2, 3, 18, 0)  # the review is overdue
     frozen(later)

@@ -176,7 +176,7 @@ def test_the_agency_reads_the_reminder_in_the_portal_and_gets_a_content_free_ema
 
     [message] = portal_messages(preservation_request)
     assert (message.internal, message.from_agency, message.author_id) == (False, False, None)
-    assert f"The preservation {hold.reference} on this request expires on 10 March 2026" in message.body
+    assert f"The preservation {hold.reference} on this request expires on 10 Mar 2026" in message.body
     assert "(America/Los_Angeles), in 7 days" in message.body
     assert "“Preservation renewal” request" in message.body
     assert preservation_request.reference in message.body
@@ -230,7 +230,7 @@ def test_expiry_marks_the_hold_expired_and_tells_everyone(make_hold, preservatio
     assert subjects(mailbox, officer_a.email) == ["An update on your request"]
     assert hold.reference not in mailbox.body(mailbox.to(officer_a.email)[0])
     [message] = portal_messages(preservation_request)
-    assert f"The preservation {hold.reference} on this request expired on 3 March 2026" in message.body
+    assert f"The preservation {hold.reference} on this request expired on 3 Mar 2026" in message.body
 
     again = run_sweep(NOW + timedelta(hours=1))
     assert (again.expired, again.reminded) == ([], [])

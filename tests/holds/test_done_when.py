@@ -67,7 +67,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
     letter = officer.get(f"/portal/holds/{hold.reference}/letter.pdf")
     assert letter.status_code == 200 and letter.mimetype == "application/pdf"
     text = pdf_text(letter.data)
-    assert hold.reference in text and reference in text and "10 April 2026" in text
+    assert hold.reference in text and reference in text and "10 Apr 2026" in text
 
     # 5. Fourteen days before expiry the hourly sweep reminds the team and the agency, once.
     fourteen = datetime(2026, 3, 27, 17, 30, tzinfo=UTC)
@@ -80,7 +80,7 @@ def test_a_portal_preservation_request_becomes_a_hold_renewed_once_then_refused(
         f"Hold {hold.reference} expires in 14 days"]
     keep_signed_in(officer, fourteen)
     portal_page = unescape(officer.get(f"/portal/requests/{reference}").text)
-    assert (f"The preservation {hold.reference} on this request expires on 10 April 2026, "
+    assert (f"The preservation {hold.reference} on this request expires on 10 Apr 2026 "
             "10:00 PDT") in portal_page
     assert report.reminded == []  # the second sweep sent nothing more
 

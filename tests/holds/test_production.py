@@ -44,7 +44,7 @@ def test_an_epoc_pr_is_extended_once_by_30_days(epoc_pr, agent):
     assert refused.value.message == (
         f"{epoc_pr.reference} was already extended once, on 20 October 2026. Regulation (EU) "
         "2023/1543, art. 11(1) allows one 30-day extension; to keep the data past 26 "
-        "November 2026, 23:59 GMT (Europe/Dublin), the issuing authority must confirm a production "
+        "Nov 2026 23:59 GMT (Europe/Dublin), the issuing authority must confirm a production "
         "order (Annex V) before then.")
     with pytest.raises(HoldRefused, match="extended once by 30 days on an Annex VI request"):
         renew_hold(me(agent), epoc_pr, note="Made-up")

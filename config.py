@@ -62,6 +62,9 @@ class Settings:
     oncall_webhook_url: str | None = None
     # How often the staff home asks for its work again (referrals/dashboard), in seconds.
     dashboard_refresh_seconds: int = 15
+    # The share of disclosures drawn for a second review (referrals/disclosures/qa.py), as a
+    # decimal fraction written exactly as it is recorded with each draw.
+    qa_sample_rate: str = "0.1"
     legal_process_max_bytes: int = 25 * 1024 * 1024
     jobs_immediate: bool = False
     # Durable work (referrals/core/outbox.py, referrals/work): a running job that has not
@@ -276,6 +279,21 @@ def _bounded_int(env, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _sample_rate(raw: str | None) -> str:
+    """REFERRALS_QA_SAMPLE_RATE: a decimal fraction above 0 and at most 1, to 4 places."""
+    from decimal import Decimal, InvalidOperation
+
+    text = (raw or "0.1").strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"REFERRALS_QA_SAMPLE_RATE must be a decimal such as 0.1, not {raw!r}") from None
+    if not (value.is_finite() and 0 < value <= 1) or value.as_tuple().exponent < -4:
+        raise ConfigError("REFERRALS_QA_SAMPLE_RATE must be above 0 and at most 1, with at most "
+                          f"4 decimal places (0.1 draws one in ten), not {raw!r}")
+    return str(value)
+
+
 def _lockout_release(raw: str | None) -> timedelta | None:
     if raw is None or raw.strip() in ("", "0", "off"):
         return None
@@ -424,6 +442,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         oncall_webhook_url=env.get("REFERRALS_ONCALL_WEBHOOK_URL") or None,
         dashboard_refresh_seconds=_bounded_int(env, "REFERRALS_DASHBOARD_REFRESH_SECONDS", 15, 1,
                                                3600),
+        qa_sample_rate=_sample_rate(env.get("REFERRALS_QA_SAMPLE_RATE")),
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
         outbox_lease_seconds=_bounded_int(env, "REFERRALS_OUTBOX_LEASE_SECONDS", 600, 1, 86400),

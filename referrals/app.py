@@ -23,6 +23,7 @@ from referrals.audit.staff_views import bp as audit_bp
 from referrals.cases import api as cases_api
 from referrals.cases.staff_views import bp as cases_bp
 from referrals.compliance import cli as transparency_cli
+from referrals.compliance.qa_views import bp as qa_bp
 from referrals.compliance.staff_views import bp as compliance_bp
 from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
@@ -34,6 +35,7 @@ from referrals.core.leases import periodic_guard
 from referrals.core.signing import SigningKeyError, init_signing
 from referrals.core.transaction import finish, unit_of_work
 from referrals.accounts.sessions import init_sessions
+from referrals.dashboard.oversight_views import bp as oversight_bp
 from referrals.dashboard.staff_views import bp as dashboard_bp
 from referrals.demo import cli as demo_cli
 from referrals.evidence import api as evidence_api
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return redirect(url_for("dashboard.index"))
 
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(oversight_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(officers_bp)
     app.register_blueprint(audit_bp)
@@ -175,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ncmec_bp)
     app.register_blueprint(outbound_bp)
     app.register_blueprint(compliance_bp)
+    app.register_blueprint(qa_bp)
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
     app.register_blueprint(package_staff.bp)
     app.register_blueprint(package_portal.bp)

@@ -20,5 +20,6 @@ from referrals.remote.models import RemoteOperation, RemoteStep  # noqa: F401
 from referrals.ncmec.models import NcmecReport  # noqa: F401
 from referrals.disclosures.models import (  # noqa: F401
     DisclosedItem, Disclosure, DisclosureCategory, DisclosureSubject)
+from referrals.disclosures.qa_models import QaDraw, QaFinding, QaSample  # noqa: F401
 from referrals.outbound.models import Referral  # noqa: F401
 from referrals.packages.models import EvidencePackage, PackageDownload  # noqa: F401

@@ -181,6 +181,27 @@ EXPECTED: dict[str, dict[str, int]] = {
     "compliance.transparency":              {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "compliance.transparency_pdf":          {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "compliance.transparency_csv":          {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # the disclosure log: read and exported by compliance and supervisors (a view is audited)
+    "compliance.disclosure_log_page":       {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "compliance.disclosure":                {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "compliance.disclosures_csv":           {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "compliance.disclosures_json":          {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # QA sampling: compliance draws, reviews and records findings (the only things a compliance
+    # reviewer changes anywhere); supervisors assign and close; the assignee or a supervisor
+    # responds; agents read findings to answer the ones assigned to them. The grid posts empty
+    # forms: 422 (what is missing, in words) wherever the role may act
+    "qa.index":                             {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "qa.draw":                              {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 302, ADMIN: 403, OFFICER: 404},
+    "qa.draw_detail":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "qa.sample":                            {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "qa.record_finding":                    {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 422, ADMIN: 403, OFFICER: 404},
+    "qa.mark_reviewed":                     {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 302, ADMIN: 403, OFFICER: 404},
+    "qa.finding":                           {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "qa.assign_finding":                    {ANON: 302, AGENT: 403, SUPER: 422, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "qa.respond_finding":                   {ANON: 302, AGENT: 422, SUPER: 422, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "qa.close_finding":                     {ANON: 302, AGENT: 403, SUPER: 422, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # the supervisor and compliance dashboard
+    "oversight.index":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
     "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -458,6 +479,48 @@ class Samples:
 
     def table(self):
         return "requests_by_country"
+
+    def _disclosure(self):
+        from referrals.core.clock import now
+        from referrals.disclosures.models import Disclosure
+        from referrals.extensions import db
+
+        def make():
+            agency = self._agency()
+            approver = factories.make_user("supervisor")
+            disclosure = Disclosure(
+                kind="production", agency_id=agency.id, recipient_name=agency.name,
+                recipient_country=agency.country, legal_basis="Grid sample legal basis",
+                approved_by_id=approver.id, disclosed_by_id=approver.id, disclosed_at=now())
+            db.session.add(disclosure)
+            db.session.flush()
+            return disclosure
+
+        return self._once("disclosure", make)
+
+    def disclosure_id(self):
+        return self._disclosure().id
+
+    def _qa_draw(self):
+        from referrals.disclosures.qa import draw_sample
+
+        self._disclosure()
+        return self._once("qa_draw", lambda: draw_sample(SYSTEM, "1", seed="grid"))
+
+    def draw_id(self):
+        return self._qa_draw().id
+
+    def sample_id(self):
+        return self._qa_draw().samples[0].id
+
+    def finding_id(self):
+        from referrals.disclosures.qa import record_finding
+
+        def make():
+            reviewer = Identity.for_user(factories.make_user("compliance"))
+            return record_finding(reviewer, self._qa_draw().samples[0], "other", "Grid sample")
+
+        return self._once("qa_finding", make).id
 
     def reference(self):
         if self.blueprint in {"holds", "holds_api"}:

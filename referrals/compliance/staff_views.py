@@ -3,15 +3,18 @@ supervisors read them; nothing here changes a disclosure)."""
 
 from __future__ import annotations
 
-from flask import Response, render_template, request
+from flask import Response, render_template, request, stream_with_context
 
+from referrals.compliance import disclosure_log
 from referrals.compliance import transparency as reports
+from referrals.compliance.forms import DisclosureFilterForm
 from referrals.compliance.policies import READ_ROLES, compliance_policy
 from referrals.compliance.transparency_export import (csv_name, export_pdf, export_table_csv,
                                                       page_values, pdf_name)
 from referrals.core.clock import now
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
+from referrals.core.inputs import int_arg
 
 bp = staff_blueprint("compliance", __name__, url_prefix="/compliance")
 
@@ -62,3 +65,55 @@ def transparency_csv(period: str, table: str):
     response = attachment(text.encode("utf-8-sig"), "text/csv", csv_name(report, table))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     return response
+
+
+# --- the disclosure log --------------------------------------------------------------------
+
+
+def _filter_form() -> DisclosureFilterForm:
+    form = DisclosureFilterForm(request.args)
+    form.agency_id.choices = [("", "Any recipient"), *[
+        (str(agency_id), label) for agency_id, label in disclosure_log.recipients()]]
+    return form
+
+
+@bp.get("/disclosures")
+@roles_required(*READ_ROLES)
+def disclosure_log_page():
+    identity = current_identity()
+    form = _filter_form()
+    filters = form.filters()
+    page = disclosure_log.log_page(identity, filters, before=int_arg("before"))
+    return render_template("compliance/disclosures.html", form=form, page=page,
+                           args=filters.as_args())
+
+
+@bp.get("/disclosures/<int:disclosure_id>")
+@roles_required(*READ_ROLES)
+def disclosure(disclosure_id: int):
+    identity = current_identity()
+    return render_template("compliance/disclosure.html",
+                           record=disclosure_log.open_disclosure(identity, disclosure_id))
+
+
+def _export(fmt: str, mimetype: str):
+    identity = current_identity()
+    filters = _filter_form().filters()
+    chunks = disclosure_log.start_export(identity, filters, fmt)
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="disclosures-{now():%Y%m%d-%H%M%S}.{fmt}"')
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/disclosures.csv")
+@roles_required(*READ_ROLES)
+def disclosures_csv():
+    return _export("csv", "text/csv")
+
+
+@bp.get("/disclosures.json")
+@roles_required(*READ_ROLES)
+def disclosures_json():
+    return _export("json", "application/json")

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 from referrals.audit.services import record_event
-from referrals.compliance.charts import Series, bar_chart
+from referrals.core.charts import Series, bar_chart
 from referrals.compliance.transparency import (LEGAL_TYPES, TABLE_TITLES, TABLES,
                                                TransparencyReport)
 from referrals.core.display import format_time

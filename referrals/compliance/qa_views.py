@@ -1,0 +1,151 @@
+"""QA sampling pages: draws, the samples to review, findings and their way to closure."""
+
+from __future__ import annotations
+
+from flask import current_app, redirect, render_template, request, url_for
+
+from referrals.compliance.forms import (AssignFindingForm, CloseFindingForm, FindingForm,
+                                        RespondFindingForm)
+from referrals.core.acting import act, attempt
+from referrals.core.forms import ConfirmForm
+from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.identity import current_identity
+from referrals.disclosures import qa
+from referrals.disclosures.qa_models import QaDraw
+from referrals.extensions import db
+from referrals.core.errors import NotFound
+
+bp = staff_blueprint("qa", __name__, url_prefix="/compliance/qa")
+QA_ROLES = ("compliance", "supervisor", "agent")
+
+
+def _rate() -> str:
+    return current_app.config["REFERRALS_SETTINGS"].qa_sample_rate
+
+
+@bp.get("/")
+@roles_required(*QA_ROLES)
+def index():
+    identity = current_identity()
+    qa.qa_policy.require(identity, "read")
+    status = request.args.get("status", "open")
+    status = status if status in ("open", "closed", "all") else "open"
+    return render_template("compliance/qa.html", rate=_rate(), draws=qa.recent_draws(),
+                           samples=qa.samples_to_review(), findings=qa.findings(status),
+                           status=status, open_count=qa.open_findings_count(),
+                           can=lambda action: qa.qa_policy.can(identity, action),
+                           draw_form=ConfirmForm())
+
+
+@bp.post("/draw")
+@roles_required("compliance")
+def draw():
+    identity = current_identity()
+    form = ConfirmForm()
+    act(form, qa.draw_sample, identity, _rate(),
+        done=lambda d: f"Drew {d.drawn} of {d.population} disclosures for review (rate {d.rate}).")
+    return redirect(url_for("qa.index"))
+
+
+@bp.get("/draws/<int:draw_id>")
+@roles_required(*QA_ROLES)
+def draw_detail(draw_id: int):
+    identity = current_identity()
+    qa.qa_policy.require(identity, "read")
+    found = db.session.get(QaDraw, draw_id)
+    if found is None:
+        raise NotFound("There is no such draw.")
+    return render_template("compliance/qa_draw.html", draw=found,
+                           recomputed=qa.recompute_draw(found))
+
+
+def _sample_page(sample, finding_form=None, status=200):
+    identity = current_identity()
+    return render_template("compliance/qa_sample.html", sample=sample,
+                           finding_form=finding_form or FindingForm(prefix="finding"),
+                           reviewed_form=ConfirmForm(prefix="reviewed"),
+                           can=lambda action: qa.qa_policy.can(identity, action)), status
+
+
+@bp.get("/samples/<int:sample_id>")
+@roles_required(*QA_ROLES)
+def sample(sample_id: int):
+    return _sample_page(qa.get_sample(current_identity(), sample_id))
+
+
+@bp.post("/samples/<int:sample_id>/findings")
+@roles_required("compliance")
+def record_finding(sample_id: int):
+    identity = current_identity()
+    found = qa.get_sample(identity, sample_id)
+    form = FindingForm(prefix="finding")
+    if form.validate_on_submit():
+        outcome = attempt(qa.record_finding, identity, found, form.category.data,
+                          form.notes.data, form=form)
+        if outcome.ok:
+            return redirect(url_for("qa.finding", finding_id=outcome.value.id))
+    return _sample_page(found, form, 422)
+
+
+@bp.post("/samples/<int:sample_id>/reviewed")
+@roles_required("compliance")
+def mark_reviewed(sample_id: int):
+    identity = current_identity()
+    found = qa.get_sample(identity, sample_id)
+    act(ConfirmForm(prefix="reviewed"), qa.mark_reviewed, identity, found,
+        done="The sample is marked reviewed.")
+    return redirect(url_for("qa.sample", sample_id=found.id))
+
+
+def _finding_page(finding, status=200, **forms):
+    identity = current_identity()
+    assign = forms.get("assign") or AssignFindingForm(prefix="assign")
+    assign.assignee_id.choices = [(str(u.id), u.full_name or u.email) for u in qa.assignable_staff()]
+    return render_template(
+        "compliance/qa_finding.html", finding=finding, assign_form=assign,
+        respond_form=forms.get("respond") or RespondFindingForm(prefix="respond"),
+        close_form=forms.get("close") or CloseFindingForm(prefix="close"),
+        can=lambda action: qa.qa_policy.can(identity, action, finding)), status
+
+
+@bp.get("/findings/<int:finding_id>")
+@roles_required(*QA_ROLES)
+def finding(finding_id: int):
+    return _finding_page(qa.get_finding(current_identity(), finding_id))
+
+
+@bp.post("/findings/<int:finding_id>/assign")
+@roles_required("supervisor")
+def assign_finding(finding_id: int):
+    identity = current_identity()
+    found = qa.get_finding(identity, finding_id)
+    form = AssignFindingForm(prefix="assign")
+    form.assignee_id.choices = [(str(u.id), u.full_name or u.email) for u in qa.assignable_staff()]
+    if form.validate_on_submit():
+        if attempt(qa.assign_finding, identity, found, int(form.assignee_id.data), form=form).ok:
+            return redirect(url_for("qa.finding", finding_id=found.id))
+    return _finding_page(found, 422, assign=form)
+
+
+@bp.post("/findings/<int:finding_id>/respond")
+@roles_required("agent", "supervisor")
+def respond_finding(finding_id: int):
+    identity = current_identity()
+    found = qa.get_finding(identity, finding_id)
+    form = RespondFindingForm(prefix="respond")
+    if form.validate_on_submit():
+        if attempt(qa.respond_to_finding, identity, found, form.response.data, form=form).ok:
+            return redirect(url_for("qa.finding", finding_id=found.id))
+    return _finding_page(found, 422, respond=form)
+
+
+@bp.post("/findings/<int:finding_id>/close")
+@roles_required("supervisor")
+def close_finding(finding_id: int):
+    identity = current_identity()
+    found = qa.get_finding(identity, finding_id)
+    form = CloseFindingForm(prefix="close")
+    if form.validate_on_submit():
+        if attempt(qa.close_finding, identity, found, form.resolution.data, form=form).ok:
+            return redirect(url_for("qa.finding", finding_id=found.id))
+    return _finding_page(found, 422, close=form)

@@ -127,6 +127,15 @@ class Settings:
     package_expiry_days: int = 14
     package_download_limit: int = 5
     package_escrow_recipient: str | None = None
+    # Operations (referrals/operations): the bearer token /metrics answers (off without
+    # one), and the log format ("json" or "text").
+    metrics_token: str | None = None
+    log_format: str = "text"
+    # Several machines (README, "Running on several machines"): production then refuses the
+    # single-machine defaults. storage_shared: the evidence, package and checkpoint
+    # directories are one shared mount that every server sees.
+    cluster: bool = False
+    storage_shared: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -346,6 +355,32 @@ def _public_key_lines(raw: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip())
 
 
+def _cluster_problems(env: dict[str, str]) -> list[str]:
+    """What a production cluster (REFERRALS_CLUSTER=1) cannot run on: each default here
+    works on one machine only."""
+    problems = []
+    if not env.get("REDIS_URL"):
+        problems.append("REFERRALS_CLUSTER is on but REDIS_URL is not set: the job queue would "
+                        "be a SQLite file on each machine, and jobs queued on one would never "
+                        "run on another")
+    if env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://").startswith("memory://"):
+        problems.append("REFERRALS_CLUSTER is on but REFERRALS_RATE_LIMIT_STORAGE is memory://: "
+                        "each server would count sign-in attempts on its own; use redis://…")
+    if not _bool(env.get("REFERRALS_STORAGE_SHARED"), False):
+        problems.append("REFERRALS_CLUSTER is on but REFERRALS_STORAGE_SHARED is not: evidence "
+                        "written on one server would be missing on the others; mount one "
+                        "shared directory as REFERRALS_INSTANCE_PATH's evidence and packages "
+                        "on every server and set REFERRALS_STORAGE_SHARED=1")
+    return problems
+
+
+def _log_format(raw: str | None, production: bool) -> str:
+    value = (raw or ("json" if production else "text")).lower()
+    if value not in ("json", "text"):
+        raise ConfigError("REFERRALS_LOG_FORMAT must be json or text")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
     env = dict(os.environ if environ is None else environ)
     environment = env.get("REFERRALS_ENV", "development")
@@ -409,6 +444,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         if _bool(env.get("REFERRALS_NCMEC_SANDBOX"), False):
             problems.append("REFERRALS_NCMEC_SANDBOX (the made-up CyberTipline for demos and "
                             "tests) cannot be on in production")
+        if _bool(env.get("REFERRALS_CLUSTER"), False):
+            problems.extend(_cluster_problems(env))
         if problems:
             raise ConfigError("Production refuses to start: " + "; ".join(problems) + ".")
 
@@ -484,6 +521,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         ncmec_filing_target_hours=_bounded_int(env, "REFERRALS_NCMEC_FILING_TARGET_HOURS", 24,
                                                1, 24 * 30),
         ncmec_sandbox=_bool(env.get("REFERRALS_NCMEC_SANDBOX"), environment != "production"),
+        metrics_token=env.get("REFERRALS_METRICS_TOKEN") or None,
+        log_format=_log_format(env.get("REFERRALS_LOG_FORMAT"), production),
+        cluster=_bool(env.get("REFERRALS_CLUSTER"), False),
+        storage_shared=_bool(env.get("REFERRALS_STORAGE_SHARED"), False),
     )
     if settings.api_token_days > settings.api_token_max_days:
         raise ConfigError("REFERRALS_API_TOKEN_DAYS cannot be more than "

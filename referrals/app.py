@@ -3,10 +3,9 @@ jobs into one Flask app."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from flask import Flask, jsonify, redirect, url_for
+from flask import Flask, redirect, url_for
 from flask_login import current_user
 from sqlalchemy import event
 
@@ -50,6 +49,9 @@ from referrals.holds.staff_views import bp as holds_bp
 from referrals.ncmec import cli as ncmec_cli
 from referrals.ncmec import sandbox as ncmec_sandbox
 from referrals.ncmec.staff_views import bp as ncmec_bp
+from referrals.operations.health import init_health
+from referrals.operations.logs import init_logs
+from referrals.operations.metrics import init_metrics
 from referrals.outbound.staff_views import bp as outbound_bp
 from referrals.portal.portal_views import bp as portal_bp
 from referrals.packages import api as packages_api
@@ -115,8 +117,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(settings.flask_config())
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     _init_signing(app, settings)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("referrals").setLevel(logging.INFO)
+    init_logs(app)
 
     db.init_app(app)
     if settings.is_sqlite:
@@ -148,9 +149,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         if error is not None:
             finish(ended_normally=False)
 
-    @app.get("/healthz")
-    def health():
-        return jsonify(status="ok")
+    init_health(app)
+    init_metrics(app)
 
     @app.get("/")
     def home():

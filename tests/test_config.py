@@ -266,3 +266,34 @@ def test_a_lock_may_be_set_to_lift_by_itself(production, raw, minutes):
 def test_a_malformed_lock_release_is_refused(production, raw):
     with pytest.raises(ConfigError, match="REFERRALS_LOCKOUT_RELEASE_MINUTES"):
         load_settings({**production, "REFERRALS_LOCKOUT_RELEASE_MINUTES": raw})
+
+
+# --- several machines ---------------------------------------------------------------------
+
+
+def test_a_production_cluster_refuses_each_single_machine_default(production):
+    with pytest.raises(ConfigError) as refused:
+        load_settings({**production, "REFERRALS_CLUSTER": "1"})
+    message = str(refused.value)
+    assert "REDIS_URL is not set" in message
+    assert "REFERRALS_RATE_LIMIT_STORAGE is memory://" in message
+    assert "REFERRALS_STORAGE_SHARED is not" in message
+
+
+def test_a_production_cluster_with_shared_engines_is_accepted(production):
+    settings = load_settings({**production, "REFERRALS_CLUSTER": "1",
+                              "REDIS_URL": "redis://cache.internal:6379/0",
+                              "REFERRALS_RATE_LIMIT_STORAGE": "redis://cache.internal:6379/1",
+                              "REFERRALS_STORAGE_SHARED": "1"})
+    assert settings.cluster and settings.storage_shared
+    assert settings.log_format == "json", "production logs JSON unless told otherwise"
+
+
+def test_one_production_machine_may_keep_the_single_machine_defaults(production):
+    assert not load_settings(production).cluster
+
+
+def test_the_log_format_is_json_or_text(production):
+    assert load_settings({**production, "REFERRALS_LOG_FORMAT": "text"}).log_format == "text"
+    with pytest.raises(ConfigError, match="REFERRALS_LOG_FORMAT"):
+        load_settings({**production, "REFERRALS_LOG_FORMAT": "xml"})

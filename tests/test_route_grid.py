@@ -54,6 +54,9 @@ EXPECTED: dict[str, dict[str, int]] = {
     # public
     "static":                               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
     "health":                               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    "ready":                                {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
+    # off without REFERRALS_METRICS_TOKEN; with one, only its bearer (tests/operations)
+    "metrics":                              {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
     "api-docs.openapi_json":                {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
     "home":                                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 302, ADMIN: 302, OFFICER: 302},
     # sign-in and account (Flask-Security)

@@ -30,6 +30,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "security.two_factor_setup",
         "api-docs.openapi_json",
         "health",
+        "ready",
+        "metrics",  # checks its own bearer token (REFERRALS_METRICS_TOKEN)
         "portal_public.register",
         "portal_public.confirm",
     }

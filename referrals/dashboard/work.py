@@ -92,6 +92,17 @@ def _count(query) -> int:
     return int(db.session.scalar(limited) or 0)
 
 
+def overdue_counts(at: datetime) -> dict[str, int]:
+    """Open cases, counting requests and live holds past their deadline, for everyone at once
+    (the operators' metrics; ``urgent_work`` gives the same counts per reader)."""
+    live = select(PreservationHold).where(PreservationHold.status.in_(LIVE_STATUSES))
+    return {
+        "cases": deadline_counts(select(Case).where(Case.is_open.is_(True)))["overdue"],
+        "requests": _count(_counting_requests().where(DisclosureRequest.deadline_at < at)),
+        "holds": _count(live.where(PreservationHold.expires_at < at)),
+    }
+
+
 def urgent_work(identity: Identity) -> Work:
     at = now()
     work = Work(at=at)

@@ -1,0 +1,1 @@
+"""Operating the product: health and readiness, Prometheus metrics, structured logs."""

@@ -52,6 +52,8 @@ from referrals.ncmec.staff_views import bp as ncmec_bp
 from referrals.operations.health import init_health
 from referrals.operations.logs import init_logs
 from referrals.operations.metrics import init_metrics
+from referrals.outbound import api as outbound_api
+from referrals.outbound.portal_views import bp as outbound_portal_bp
 from referrals.outbound.staff_views import bp as outbound_bp
 from referrals.portal.portal_views import bp as portal_bp
 from referrals.packages import api as packages_api
@@ -182,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ncmec_sandbox.install(app)  # development and tests only; labelled; never production
     app.register_blueprint(package_staff.bp)
     app.register_blueprint(package_portal.bp)
+    app.register_blueprint(outbound_portal_bp)
     package_staff.register_panels(app)
     package_portal.register_panels(app)
 
@@ -192,6 +195,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     requests_api.register(api)
     holds_api.register(api)
     packages_api.register(api)
+    outbound_api.register(api)
 
     for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
                   work_cli, ncmec_cli, packages_cli):

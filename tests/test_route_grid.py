@@ -149,6 +149,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "portal_packages.checksum":             {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     "portal_packages.key":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
     "portal_packages.help_page":            {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    # referrals delivered to an agency through the portal: its officers only; the sample
+    # referral is not one delivered to the visiting officer's agency, so it is not found
+    "portal_referrals.index":               {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
+    "portal_referrals.detail":              {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "portal_referrals.download":            {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "portal_referrals.checksum":            {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "portal_referrals.key":                 {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "portal_referrals.acknowledge":         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
     # agency portal: officers only (the request is the officer's own); staff get 404
     "portal.index":                         {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     "portal.new_request":                   {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
@@ -247,6 +255,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     "packages_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "packages_api.checksum":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "packages_api.take_key":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.index":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.detail":                 {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.download":               {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.checksum":               {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.take_key":               {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "referrals_api.acknowledge":            {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
 }
 
 
@@ -539,6 +553,8 @@ class Samples:
             return self._request().reference
         if self.blueprint == "ncmec":
             return self._ncmec_case().reference
+        if self.blueprint in {"portal_referrals", "referrals_api"}:
+            return f"RFL-{self.referral_id():06d}"
         raise AssertionError(f"{self.endpoint}: which kind of <reference>? add it to Samples")
 
     def values(self, arguments: set[str]) -> dict:

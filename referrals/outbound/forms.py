@@ -31,7 +31,8 @@ class SendForm(FlaskForm):
                                       validators=[Optional()])
     package_id = SelectField("Encrypted package carried", coerce=int, validate_choice=False)
     ncmec_report_id = SelectField("CyberTipline report", coerce=int, validate_choice=False)
-    note = StringField("Note", validators=[Length(max=2000)])
+    note = TextAreaField("Note (through the portal: the message its officers read)",
+                         validators=[Length(max=4000)])
 
 
 class ReasonForm(FlaskForm):

@@ -43,6 +43,8 @@ class Referral(db.Model):
     delivery_channel: Mapped[str] = mapped_column(String(24), default="")
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivery_note: Mapped[str] = mapped_column(Text, default="")
+    # Through the portal: the message its officers read with the package (no staff names).
+    portal_message: Mapped[str] = mapped_column(Text, default="")
     ncmec_report_id: Mapped[int | None] = mapped_column(ForeignKey("ncmec_reports.id"))
     # The encrypted package of the case's evidence a hand delivery carried (packages feature).
     package_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_packages.id"))

@@ -51,9 +51,13 @@ LEGAL_BASES = {
 
 # How a referral reaches the agency.
 DELIVERY_METHODS = {
+    "portal": "Through the agency portal (an encrypted package for its officers)",
     "hand": "By hand (package and report delivered by a person)",
     "ncmec": "Through NCMEC's CyberTipline report of the case",
 }
+# The purpose of the evidence package a portal referral is delivered in (packages feature).
+PORTAL_PACKAGE = "referral_portal"
+
 # How a hand delivery was made.
 HAND_CHANNELS = {
     "in_person": "In person",

@@ -22,9 +22,10 @@ from referrals.cases.services import add_case_event, add_status_condition
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
 from referrals.core.identity import Identity
-from referrals.core.two_person import APPROVE, Participants, second_person_refusal
+from referrals.core.two_person import (APPROVE, RELEASE, Participants, require_second_person,
+                                      second_person_refusal)
 from referrals.disclosures.services import Subject as DisclosedSubject
-from referrals.disclosures.services import record_disclosure
+from referrals.disclosures.services import collectors, record_disclosure
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
 from referrals.ncmec.models import NcmecReport
@@ -99,7 +100,7 @@ def _chosen(ids: Iterable[int], available: Iterable, field: str, what: str) -> l
     return chosen
 
 
-def _text(value: str | None, field: str, message: str, limit: int = 20000) -> str:
+def required_text(value: str | None, field: str, message: str, limit: int = 20000) -> str:
     value = (value or "").strip()
     if not value:
         raise InvalidInput(message, field=field)
@@ -108,7 +109,7 @@ def _text(value: str | None, field: str, message: str, limit: int = 20000) -> st
     return value
 
 
-def _snapshot(referral: Referral) -> dict:
+def snapshot(referral: Referral) -> dict:
     return {
         "reference": referral.reference, "case_id": referral.case_id,
         "agency_id": referral.agency_id, "status": referral.status,
@@ -122,12 +123,12 @@ def _snapshot(referral: Referral) -> dict:
     }
 
 
-def _record(actor: Identity, action: str, referral: Referral, case: Case, body: str,
+def record_step(actor: Identity, action: str, referral: Referral, case: Case, body: str,
             before: dict | None = None) -> None:
     add_case_event(case, actor, "referral", f"{referral.reference}: {body}")
     record_event(actor, f"referral.{action}", object_type="referral",
                  object_id=referral.reference, agency_id=referral.agency_id,
-                 before=before, after=_snapshot(referral))
+                 before=before, after=snapshot(referral))
 
 
 def _move(referral: Referral, target: str, by: str, reason: str | None = None) -> None:
@@ -152,35 +153,35 @@ def draft_referral(actor: Identity, case: Case, *, agency_id: int | None, reason
         raise InvalidInput("Choose the legal basis of the disclosure.", field="legal_basis")
     referral = Referral(
         case_id=case.id, agency_id=agency.id, status="draft",
-        reason=_text(reason, "reason", "Say why the case is referred to this agency."),
+        reason=required_text(reason, "reason", "Say why the case is referred to this agency."),
         incident_type=incident_type,
-        summary=_text(summary, "summary", "Write the summary the agency will read."),
+        summary=required_text(summary, "summary", "Write the summary the agency will read."),
         legal_basis=legal_basis, legal_basis_note=(legal_basis_note or "").strip()[:2000],
         subject_ids=_chosen(subject_ids, case_subjects(case), "subject_ids", "subjects"),
         evidence_ids=_chosen(evidence_ids, case_items(case), "evidence_ids", "evidence"),
         drafted_by_id=actor.user_id, drafted_by_label=actor.label, drafted_at=now())
     db.session.add(referral)
     db.session.flush()
-    _record(actor, "drafted", referral, case, f"referral to {agency.name} drafted.")
+    record_step(actor, "drafted", referral, case, f"referral to {agency.name} drafted.")
     return referral
 
 
 def submit_referral(actor: Identity, case: Case, referral: Referral) -> Referral:
     referral_policy.require(actor, "submit", referral)
-    before = _snapshot(referral)
+    before = snapshot(referral)
     _move(referral, "pending_approval", "submit")
     referral.submitted_at = now()
     referral.returned_reason = ""
-    _record(actor, "submitted", referral, case, "submitted for approval.", before)
+    record_step(actor, "submitted", referral, case, "submitted for approval.", before)
     return referral
 
 
 def return_referral(actor: Identity, case: Case, referral: Referral, reason: str) -> Referral:
     referral_policy.require(actor, "return", referral)
-    before = _snapshot(referral)
+    before = snapshot(referral)
     _move(referral, "draft", "return", reason)
     referral.returned_reason = reason.strip()
-    _record(actor, "returned", referral, case, f"returned to the drafter: {reason.strip()}",
+    record_step(actor, "returned", referral, case, f"returned to the drafter: {reason.strip()}",
             before)
     return referral
 
@@ -200,12 +201,12 @@ def approve_referral(actor: Identity, case: Case, referral: Referral) -> Referra
     refusal = approve_refusal(actor, referral)
     if refusal:
         raise DomainError(refusal)
-    before = _snapshot(referral)
+    before = snapshot(referral)
     _move(referral, "approved", "approve")
     referral.approved_by_id = actor.user_id
     referral.approved_by_label = actor.label
     referral.approved_at = now()
-    _record(actor, "approved", referral, case, f"approved by {actor.label}.", before)
+    record_step(actor, "approved", referral, case, f"approved by {actor.label}.", before)
     return referral
 
 
@@ -223,11 +224,34 @@ def ready_case_packages(case: Case) -> list[EvidencePackage]:
 
 
 def send_refusal(actor: Identity, referral: Referral) -> str | None:
+    """Why ``actor`` may not send ``referral`` now, in words for them; None if they may."""
+    return _send_state_refusal(actor, referral) or second_person_refusal(
+        actor, RELEASE, _release_participants(referral))
+
+
+def _release_participants(referral: Referral) -> Participants:
+    return Participants.of(prepared_by=(referral.drafted_by_id,),
+                           collected_by=collectors(items_of(referral)))
+
+
+def require_send(actor: Identity, referral: Referral) -> None:
+    """Refuse (DomainError, or PermissionDenied for the two-person rule) a send now."""
+    refusal = _send_state_refusal(actor, referral)
+    if refusal:
+        raise DomainError(refusal)
+    require_second_person(actor, RELEASE, _release_participants(referral))
+
+
+def _send_state_refusal(actor: Identity, referral: Referral) -> str | None:
     if not referral_policy.can(actor, "send", referral):
         return "Your account does not have permission to do that."
     if referral.status != "approved":
         return (f"A referral that is {rules.STATUSES[referral.status].lower()} cannot be sent: "
                 "it is approved by a second person first.")
+    if referral.delivery_method == "portal" and referral.package is not None \
+            and referral.package.status == "building":
+        return (f"It is being packaged for the portal ({referral.package.label}): it is sent "
+                "when the package is ready.")
     return None
 
 
@@ -252,26 +276,27 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
                   ncmec_report_id: int | None = None, package_id: int | None = None) -> Referral:
     """Record that the approved ``referral`` left: by hand (who carried it, how, when, and the
     encrypted case package it carried, if any) or with the case's finished NCMEC report; the
-    disclosure record (kind ``referral``) with it."""
-    refusal = send_refusal(actor, referral)
-    if refusal:
-        raise DomainError(refusal)
-    if method not in rules.DELIVERY_METHODS:
+    disclosure record (kind ``referral``) with it. (Through the portal, the referral is sent
+    when its package is ready: ``outbound.delivery.send_through_portal``.)"""
+    require_send(actor, referral)
+    if method not in ("hand", "ncmec"):
         raise InvalidInput("Choose how the referral was sent.", field="method")
-    before = _snapshot(referral)
+    package = None
     if method == "hand":
-        referral.delivered_by = _text(delivered_by, "delivered_by",
-                                      "Name the person who delivered it.", limit=200)
+        referral.delivered_by = required_text(delivered_by, "delivered_by",
+                                              "Name the person who delivered it.", limit=200)
         if channel not in rules.HAND_CHANNELS:
             raise InvalidInput("Choose how it was delivered.", field="channel")
         referral.delivery_channel = channel
-        referral.delivered_at = _delivery_time(delivered_at)
+        delivered_at = _delivery_time(delivered_at)
         if package_id:
             package = next((p for p in ready_case_packages(case) if p.id == package_id), None)
             if package is None:
                 raise InvalidInput("Choose a ready package of this case's evidence.",
                                    field="package_id")
-            referral.package = package
+        how = (f"delivered by {referral.delivered_by} "
+               f"({rules.HAND_CHANNELS[channel].lower()})"
+               + (f" with package {package.label}" if package else ""))
     else:
         if referral.agency.kind != "ncmec":
             raise InvalidInput("Only a referral to NCMEC goes with a CyberTipline report.",
@@ -281,10 +306,23 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
             raise InvalidInput("Choose a finished CyberTipline report of this case.",
                                field="ncmec_report_id")
         referral.ncmec_report_id = report.id
-        referral.delivered_at = report.finished_at or now()
+        delivered_at = report.finished_at or now()
         referral.agency_reference = report.remote_report_id
+        how = f"sent with CyberTipline report {referral.agency_reference}"
     referral.delivery_note = (note or "").strip()[:2000]
+    return record_sent(actor, case, referral, method=method, delivered_at=delivered_at,
+                       package=package, how=how)
+
+
+def record_sent(actor: Identity, case: Case, referral: Referral, *, method: str,
+                delivered_at: datetime, package: EvidencePackage | None, how: str) -> Referral:
+    """The referral left: its disclosure record (kind ``referral``, the items with their
+    SHA-256, the subjects' identifiers, the legal basis, the package's hash if one went),
+    approved → sent, the audit event and the case's timeline."""
+    before = snapshot(referral)
     items = items_of(referral)
+    if package is not None:
+        referral.package = package
     disclosure = record_disclosure(
         actor, kind="referral", agency=referral.agency,
         legal_basis=rules.LEGAL_BASES[referral.legal_basis]
@@ -292,39 +330,37 @@ def send_referral(actor: Identity, case: Case, referral: Referral, *, method: st
         data_categories={i.data_category for i in items if i.data_category},
         subjects=_disclosed_subjects(referral), items=items,
         prepared_by_id=referral.drafted_by_id, approved_by_id=referral.approved_by_id,
-        case_id=case.id, package_sha256=referral.package.sha256 if referral.package else None)
+        case_id=case.id, package_sha256=package.sha256 if package else None)
     _move(referral, "sent", "send")
     referral.delivery_method = method
+    referral.delivered_at = delivered_at
     referral.sent_by_id = actor.user_id
     referral.sent_by_label = actor.label
     referral.sent_at = now()
     referral.disclosure_id = disclosure.id
-    how = (f"delivered by {referral.delivered_by} ({rules.HAND_CHANNELS[channel].lower()})"
-           + (f" with package {referral.package.label}" if referral.package else "")
-           if method == "hand" else f"sent with CyberTipline report {referral.agency_reference}")
-    _record(actor, "sent", referral, case, f"{how}; disclosure {disclosure.id}.", before)
+    record_step(actor, "sent", referral, case, f"{how}; disclosure {disclosure.id}.", before)
     return referral
 
 
 def acknowledge_referral(actor: Identity, case: Case, referral: Referral,
                          agency_reference: str) -> Referral:
     referral_policy.require(actor, "acknowledge", referral)
-    reference = _text(agency_reference, "agency_reference",
+    reference = required_text(agency_reference, "agency_reference",
                       "Give the reference the agency gave the referral.", limit=120)
-    before = _snapshot(referral)
+    before = snapshot(referral)
     _move(referral, "acknowledged", "acknowledge")
     referral.agency_reference = reference
     referral.acknowledged_at = now()
-    _record(actor, "acknowledged", referral, case,
+    record_step(actor, "acknowledged", referral, case,
             f"acknowledged by {referral.agency.name}, their reference {reference}.", before)
     return referral
 
 
 def withdraw_referral(actor: Identity, case: Case, referral: Referral, reason: str) -> Referral:
     referral_policy.require(actor, "withdraw", referral)
-    before = _snapshot(referral)
+    before = snapshot(referral)
     _move(referral, "withdrawn", "withdraw", reason)
     referral.withdraw_reason = reason.strip()
     referral.withdrawn_at = now()
-    _record(actor, "withdrawn", referral, case, f"withdrawn: {reason.strip()}", before)
+    record_step(actor, "withdrawn", referral, case, f"withdrawn: {reason.strip()}", before)
     return referral

@@ -17,7 +17,8 @@ from referrals.core.acting import act, attempt
 from referrals.core.display import viewer_zone
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import READERS, WORKERS, Identity, current_identity
-from referrals.outbound import report, rules, services
+from referrals.core.progress import STATES as PROGRESS_STATES
+from referrals.outbound import delivery, report, rules, services
 from referrals.outbound.forms import AcknowledgeForm, DraftForm, ReasonForm, SendForm
 from referrals.outbound.policies import referral_policy
 
@@ -98,6 +99,9 @@ def detail(reference: str, referral_id: int):
         send_refusal=services.send_refusal(identity, referral),
         can=lambda action: referral_policy.can(identity, action, referral),
         send_form=_send_form(case), reason_form=ReasonForm(prefix="why"),
+        portal=delivery.portal_state(referral), progress_labels=PROGRESS_STATES,
+        availability=delivery.packages.availability,
+        portal_refusal=delivery.portal_refusal(referral.agency),
         ack_form=AcknowledgeForm(prefix="ack"))
     record_view(identity, "referral", referral.reference, agency_id=referral.agency_id)
     return page
@@ -145,6 +149,11 @@ def send(reference: str, referral_id: int):
     delivered_at = form.delivered_at.data if form.validate_on_submit() else None
     if delivered_at is not None:
         delivered_at = delivered_at.replace(tzinfo=viewer_zone()).astimezone(UTC)
+    if form.method.data == "portal":
+        return _act(reference, referral_id, form, delivery.send_through_portal,
+                    form.note.data or "",
+                    done="Being packaged for the portal: the referral is sent, and its "
+                         "officers told, when the package is ready.")
     return _act(reference, referral_id, form, services.send_referral,
                 method=form.method.data, delivered_by=form.delivered_by.data or "",
                 channel=form.channel.data or "", delivered_at=delivered_at,

@@ -141,3 +141,23 @@ def case_contents(case: Case, label: str, *, prepared_by: str) -> PackageContent
                   "Internal-Sender-Description": f"Evidence of case {case.reference} for a referral"},
         custody=_custody(items),
         case_manifest={"case": case.reference, "items": [f.metadata for f in files]})
+
+
+def delivery_contents(label: str, items: list[EvidenceItem], *, reference: str,
+                      description: str, report_pdf: bytes, report_name: str,
+                      manifest: dict) -> PackageContents:
+    """A package of ``items`` another feature delivers (a referral through the portal), with
+    the report that feature made: each item with its metadata, the custody of every item."""
+    gone = [item for item in items if item.destroyed_at is not None or item.blob is None]
+    if gone:
+        raise DomainError(f"The bytes of {', '.join(i.original_name for i in gone)} are no "
+                          "longer kept: nothing was packaged.")
+    files = [_package_file(item, item.data_category) for item in items]
+    return PackageContents(
+        label=label, files=files, report_pdf=report_pdf, report_name=report_name,
+        bag_info={"Source-Organization": ORGANIZATION, "External-Identifier": label,
+                  "Internal-Sender-Identifier": reference,
+                  "Bagging-Date": now().date().isoformat(),
+                  "Internal-Sender-Description": description},
+        custody=_custody(items),
+        case_manifest={**manifest, "items": [f.metadata for f in files]})

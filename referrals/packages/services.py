@@ -10,6 +10,7 @@ every item and the package hash on the disclosure, and tells the agency.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from huey import crontab
 from sqlalchemy import func, select
 
 from referrals.accounts.models import User
+from referrals.agencies.models import Agency
 from referrals.audit.services import record_event
 from referrals.cases.models import Case
 from referrals.core import outbox
@@ -35,7 +37,7 @@ from referrals.evidence.models import EvidenceItem
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
 from referrals.extensions import db, jobs
-from referrals.packages.bag import PackageContentError
+from referrals.packages.bag import PackageContentError, PackageContents
 from referrals.packages.builder import build_package, remove_partial_packages
 from referrals.packages.contents import (case_contents, case_items, production_contents,
                                          production_items)
@@ -86,10 +88,10 @@ def _limits(expiry_days: int | None, download_limit: int | None) -> tuple[int, i
     return days, limit
 
 
-def agency_recipients(request: DisclosureRequest) -> list[str]:
+def agency_recipients(agency: Agency) -> list[str]:
     """The agency's registered package keys that the encrypting library accepts."""
     keys = []
-    for key in request.agency.keys:
+    for key in agency.keys:
         try:
             parse_recipient(key.public_key)
         except InvalidInput:
@@ -106,7 +108,8 @@ def _label(prefix: str, owner_column, owner_id: int) -> str:
 
 def _start(actor: Identity, *, purpose: str, label: str, recipients: list[str], kind: str,
            days: int, limit: int, request: DisclosureRequest | None = None,
-           case: Case | None = None, reissue_of: EvidencePackage | None = None) -> EvidencePackage:
+           case: Case | None = None, reissue_of: EvidencePackage | None = None,
+           agency_id: int | None = None) -> EvidencePackage:
     at = now()
     package = EvidencePackage(
         request_id=request.id if request else None, case_id=case.id if case else None,
@@ -122,7 +125,7 @@ def _start(actor: Identity, *, purpose: str, label: str, recipients: list[str], 
     entry = outbox.enqueue(build_package_job, package.id, key=f"{BUILD}:{package.id}")
     progress.outbox_entry_id = entry.id
     record_event(actor, "package.started", object_type="package", object_id=package.label,
-                 agency_id=request.agency_id if request else None,
+                 agency_id=request.agency_id if request else agency_id,
                  after={"purpose": purpose, "recipient_kind": kind, "recipients": recipients,
                         "expires_at": package.expires_at.isoformat(), "download_limit": limit,
                         "reissue_of": reissue_of.label if reissue_of else None})
@@ -142,7 +145,7 @@ def release_production(actor: Identity, request: DisclosureRequest, *,
         raise DomainError("Nothing collected for this request may be produced (no item answers "
                           "a target decided \"produce\" in an approved data category): collect "
                           "the data before releasing.")
-    recipients = agency_recipients(request)
+    recipients = agency_recipients(request.agency)
     return _start(actor, purpose="production", label=_label(request.reference,
                   EvidencePackage.request_id, request.id),
                   recipients=recipients, kind="agency" if recipients else "one_time",
@@ -171,6 +174,44 @@ def build_case_package(actor: Identity, case: Case, recipient: str = "", *,
                   kind="given" if recipient else "one_time", days=days, limit=limit, case=case)
 
 
+# --- packages another feature delivers (a referral through the portal) --------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a feature above this one delivers a package of a case's evidence: what the
+    package carries (``contents(package, prepared_by)``, read in the build job) and what
+    becomes true when it is ready (``ready(actor, package)``, in the transaction that marks
+    it ready; a ``DomainError`` there fails the package with its reason)."""
+
+    contents: Callable[[EvidencePackage, str], PackageContents]
+    ready: Callable[[Identity, EvidencePackage], None]
+
+
+_DELIVERIES: dict[str, Delivery] = {}
+
+
+def register_delivery(purpose: str, delivery: Delivery) -> None:
+    """Called once by the feature at import time (``outbound`` for its portal referrals)."""
+    if purpose in ("production", "referral"):
+        raise ValueError(f"{purpose!r} is a package purpose of this feature's own.")
+    _DELIVERIES[purpose] = delivery
+
+
+def start_delivery(actor: Identity, case: Case, agency: Agency, purpose: str, *,
+                   expiry_days: int | None = None,
+                   download_limit: int | None = None) -> EvidencePackage:
+    """Start building a package of ``purpose`` (a registered delivery) for ``agency``: to its
+    registered keys, or to a one-time key shown once to the first officer who asks."""
+    if purpose not in _DELIVERIES:
+        raise DomainError(f"There is no delivery of packages called {purpose!r}.")
+    days, limit = _limits(expiry_days, download_limit)
+    recipients = agency_recipients(agency)
+    return _start(actor, purpose=purpose, label=_label(case.reference, EvidencePackage.case_id,
+                  case.id), recipients=recipients, kind="agency" if recipients else "one_time",
+                  days=days, limit=limit, case=case, agency_id=agency.id)
+
+
 def reissue_package(actor: Identity, package: EvidencePackage, *, expiry_days: int | None = None,
                     download_limit: int | None = None) -> EvidencePackage:
     """A new package with the same contents (built again, to the keys on file now, or a new
@@ -181,7 +222,7 @@ def reissue_package(actor: Identity, package: EvidencePackage, *, expiry_days: i
         request_policy.require(actor, "release", request)
         if package.status not in ("ready", "expired", "failed"):
             raise DomainError("Only a package that is ready, expired or failed is re-issued.")
-        recipients = agency_recipients(request)
+        recipients = agency_recipients(request.agency)
         kind, owner = ("agency" if recipients else "one_time"), dict(request=request)
         label = _label(request.reference, EvidencePackage.request_id, request.id)
     else:
@@ -214,6 +255,8 @@ def _remove_files(path: Path) -> None:
 
 
 def _build_contents(package: EvidencePackage, creator: str):
+    if package.purpose in _DELIVERIES:
+        return _DELIVERIES[package.purpose].contents(package, creator), None
     if package.request_id is not None:
         request = db.session.get(DisclosureRequest, package.request_id)
         return production_contents(request, package.label, custodian=creator), request
@@ -293,6 +336,8 @@ def _mark_ready(actor, package, built, item_ids, one_time, request, recipients) 
     items = list(db.session.scalars(select(EvidenceItem).where(EvidenceItem.id.in_(item_ids))))
     record_packaged(actor, items, package_sha256=built.sha256,
                     purpose=f"Packaged in {package.label}")
+    if package.purpose in _DELIVERIES:
+        _DELIVERIES[package.purpose].ready(actor, package)
     if request is not None:
         disclosure = latest_disclosure(request)
         if disclosure is not None:

@@ -108,7 +108,7 @@ def request_panel(req) -> dict:
     return {"packages": packages.packages_for_request(req), "progress": packages.progress_of,
             "availability": packages.availability, "progress_labels": PROGRESS_STATES,
             "form": LimitsForm(), "may_reissue": identity.has_role("agent", "supervisor"),
-            "agency_keys": packages.agency_recipients(req)}
+            "agency_keys": packages.agency_recipients(req.agency)}
 
 
 def case_panel(case) -> dict:

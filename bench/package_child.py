@@ -1,28 +1,41 @@
-"""One package build in its own process, so its peak RSS is the build's alone.
+"""One package measurement in its own process, so its peak memory is the build's alone.
 
-``python -m bench.package_child build FILE WORK_DIR``: store FILE as an encrypted blob
-(not timed), then time build_package of it: decrypt from storage, hash, tar, age-encrypt,
-write and fsync. ``python -m bench.package_child age FILE WORK_DIR``: ``age -r`` over the
-same plaintext, the yardstick. Prints one JSON line: bytes, seconds, peak RSS before the
-build and at the end.
+``python -m bench.package_child MODE FILE WORK_DIR``, MODE one of:
+
+- ``store``: store FILE as an encrypted blob in WORK_DIR/store (not timed; done once).
+- ``build``: time build_package of that blob: decrypt from storage, hash, tar, age-encrypt
+  (in the builder's encrypting process), hash, write and fsync. Peak memory: this process's VmHWM above its level before the build, plus
+  the encrypting process's own VmHWM (sampled while it runs).
+- ``age``: ``age -r`` over the same plaintext into a file, fsynced: the yardstick.
+- ``parts``: what a build cannot avoid, one at a time on one core: a SHA-256 pass over the
+  plaintext (the intake hash re-checked; the encrypted file's hash costs as much) and
+  pyrage's ``encrypt_io`` alone (plaintext from the page cache, output thrown away).
+
+Prints one JSON line: bytes, seconds (wall), cpu (user + system, children included), and
+the peaks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+
+import pyrage
 
 from bench.children import emit
 from bench.ingest_child import peak_rss
 from referrals.core.signing import PlatformSigner
 from referrals.core.storage import BlobStore
+from referrals.packages import builder
 from referrals.packages.bag import PackageContents, PackageFile
-from referrals.packages.builder import build_package
-from referrals.packages.recipients import one_time_identity
+from referrals.packages.recipients import one_time_identity, parse_recipient
 
 CHUNK = 1024 * 1024
 
@@ -36,35 +49,98 @@ def _digests(path: Path) -> dict[str, str]:
     return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
-def build(path: Path, work: Path) -> dict:
-    store = BlobStore(work / "store", {1: os.urandom(32)})
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class _HelperPeak:
+    """The encrypting process's VmHWM, read every 20 ms while it lives (its memory is
+    allocated at start and stays flat, so the last reading is its peak)."""
+
+    def __init__(self):
+        self.peak = 0
+        self._started = builder._start_encryption
+
+    def __enter__(self):
+        def start(recipients):
+            process = self._started(recipients)
+            threading.Thread(target=self._watch, args=(process.pid,), daemon=True).start()
+            return process
+        builder._start_encryption = start
+        return self
+
+    def _watch(self, pid: int) -> None:
+        status = Path(f"/proc/{pid}/status")
+        while True:
+            try:
+                match = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+            except OSError:
+                return
+            if match:
+                self.peak = max(self.peak, int(match.group(1)) * 1024)
+            time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        builder._start_encryption = self._started
+
+
+def store(path: Path, work: Path) -> dict:
+    key = os.urandom(32)
     with open(path, "rb") as handle:
-        blob = store.write(handle)
-    item = PackageFile(item_id=1, file_name=path.name, size=blob.size,
-                       chunks=lambda: store.read(blob.name), **_digests(path))
+        blob = BlobStore(work / "store", {1: key}).write(handle)
+    stored = {"name": blob.name, "size": blob.size, "key": key.hex(), **_digests(path)}
+    (work / "stored.json").write_text(json.dumps(stored))
+    return {"bytes": blob.size}
+
+
+def build(path: Path, work: Path) -> dict:
+    stored = json.loads((work / "stored.json").read_text())
+    blob_store = BlobStore(work / "store", {1: bytes.fromhex(stored["key"])})
+    item = PackageFile(item_id=1, file_name=path.name, size=stored["size"],
+                       chunks=lambda: blob_store.read(stored["name"]),
+                       **{name: stored[name] for name in ("sha256", "sha1", "md5")})
     contents = PackageContents(label="BENCH-P1", files=[item], custody=[],
                                report_pdf=b"%PDF-1.7 bench", bag_info={"Source-Organization": "bench"})
     signer = PlatformSigner.generate()
     recipient = one_time_identity().recipient
     baseline = peak_rss()
-    started = time.perf_counter()
-    built = build_package(contents, [recipient], work / "packages", signer)
-    seconds = time.perf_counter() - started
-    return {"bytes": built.size, "seconds": seconds, "baseline_rss": baseline,
-            "peak_rss": peak_rss()}
+    with _HelperPeak() as helper:
+        cpu, started = _cpu(), time.perf_counter()
+        built = builder.build_package(contents, [recipient], work / "packages", signer)
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    built.path.unlink()
+    return {"bytes": built.size, "seconds": seconds, "cpu": cpu, "baseline_rss": baseline,
+            "peak_rss": peak_rss(), "helper_rss": helper.peak}
 
 
 def age(path: Path, work: Path) -> dict:
     recipient = one_time_identity().recipient
     out = work / "age-out.age"
-    started = time.perf_counter()
+    cpu, started = _cpu(), time.perf_counter()
     subprocess.run(["age", "-r", recipient, "-o", str(out), str(path)], check=True)
     with open(out, "rb") as handle:  # fsynced like the package, to compare like with like
         os.fsync(handle.fileno())
-    seconds = time.perf_counter() - started
-    return {"bytes": out.stat().st_size, "seconds": seconds, "baseline_rss": 0, "peak_rss": 0}
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    size = out.stat().st_size
+    out.unlink()
+    return {"bytes": size, "seconds": seconds, "cpu": cpu}
+
+
+def parts(path: Path, work: Path) -> dict:
+    timed = {}
+    cpu = _cpu()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    timed["sha256"], cpu = _cpu() - cpu, _cpu()
+    with open(path, "rb", buffering=CHUNK) as plaintext, open(os.devnull, "wb") as nowhere:
+        pyrage.encrypt_io(plaintext, nowhere, [parse_recipient(one_time_identity().recipient)])
+    timed["pyrage"] = _cpu() - cpu
+    return {"bytes": path.stat().st_size, **timed}
 
 
 if __name__ == "__main__":
     mode, file, work_dir = sys.argv[1:4]
-    emit({"build": build, "age": age}[mode](Path(file), Path(work_dir)))
+    emit({"store": store, "build": build, "age": age, "parts": parts}[mode](Path(file), Path(work_dir)))

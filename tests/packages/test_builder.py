@@ -1,0 +1,140 @@
+"""How the builder streams: the store's chunks reach the tar uncopied, the encryption runs
+in a process of its own (pyrage holds the GIL while it encrypts), progress is told as each
+file streams, and every way a build can stop leaves no file and no process behind."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+
+import pyrage
+import pytest
+
+from referrals.packages import builder
+from referrals.packages.bag import PackageContentError, PackageFile, write_bag
+from referrals.packages.builder import PackageBuildError, build_package
+from referrals.packages.recipients import one_time_identity
+from tests.packages.test_package_format import contents, pyrage_decrypt, signer, synthetic  # noqa: F401
+
+MIB = 1024 * 1024
+
+
+def stored(item_id: int, chunks: list[bytes], name: str = "") -> PackageFile:
+    data = b"".join(chunks)
+    return PackageFile(item_id=item_id, file_name=name or f"stored-{item_id}.bin",
+                       size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                       sha1=hashlib.sha1(data).hexdigest(), md5=hashlib.md5(data).hexdigest(),
+                       chunks=lambda: iter(chunks))
+
+
+class Recorder:
+    def __init__(self):
+        self.pieces = []
+
+    def write(self, data):
+        self.pieces.append(data)
+        return len(data)
+
+
+def test_stored_chunks_reach_the_tar_output_uncopied(signer):  # noqa: F811
+    """tarfile's stream mode ("w|") re-buffered every write in 10 KiB records by slicing,
+    copying each 1 MiB chunk about fifty times: most of a 1 GiB build's time."""
+    chunks = [os.urandom(MIB), os.urandom(MIB), os.urandom(1000)]
+    out = Recorder()
+    write_bag(out, contents([stored(1, chunks)]), sign=lambda data: "signature",
+              allowed_signers="signers")
+    for chunk in chunks:
+        assert any(piece is chunk for piece in out.pieces)
+    assert sum(len(piece) for piece in out.pieces) % 10240 == 0  # whole tar records
+
+
+@pytest.fixture
+def encryptions(monkeypatch):
+    """The encrypting processes the builds start."""
+    started = []
+    original = builder._start_encryption
+
+    def start(recipients):
+        process = original(recipients)
+        started.append(process)
+        return process
+
+    monkeypatch.setattr(builder, "_start_encryption", start)
+    return started
+
+
+def test_the_encryption_runs_in_a_process_of_its_own(tmp_path, signer, monkeypatch,  # noqa: F811
+                                                     encryptions):
+    """pyrage's encrypt_io holds the GIL until it is done: in this process, the threads that
+    read, hash and write would wait for it instead of running beside it."""
+    def not_here(*args, **kwargs):
+        raise AssertionError("encrypt_io ran in the building process")
+
+    monkeypatch.setattr(pyrage, "encrypt_io", not_here)
+    key = one_time_identity()
+    key_path = tmp_path / "key.txt"
+    key_path.write_text(key.secret)
+    built = build_package(contents([synthetic(1, 3 * MIB)]), [key.recipient],
+                          tmp_path / "out", signer)
+    assert [process.returncode for process in encryptions] == [0]
+    assert encryptions[0].pid != os.getpid()
+    monkeypatch.undo()
+    with tarfile.open(fileobj=io.BytesIO(pyrage_decrypt(built.path, key_path))) as tar:
+        assert "REQ-2026-000001-P1/data/1/synthetic-3145728.bin" in tar.getnames()
+
+
+def test_a_refused_file_stops_the_encryption_and_leaves_nothing(tmp_path, signer,  # noqa: F811
+                                                               encryptions):
+    key = one_time_identity()
+    good = synthetic(1, 4 * MIB)
+    altered = PackageFile(**{**good.__dict__, "chunks": lambda: iter([b"x" * (4 * MIB)])})
+    with pytest.raises(PackageContentError, match="no longer matches"):
+        build_package(contents([synthetic(2, 3 * MIB), altered]), [key.recipient],
+                      tmp_path / "out", signer)
+    assert list((tmp_path / "out").iterdir()) == []
+    [process] = encryptions
+    assert process.returncode is not None  # ended, not left running
+
+
+def test_an_encryption_that_fails_says_why_and_publishes_nothing(tmp_path, signer,  # noqa: F811
+                                                                 monkeypatch):
+    failing = tmp_path / "failing_age.py"
+    failing.write_text("import sys\nsys.stdin.buffer.read()\n"
+                       "sys.stderr.write('age_process: the disk of the helper is full\\n')\n"
+                       "sys.exit(3)\n")
+    monkeypatch.setattr(builder, "AGE_PROCESS", failing)
+    with pytest.raises(PackageBuildError, match="the disk of the helper is full"):
+        build_package(contents([synthetic(1, 10)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_progress_is_told_as_each_file_streams(tmp_path, signer):  # noqa: F811
+    seen = []
+    files = [synthetic(1, 6 * MIB, "first.bin"), synthetic(2, 6 * MIB, "second.bin")]
+    build_package(contents(files), [one_time_identity().recipient], tmp_path / "out", signer,
+                  on_progress=lambda bag: seen.append((bag.file_number, bag.file_name,
+                                                       bag.done_bytes, bag.total_bytes)),
+                  progress_every=0)
+    total = 12 * MIB
+    assert {s[3] for s in seen} == {total}
+    assert [s[2] for s in seen] == sorted(s[2] for s in seen)  # only forward
+    assert any(0 < done < total for _, _, done, _ in seen)  # during, not only at the end
+    assert {(number, name) for number, name, _, _ in seen if number} <= {
+        (1, "first.bin"), (2, "second.bin")}
+    assert (2, "second.bin") in {(number, name) for number, name, _, _ in seen}
+
+
+def test_a_build_refused_just_before_publication_publishes_nothing(tmp_path, signer):  # noqa: F811
+    class TakenOver(Exception):
+        pass
+
+    def refuse():
+        raise TakenOver()
+
+    with pytest.raises(TakenOver):
+        build_package(contents([synthetic(1, 100)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer, before_publish=refuse)
+    assert list((tmp_path / "out").iterdir()) == []

@@ -26,7 +26,7 @@ from referrals.compliance.qa_views import bp as qa_bp
 from referrals.compliance.staff_views import bp as compliance_bp
 from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
-from referrals.core.errors import register_error_handlers
+from referrals.core.errors import InvalidInput, register_error_handlers
 from referrals.core.guards import init_guards
 from referrals.core.headers import init_headers
 from referrals.core.inputs import init_inputs
@@ -60,6 +60,7 @@ from referrals.packages import api as packages_api
 from referrals.packages import cli as packages_cli
 from referrals.packages import portal_views as package_portal
 from referrals.packages import staff_views as package_staff
+from referrals.packages.recipients import escrow_recipient
 from referrals.remote import cli as work_cli
 from referrals.portal.public_views import bp as portal_public_bp
 from referrals.requests import api as requests_api
@@ -109,6 +110,13 @@ def _init_signing(app: Flask, settings: Settings) -> None:
         raise ConfigError(f"The platform's signing key cannot be used: {error}.") from error
 
 
+def _check_package_escrow(settings: Settings) -> None:
+    try:
+        escrow_recipient(settings.package_escrow_recipient)
+    except InvalidInput as error:
+        raise ConfigError(error.message) from None
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(
@@ -119,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(settings.flask_config())
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     _init_signing(app, settings)
+    _check_package_escrow(settings)
     init_logs(app)
 
     db.init_app(app)

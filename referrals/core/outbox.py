@@ -17,7 +17,9 @@ that already has an entry returns that entry instead of adding another.
 A job that fails is tried again later with an exponential backoff, up to
 ``REFERRALS_OUTBOX_MAX_ATTEMPTS`` attempts, then left "failed" with its last error. A job may
 commit on its own between steps (long work that shows progress): the lease is renewed by
-``touch`` (``referrals.core.progress`` does it on every progress update).
+``touch`` (``referrals.core.progress`` does it on every progress update), so reporting
+progress is the heartbeat of long work. Before an effect that must not happen twice, a job
+calls ``hold_claim``: if it outlived its lease and another delivery took over, it stops there.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 
 _current_entry: ContextVar[int | None] = ContextVar("referrals_outbox_entry", default=None)
+# The attempt (entry.attempts) this delivery claimed: a later claim by another delivery
+# (the lease had expired) is a different attempt.
+_current_attempt: ContextVar[int | None] = ContextVar("referrals_outbox_attempt", default=None)
 
 
 class OutboxEntry(db.Model):
@@ -104,14 +109,31 @@ def current_entry_id() -> int | None:
     return _current_entry.get()
 
 
+def _this_claim():
+    entry_id, attempt = _current_entry.get(), _current_attempt.get()
+    claim = update(OutboxEntry).where(OutboxEntry.id == entry_id,
+                                      OutboxEntry.state == "running")
+    if attempt is not None:
+        claim = claim.where(OutboxEntry.attempts == attempt)
+    return claim.values(heartbeat_at=now()).execution_options(synchronize_session=False)
+
+
 def touch() -> None:
-    """Renew the running entry's lease (call it in a transaction that is about to commit)."""
-    entry_id = _current_entry.get()
-    if entry_id is not None:
-        db.session.execute(update(OutboxEntry)
-                           .where(OutboxEntry.id == entry_id, OutboxEntry.state == "running")
-                           .values(heartbeat_at=now())
-                           .execution_options(synchronize_session=False))
+    """Renew the running entry's lease (call it in a transaction that is about to commit).
+    A delivery that lost its claim renews nothing: the lease is the new claimant's."""
+    if _current_entry.get() is not None:
+        db.session.execute(_this_claim())
+
+
+def hold_claim() -> None:
+    """Before an effect that must happen once (a file renamed into place): renew the lease
+    in the current transaction and raise ``Superseded`` if another delivery has taken the
+    entry over meanwhile (this one outlived its lease). The update keeps the entry's row
+    locked until the commit (the database, on SQLite), so the sweep cannot take the entry
+    between this check and the commit that marks it done."""
+    if _current_entry.get() is not None and db.session.execute(_this_claim()).rowcount != 1:
+        raise Superseded(f"outbox entry {_current_entry.get()} was taken over by another "
+                         "delivery")
 
 
 def _settings():
@@ -145,6 +167,7 @@ def deliver(entry_id: int) -> str:
     attempt, arguments = entry.attempts, entry.arguments or {}
     commit()
     token = _current_entry.set(entry_id)
+    attempt_token = _current_attempt.set(attempt)
     try:
         job.fn(*arguments.get("args", []), **arguments.get("kwargs", {}))
         finished = db.session.execute(
@@ -171,6 +194,7 @@ def deliver(entry_id: int) -> str:
         return "failed"
     finally:
         _current_entry.reset(token)
+        _current_attempt.reset(attempt_token)
 
 
 def _record_failure(entry_id: int, attempt: int, error: Exception) -> None:

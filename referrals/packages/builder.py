@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -141,7 +142,7 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
     """Write ``<label>.tar.age`` (+ ``.sha256`` and its ``.sig``) into ``directory``.
 
     ``on_progress`` is called in this thread with how far the payload got, at most every
-    ``progress_every`` seconds while bytes flow. ``before_publish`` is called once the file
+    ``progress_every`` seconds, while the payload moves on. ``before_publish`` is called once the file
     is whole and fsynced, just before it takes its final name: raising there (the build was
     withdrawn, or its job taken over) publishes nothing."""
     if not recipients:
@@ -208,19 +209,32 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
                     on_progress: Callable[[BagProgress], None] | None,
                     every: float) -> tuple[str, int]:
     """Copy the encrypted bytes to ``handle`` until the encryption ends, hashing them, in one
-    reused buffer. Returns (SHA-256, size)."""
+    reused buffer. Returns (SHA-256, size).
+
+    Progress is told from the plaintext side (the encryption hands its output on a MiB at a
+    time, so a slow source would show nothing for long), at most every ``every`` seconds and
+    only when the payload moved on: a build that stalls stops its heartbeat, and its job's
+    lease runs out as it should."""
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     source = encryption.stdout
-    size = 0
+    waiting = select.poll()
+    waiting.register(source.fileno(), select.POLLIN)
+    size, told = 0, -1
     next_report = time.monotonic() + every
-    while count := source.readinto(buffer):
-        piece = view[:count]
-        digest.update(piece)  # hashlib lets the bag's thread run meanwhile
-        _write_all(handle.fileno(), piece)
-        size += count
-        if on_progress is not None and time.monotonic() >= next_report:
+    while True:
+        if waiting.poll(max(1, int(every * 1000))):
+            count = source.readinto(buffer)
+            if not count:
+                break
+            piece = view[:count]
+            digest.update(piece)  # hashlib lets the bag's thread run meanwhile
+            _write_all(handle.fileno(), piece)
+            size += count
+        if (on_progress is not None and time.monotonic() >= next_report
+                and progress.done_bytes != told):
+            told = progress.done_bytes
             on_progress(progress)
             next_report = time.monotonic() + every
     return digest.hexdigest(), size

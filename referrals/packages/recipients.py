@@ -8,9 +8,8 @@ shown once to the officer and never stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import os
+from dataclasses import dataclass
 
 import pyrage
 from cryptography.hazmat.primitives import hashes
@@ -39,6 +38,24 @@ def parse_recipient(text: str):
                            "age-keygen or ssh-keygen wrote.", field="public_key") from None
     raise InvalidInput("A package key is an age public key (age1…) or an SSH Ed25519 public "
                        "key (ssh-ed25519 …).", field="public_key")
+
+
+ESCROW_SETTING = "REFERRALS_PACKAGE_ESCROW_RECIPIENT"
+
+
+def escrow_recipient(text: str | None) -> str | None:
+    """The escrow key of the settings (a recipient of ours added to every package), checked
+    exactly as an agency's key is; None when it is off. Checked when the app starts and
+    again when a build begins, so a bad key never reaches the encryption."""
+    line = " ".join((text or "").split())
+    if not line:
+        return None
+    try:
+        parse_recipient(line)
+    except InvalidInput as error:
+        raise InvalidInput(f"{ESCROW_SETTING} is not a key a package can be encrypted to: "
+                           f"{error.message}", field=ESCROW_SETTING) from None
+    return line
 
 
 def one_time_identity() -> OneTimeIdentity:

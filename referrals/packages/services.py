@@ -37,18 +37,20 @@ from referrals.evidence.models import EvidenceItem
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
 from referrals.extensions import db, jobs
-from referrals.packages.bag import PackageContentError, PackageContents
+from referrals.packages.bag import BagProgress, PackageContentError, PackageContents
 from referrals.packages.builder import build_package, remove_partial_packages
 from referrals.packages.contents import (case_contents, case_items, production_contents,
                                          production_items)
 from referrals.packages.models import EvidencePackage, PackageDownload
-from referrals.packages.recipients import (one_time_identity, parse_recipient, seal_secret,
-                                           unseal_secret)
+from referrals.packages.recipients import (escrow_recipient, one_time_identity, parse_recipient,
+                                           seal_secret, unseal_secret)
 from referrals.requests.models import DisclosureRequest
 from referrals.requests.scope import officer_request_clause
 from referrals.requests.services import record_disclosure, request_policy, tell_agency
 
 BUILD = "package.build"
+# While a build streams, its progress (the outbox lease's heartbeat) is committed this often.
+PROGRESS_EVERY = 1.0
 # The most a member of staff may choose for one package (the settings give the defaults).
 MAX_EXPIRY_DAYS = 90
 MAX_DOWNLOADS = 50
@@ -119,7 +121,7 @@ def _start(actor: Identity, *, purpose: str, label: str, recipients: list[str], 
         reissue_of_id=reissue_of.id if reissue_of else None)
     db.session.add(package)
     db.session.flush()
-    progress = start_progress(BUILD, "package", package.id, total=3, started_by_id=actor.user_id,
+    progress = start_progress(BUILD, "package", package.id, total=0, started_by_id=actor.user_id,
                               message="Waiting for a worker to build the package.")
     package.progress_id = progress.id
     entry = outbox.enqueue(build_package_job, package.id, key=f"{BUILD}:{package.id}")
@@ -269,18 +271,26 @@ def _actor(package: EvidencePackage) -> Identity:
     return Identity.for_user(user)
 
 
+class _Withdrawn(Exception):
+    """The package was withdrawn (re-issued) while it was built: nothing is published."""
+
+
 @jobs.task()
 def build_package_job(package_id: int) -> None:
-    """Build the file (no transaction open while it streams), then mark it ready in one
-    transaction with everything that goes with it. A refusal (a stored file that no longer
-    matches its intake hash, nothing to package) fails the package with the reason shown."""
+    """Build the file (no transaction open while it streams; progress, which renews the
+    job's lease, is committed on its own every PROGRESS_EVERY seconds), then mark it ready in
+    one transaction with everything that goes with it. The file takes its final name only
+    while this delivery still holds the job (``outbox.hold_claim``): a build that outlived
+    its lease and was taken over publishes nothing. A refusal (a stored file that no longer
+    matches its intake hash, nothing to package, a bad escrow key) fails the package with the
+    reason shown."""
     package = db.session.get(EvidencePackage, package_id)
     if package is None or package.status != "building":
         return
     progress_id = package.progress_id
     actor = _actor(package)
     try:
-        report_progress(progress_id, state="running", done=0,
+        report_progress(progress_id, state="running", done=0, total=0,
                         message="Writing the cover letter and listing the files.")
         package = db.session.get(EvidencePackage, package_id)
         contents, request = _build_contents(package, actor.label)
@@ -289,23 +299,31 @@ def build_package_job(package_id: int) -> None:
         if package.recipient_kind == "one_time":
             one_time = one_time_identity()
             recipients = [one_time.recipient]
-        escrow = _settings().package_escrow_recipient
+        escrow = escrow_recipient(_settings().package_escrow_recipient)
         if escrow:
             recipients.append(escrow)
         label = package.label
-        report_progress(progress_id, done=1, message=(
-            f"Encrypting {len(contents.files)} file(s), "
-            f"{_size_text(sum(f.size for f in contents.files))}, and checking each against its "
-            "intake hash."))
+        total = sum(f.size for f in contents.files)
+        report_progress(progress_id, done=0, total=_kib(total),
+                        message=_streaming_text(BagProgress(len(contents.files), total)))
         commit()  # nothing pending; no transaction open while the file is built
-        built = build_package(contents, recipients, package_dir(), get_signer())
-        report_progress(progress_id, done=2, message="Recording the package.")
+        built = build_package(contents, recipients, package_dir(), get_signer(),
+                              on_progress=lambda bag: report_progress(
+                                  progress_id, done=_kib(bag.done_bytes),
+                                  message=_streaming_text(bag)),
+                              progress_every=PROGRESS_EVERY,
+                              before_publish=lambda: _hold_for_publication(package_id))
         package = db.session.get(EvidencePackage, package_id)
-        if package.status != "building":  # withdrawn while it was built
-            _remove_files(built.path)
-            return
         _mark_ready(actor, package, built, [f.item_id for f in contents.files], one_time,
                     request, recipients)
+    except _Withdrawn:
+        rollback()
+        report_progress(progress_id, state="failed", commit_now=False,
+                        message="Withdrawn while it was built: a re-issued package replaces it.")
+        return
+    except outbox.Superseded:
+        rollback()  # the delivery that took over reports its own progress
+        raise
     except (DomainError, PackageContentError) as error:
         rollback()
         message = getattr(error, "message", None) or str(error)
@@ -318,8 +336,31 @@ def build_package_job(package_id: int) -> None:
             "Building stopped on an unexpected error. It is tried again in a while; if it "
             "keeps failing, tell the on-call."))
         raise
-    report_progress(progress_id, state="done", done=3, commit_now=False,
+    report_progress(progress_id, state="done", done=_kib(total), commit_now=False,
                     message=f"Ready: {label}.tar.age, {_size_text(built.size)}.")
+
+
+def _hold_for_publication(package_id: int) -> None:
+    """The last moment before the file takes its final name, in the transaction that will
+    mark it ready: this delivery must still hold the job, and the package must still be
+    wanted. Both rows stay locked until that commit."""
+    outbox.hold_claim()
+    package = db.session.scalar(select(EvidencePackage).where(EvidencePackage.id == package_id)
+                                .with_for_update().execution_options(populate_existing=True))
+    if package is None or package.status != "building":
+        raise _Withdrawn()
+
+
+def _kib(size: int) -> int:
+    """Progress counts kibibytes (its columns are 32-bit: bytes would stop at 2 GiB)."""
+    return -(-size // 1024)
+
+
+def _streaming_text(bag: BagProgress) -> str:
+    where = (f"file {bag.file_number} of {bag.files}, {bag.file_name}" if bag.file_number
+             else f"{bag.files} file(s)")
+    return (f"Encrypting {where}: {_size_text(bag.done_bytes)} of "
+            f"{_size_text(bag.total_bytes)}, each file checked against its intake hash.")
 
 
 def _mark_ready(actor, package, built, item_ids, one_time, request, recipients) -> None:

@@ -3,7 +3,9 @@
  * Any element with data-progress-url (a JSON endpoint answering referrals.core.progress's
  * progress_json) is polled every second until the job is finished. Children marked
  * data-progress="label|count|bar|message|next" are updated; "next" (a link to see the result)
- * is shown once the job is done; data-progress-unit words the count ("3 of 8 <unit>"). */
+ * is shown once the job is done; data-progress-unit words the count ("3 of 8 <unit>"), and
+ * data-progress-count="kib" shows a count of kibibytes as sizes ("1.5 MiB of 1.0 GiB", as
+ * Jinja's filesizeformat(true) writes them on the page the server renders). */
 (function () {
   "use strict";
 
@@ -12,6 +14,16 @@
 
   function part(box, name) {
     return box.querySelector('[data-progress="' + name + '"]');
+  }
+
+  function size(bytes) {
+    var units = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if (bytes === 1) { return "1 Byte"; }
+    if (bytes < 1024) { return bytes + " Bytes"; }
+    var value = bytes / 1024;
+    var unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return value.toFixed(1) + " " + units[unit];
   }
 
   function show(box, progress) {
@@ -24,7 +36,9 @@
     box.className = box.className.replace(/job-progress-[a-z]+/g, "").trim() +
       " job-progress-" + progress.state;
     if (label) { label.textContent = progress.label; }
-    if (count) {
+    if (count && box.dataset.progressCount === "kib") {
+      count.textContent = progress.total ? size(progress.done * 1024) + " of " + size(progress.total * 1024) : "";
+    } else if (count) {
       count.textContent = progress.done + " of " + progress.total + " " + (box.dataset.progressUnit || "done");
     }
     if (bar) {

@@ -3,11 +3,11 @@ jobs into one Flask app."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, make_response, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import event
 
 import referrals.jobs  # noqa: F401  (declares every task before binding)
 from config import ConfigError, Settings, load_settings
@@ -26,12 +26,14 @@ from referrals.compliance.qa_views import bp as qa_bp
 from referrals.compliance.staff_views import bp as compliance_bp
 from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
-from referrals.core.errors import InvalidInput, register_error_handlers
+from referrals.core.bookkeeping import NoteNotWritten, write_notes
+from referrals.core.errors import InvalidInput, register_error_handlers, render_error
 from referrals.core.guards import init_guards
 from referrals.core.headers import init_headers
 from referrals.core.inputs import init_inputs
 from referrals.core.leases import periodic_guard
 from referrals.core.signing import SigningKeyError, init_signing
+from referrals.core.sqlite import configure_sqlite
 from referrals.core.transaction import finish, unit_of_work
 from referrals.accounts.sessions import init_sessions
 from referrals.dashboard.oversight_views import bp as oversight_bp
@@ -72,32 +74,7 @@ from referrals.tokens.services import authenticate as authenticate_token
 from referrals.tokens.staff_views import bp as tokens_bp
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _configure_sqlite(app: Flask) -> None:
-    """WAL, foreign keys, a busy timeout, transactions that SAVEPOINT correctly and take the
-    write lock when they begin."""
-
-    with app.app_context():
-        engine = db.engine
-
-    @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, connection_record):
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
-
-    # IMMEDIATE: a transaction takes the write lock when it begins, not at its first write.
-    # A deferred one that read first and then writes fails at once with "database is
-    # locked" when another process wrote in between (no busy timeout helps), which the web
-    # app and the job worker do all the time; waiting for the lock up front never fails
-    # that way. SQLite is for development and demos (production refuses it).
-    @event.listens_for(engine, "begin")
-    def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+log = logging.getLogger(__name__)
 
 
 def _init_signing(app: Flask, settings: Settings) -> None:
@@ -132,7 +109,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     db.init_app(app)
     if settings.is_sqlite:
-        _configure_sqlite(app)
+        with app.app_context():
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -152,6 +130,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         # One commit per request: only when the view returned normally and nothing was
         # refused (error pages and refusals shown as messages mark the request refused).
         finish(ended_normally=response.status_code < 500)
+        # Then what the request noted about itself (a token's last use, views of sensitive
+        # pages), in a short transaction of its own: referrals.core.bookkeeping.
+        try:
+            write_notes(shown=response.status_code < 400)
+        except NoteNotWritten:
+            log.exception("the request's audit record could not be written: %s", request.path)
+            return make_response(render_error(
+                503, "Not shown", "This page could not be recorded in the audit log, so it is "
+                "not shown. Try again in a moment; if it happens again, tell the on-call "
+                "engineer."))
         return response
 
     @app.teardown_request

@@ -167,6 +167,9 @@ def init_sign_in(app: Flask) -> None:
         two_factor_verify_code_form=LockAwareVerifyCodeForm,
         datetime_factory=now,
     )
+    # A static file answers without knowing who asks: Flask-Principal would otherwise load
+    # the signed-in user (a transaction, two queries) for every stylesheet and script.
+    security.principal.skip_static = True
     security.render_json(_without_auth_token)
     security.login_manager.request_loader(_no_token_user)
     user_authenticated.connect(_on_authenticated, app)

@@ -20,6 +20,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import insert, select, text
 
 from referrals.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from referrals.core.bookkeeping import note
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity
 from referrals.extensions import db
@@ -123,14 +124,19 @@ def record_event(
 
 
 def record_view(actor: Identity, object_type: str, object_id: Any, *,
-                agency_id: int | None = None, action: str | None = None) -> AuditEvent:
+                agency_id: int | None = None, action: str | None = None) -> None:
     """A sensitive page was shown: "<object_type>.viewed" (or ``action``), once per page load,
-    with the page's endpoint. Call it as the last thing before the page is returned (after rendering): the event
-    takes the chain head, which stays taken until the request commits right after, so every
-    other writer waits only for the insert and the commit, never for the page's queries."""
+    with the page's endpoint.
+
+    In a request it is a bookkeeping note (``referrals.core.bookkeeping``): written once the
+    page's own transaction has ended, in a short transaction of its own, only if the page is
+    shown, and the page is withheld if it cannot be written. A page that only reads never
+    takes the chain head during its queries or its rendering, wherever it calls this. Outside
+    a request it is written at once."""
     page = request.endpoint if has_request_context() else None
-    return record_event(actor, action or f"{object_type}.viewed", object_type=object_type,
-                        object_id=object_id, agency_id=agency_id, after={"page": page})
+    note(record_event, actor, action or f"{object_type}.viewed", object_type=object_type,
+         object_id=object_id, agency_id=agency_id, after={"page": page},
+         shown_only=True, required=True)
 
 
 _COLUMNS = ("seq", "occurred_at", "actor_kind", "actor_id", "actor_label", "action", "object_type",

@@ -13,9 +13,11 @@ it is not committed at the end either. No view rolls back by itself.
 
 Slow work (encrypting and writing files, remote calls) runs through
 ``outside_transaction`` before the transaction writes anything: a transaction that writes
-holds the database's write lock on SQLite (which every transaction there takes when it
-begins: see ``referrals._configure_sqlite``) and, once it has appended to the audit chain,
-the chain head's row lock on PostgreSQL; every other writer waits for either.
+holds the database's write lock on SQLite (from its first write: see
+``referrals.core.sqlite``) and, once it has appended to the audit chain, the chain head's
+row lock on PostgreSQL; every other writer waits for either. What a request writes about
+itself on every request (a token's last use, page views) is not its change: it goes through
+``referrals.core.bookkeeping``, after the transaction.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from referrals.extensions import db
 log = logging.getLogger(__name__)
 _KEY = "referrals_after_commit"
 _REFUSED = "referrals_refused"
-_BEFORE = "referrals_before_commit"
 _UNDO = "referrals_on_rollback"
 _WROTE = "referrals_wrote_in"
 
@@ -43,13 +44,6 @@ def on_commit(fn: Callable, *args: Any, **kwargs: Any) -> None:
     db.session.info.setdefault(_KEY, []).append((fn, args, kwargs))
 
 
-def before_commit(fn: Callable, *args: Any, **kwargs: Any) -> None:
-    """Run ``fn`` in the current transaction just before it commits: bookkeeping that
-    belongs to the transaction but need not be written early (a token's last use), so that
-    a request's reads do not start its writes (see ``outside_transaction``)."""
-    db.session.info.setdefault(_BEFORE, []).append((fn, args, kwargs))
-
-
 def on_rollback(fn: Callable, *args: Any, **kwargs: Any) -> None:
     """Run ``fn`` if the current transaction is rolled back (``rollback()``) instead of
     committed: undoing what was done outside the database for it."""
@@ -57,7 +51,7 @@ def on_rollback(fn: Callable, *args: Any, **kwargs: Any) -> None:
 
 
 def discard_pending() -> None:
-    for key in (_KEY, _BEFORE, _UNDO):
+    for key in (_KEY, _UNDO):
         db.session.info.pop(key, None)
 
 
@@ -71,8 +65,6 @@ def _run(actions, what: str) -> None:
 
 def commit() -> None:
     """Commit, then run what was waiting for the commit."""
-    for fn, args, kwargs in db.session.info.pop(_BEFORE, []):
-        fn(*args, **kwargs)
     pending = db.session.info.pop(_KEY, [])
     db.session.commit()
     db.session.info.pop(_UNDO, None)

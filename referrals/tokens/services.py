@@ -8,23 +8,25 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from referrals.accounts.models import User
 from referrals.accounts.registration import require_approved
 from referrals.accounts.signals import credentials_revoked
 from referrals.audit.services import record_event
+from referrals.core.bookkeeping import note
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.guards import AGENCY_SUSPENDED_MESSAGE
 from referrals.core.identity import Identity
 from referrals.core.policy import Policy, has_role, system_or
 from referrals.core.scopes import SCOPES, scope_allowed
-from referrals.core.transaction import before_commit
 from referrals.extensions import db
 from referrals.tokens.models import ApiToken
 
 TOKEN_PREFIX = "rfr_"
+# How exactly a token's last use is kept: one write a minute at most, however busy it is.
+LAST_USE_PRECISION = timedelta(minutes=1)
 
 
 class TokenPolicy(Policy):
@@ -150,16 +152,19 @@ def authenticate(secret: str) -> ApiToken | None:
         return None
     if token.user.agency_suspended:
         raise PermissionDenied(AGENCY_SUSPENDED_MESSAGE)
-    # Written with the request's commit, not now: a request's reads must not start its
-    # writes (an upload stages its file before the transaction writes; see
-    # referrals.core.transaction.outside_transaction).
-    before_commit(_record_use, token.id, moment)
+    # Bookkeeping, written after the request's own transaction (referrals.core.bookkeeping):
+    # the token's row is never locked while a request runs, so requests with the same token
+    # run side by side; and at most once a minute (every request would otherwise write).
+    if token.last_used_at is None or moment - token.last_used_at >= LAST_USE_PRECISION:
+        note(_record_use, token.id, moment)
     return token
 
 
 def _record_use(token_id: int, moment) -> None:
-    db.session.execute(update(ApiToken).where(ApiToken.id == token_id)
-                       .values(last_used_at=moment))
+    db.session.execute(update(ApiToken).where(
+        ApiToken.id == token_id,
+        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < moment),
+    ).values(last_used_at=moment))
 
 
 def create_officer_token(actor: Identity, *, name: str) -> tuple[ApiToken, str]:

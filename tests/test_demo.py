@@ -12,9 +12,12 @@ from referrals.accounts.models import Role, User
 from referrals.agencies.models import Agency
 from referrals.audit.models import AuditEvent
 from referrals.audit.services import verify_chain
+from referrals.cases.models import Case, Identifier
 from referrals.core.identity import STAFF_ROLES
 from referrals.demo.seed import DEMO_AGENCIES, DEMO_DOMAIN, demo_password, seed_demo
 from referrals.extensions import db
+from tests import factories
+from tests.cases.helpers import bearer, escalation, make_token
 from tests.conftest import Client, SignIn
 
 CODE = re.compile(r"^(\d{6})\s", re.MULTILINE)
@@ -171,3 +174,20 @@ def test_seed_makes_sample_requests_with_a_hold_and_an_internal_hold_once():
     db.session.flush()
     assert _count(DisclosureRequest) == 2 and _count(PreservationHold) == 2
     assert verify_chain().ok
+
+
+def test_seed_with_cases_makes_them_and_the_app_keeps_opening_cases(cli, client):
+    """`demo seed --cases N` inserts with explicit ids; on PostgreSQL it must move the id
+    sequences past them, or the next case opened collides with a seeded one."""
+    assert cli.invoke(args=["demo", "seed"]).exit_code == 0  # the accounts and sample cases
+    before = _count(Case)
+    result = cli.invoke(args=["demo", "seed", "--cases", "30", "--audit-events", "400"])
+    assert result.exit_code == 0, result.output
+    assert "30 cases, 90 identifiers" in result.output
+    assert _count(Case) == before + 30 and _count(Identifier) >= 90
+    assert verify_chain().ok
+
+    secret = make_token(factories.make_user(None, enrolled=False), "escalations:write")
+    response = client.post("/api/v1/escalations", json=escalation(), headers=bearer(secret))
+    assert response.status_code == 201, response.text
+    assert _count(Case) == before + 31

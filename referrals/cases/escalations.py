@@ -109,6 +109,8 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
             db.session.flush()
     except IntegrityError:
         winner = _find_existing(data["source_system"], data["external_id"])
+        if winner is None:  # not the race: some other constraint refused; say which
+            raise
         return Intake(db.session.get(Case, winner.case_id), winner, duplicate=True)
 
     _add_accounts(actor, case, accounts)

@@ -10,6 +10,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from referrals.core.transaction import refuse
@@ -71,6 +72,14 @@ def wants_json() -> bool:
     )
 
 
+def refused_by_database(error: IntegrityError) -> str:
+    """A plain message naming the database rule that refused a write."""
+    detail = " ".join(str(getattr(error, "orig", None) or error).split())[:300]
+    return (f"The database refused to store this ({detail}). Nothing was changed. This is a "
+            "fault on our side, not in what you sent: tell the LER on-call, quoting this "
+            "message.")
+
+
 def render_error(status: int, title: str, message: str, errors: dict | None = None):
     refuse()  # an error page never commits what the request had written
     rollback()
@@ -117,6 +126,13 @@ def register_error_handlers(app: Flask) -> None:
             response = make_response(response, status)
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
         return response, status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError):
+        # Not bad input (that is refused before anything is written) but a fault: say which
+        # rule of the database refused, so that whoever is called knows where to look.
+        log.exception("the database refused a write on %s %s", request.method, request.path)
+        return render_error(500, "Refused by the database", refused_by_database(error))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -67,10 +67,24 @@ def seed_bulk_cases(count: int, *, identifiers_per_case: int = 3,
     db.session.execute(text(
         "INSERT INTO case_counters (year, last) VALUES (:year, :last) "
         "ON CONFLICT (year) DO UPDATE SET last = :last"), {"year": year, "last": first_number + count - 1})
+    _advance_sequences(Case, Subject)
     have = db.session.scalar(select(func.count(AuditEvent.id))) or 0
     made_events = _bulk_audit_events(actor, max(0, audit_events_total - have), next_id, count,
                                      batch * 4)
     return {"cases": made_cases, "identifiers": made_identifiers, "audit_events": made_events}
+
+
+def _advance_sequences(*models) -> None:
+    """After inserts with explicit ids: PostgreSQL's sequence behind each id column would
+    otherwise hand out those ids again, and the next case opened would collide. SQLite takes
+    the next rowid from the table itself."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for model in models:
+        table = model.__table__.name
+        db.session.execute(text(
+            "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"), {"table": table})
 
 
 def _synthetic_identifier(rng: random.Random, i: int, k: int) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from referrals.audit.checkpoints import CheckpointError, write_checkpoint
 from referrals.core.clock import now
 from referrals.core.identity import system_identity
 from referrals.core.transaction import unit_of_work
+from referrals.demo.bench import seed_bulk_cases
 from referrals.demo.seed import is_demo_email, seed_demo
 
 cli = AppGroup("demo", help="Demo data for a local try-out.")
@@ -25,11 +26,23 @@ def _refuse_in_production(command: str) -> None:
 
 
 @cli.command("seed")
-def demo_seed():
-    """Create the demo users and agencies (running it twice is harmless)."""
+@click.option("--cases", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also this many synthetic cases (3 identifiers each), for benchmarks.")
+@click.option("--audit-events", type=click.IntRange(min=0), default=None,
+              help="With --cases: audit events in all, up to this many "
+                   "[default: 10 a case, at most 1,000,000].")
+def demo_seed(cases: int, audit_events: int | None):
+    """Create the demo users and agencies (running it twice is harmless); with --cases N,
+    also N synthetic cases and their audit events, written in bulk."""
     _refuse_in_production("demo seed")
     with unit_of_work():
         rows = seed_demo()
+    if cases:
+        events = audit_events if audit_events is not None else min(10 * cases, 1_000_000)
+        with unit_of_work():
+            made = seed_bulk_cases(cases, audit_events_total=events)
+        click.echo(f"Synthetic data: {made['cases']:,} cases, {made['identifiers']:,} "
+                   f"identifiers, {made['audit_events']:,} audit events.\n")
     # A signed checkpoint, so that `audit verify` has something to check against.
     try:
         with unit_of_work():

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from referrals.cases import rules, services
+from referrals.cases import escalations, rules, services
 from referrals.cases.models import Escalation, Identifier, ReportedContent, Subject
 from referrals.core.clock import now
 from referrals.core.identity import Identity
@@ -500,3 +501,20 @@ def test_a_few_minutes_of_clock_skew_are_allowed(post_escalation, frozen, ahead,
     moment = frozen(now())
     response = post_escalation(escalation(detected_at=(moment + ahead).isoformat()))
     assert response.status_code == status, response.text
+
+
+def test_a_refusal_by_the_database_that_is_not_the_duplicate_race_says_what_it_is(
+        post_escalation, monkeypatch):
+    """Only a second escalation with the same key is answered as a duplicate; any other
+    constraint that refuses (here: a case id the sequence handed out twice) is reported as
+    that, not as a generic error or a crash looking for the duplicate."""
+    def collide(*args, **kwargs):
+        raise IntegrityError("INSERT INTO cases …", {}, Exception(
+            'duplicate key value violates unique constraint "pk_cases"'))
+
+    monkeypatch.setattr(escalations.services, "open_case", collide)
+    response = post_escalation(escalation())
+    assert response.status_code == 500
+    body = response.get_json()
+    assert body["status"] == "Refused by the database"
+    assert 'unique constraint "pk_cases"' in body["message"]

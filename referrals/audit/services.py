@@ -34,9 +34,13 @@ def canonical_json(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+# The canonical encoding the hashes cover: sorted keys, no spaces, UTF-8. One encoder for
+# every event (``json.dumps`` with these options would make a new one each call).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def event_digest(fields: dict[str, Any]) -> str:
-    encoded = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(fields).encode("utf-8")).hexdigest()
 
 
 def hashed_fields(event: Any) -> dict[str, Any]:
@@ -188,18 +192,34 @@ class ChainReport:
     reason: str = ""
 
 
-def _events_in_order(batch: int = 5000) -> Iterator[Any]:
-    """Rows (not ORM objects, so nothing piles up in the session), in chain order."""
-    table = AuditEvent.__table__
+# What the hash covers, in the order ``_rows_in_order`` selects it (then the id and hash).
+_HASHED = ("seq", "occurred_at", "actor_kind", "actor_id", "actor_label", "action",
+           "object_type", "object_id", "agency_id", "before", "after", "ip", "user_agent",
+           "request_id", "prev_hash")
+
+
+def _rows_in_order(batch: int = 20_000) -> Iterator[tuple]:
+    """Plain tuples from the driver (``_HASHED``, then id and hash) in chain order, a batch
+    at a time: no ORM objects, no type conversion, nothing piling up in memory."""
+    query = text(f"SELECT {', '.join(_HASHED)}, id, hash FROM audit_events "
+                 "WHERE seq > :last ORDER BY seq LIMIT :batch")
     last = 0
     while True:
-        rows = db.session.execute(
-            select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch)
-        ).all()
+        rows = db.session.execute(query, {"last": last, "batch": batch}).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
+        last = rows[-1][0]
+
+
+def _utc_text(value: Any) -> str:
+    """``occurred_at`` as the hash has it, from what the driver gave: SQLite's text
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) or PostgreSQL's datetime."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":  # the stored form: only the separator differs
+            return f"{value[:10]}T{value[11:]}+00:00"
+        value = datetime.fromisoformat(value)
+    return as_utc(value).isoformat(timespec="microseconds")
 
 
 def verify_chain(signed: Mapping[int, str] | None = None) -> ChainReport:
@@ -213,31 +233,35 @@ def verify_chain(signed: Mapping[int, str] | None = None) -> ChainReport:
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
-    for event in _events_in_order():
-        if event.seq != expected_seq:
+    encode, sha256, names = _CANONICAL.encode, hashlib.sha256, _HASHED
+    for row in _rows_in_order():
+        seq, event_id, stored = row[0], row[15], row[16]
+        if seq != expected_seq:
             return ChainReport(
                 checked, False, expected_seq, None,
-                f"event #{expected_seq} is missing (the next stored is #{event.seq})",
+                f"event #{expected_seq} is missing (the next stored is #{seq})",
             )
-        if event.prev_hash != prev_hash:
+        if row[14] != prev_hash:
             return ChainReport(
-                checked, False, event.seq, event.id,
-                f"event #{event.seq} does not follow event #{event.seq - 1} "
+                checked, False, seq, event_id,
+                f"event #{seq} does not follow event #{seq - 1} "
                 "(removed, inserted or reordered)",
             )
-        if event_digest(hashed_fields(event)) != event.hash:
+        fields = dict(zip(names, row))
+        fields["occurred_at"] = _utc_text(row[1])
+        if sha256(encode(fields).encode("utf-8")).hexdigest() != stored:
             return ChainReport(
-                checked, False, event.seq, event.id,
-                f"event #{event.seq} was changed after it was written",
+                checked, False, seq, event_id,
+                f"event #{seq} was changed after it was written",
             )
-        if signed.get(event.seq, event.hash) != event.hash:
+        if signed and signed.get(seq, stored) != stored:
             return ChainReport(
-                checked, False, event.seq, event.id,
-                f"event #{event.seq} is not the event a signed checkpoint recorded: "
+                checked, False, seq, event_id,
+                f"event #{seq} is not the event a signed checkpoint recorded: "
                 "the log was rewritten from there or before, its hashes recomputed",
             )
         checked += 1
-        prev_hash = event.hash
+        prev_hash = stored
         expected_seq += 1
 
     head = db.session.get(AuditChainHead, HEAD_ID)

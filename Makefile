@@ -65,8 +65,11 @@ seed: migrate
 run: seed run-deps
 	@bin/run-dev
 
+# Both cores (pytest-xdist; the browser tests stay together on one worker). PYTEST_WORKERS=0
+# runs everything in one process.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed-test system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	$(PY) -m bench $(BENCH_ARGS)

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 os.environ["REFERRALS_ENV"] = "test"
 
@@ -35,12 +36,41 @@ def _reset_postgres_schema(url: str) -> None:
     engine.dispose()
 
 
+def pytest_collection_modifyitems(config, items):
+    """With pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``), the browser tests
+    all go to one worker: one live server and one Chromium, not one per worker."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database beside DATABASE_URL's
+    (``referrals_test_gw0`` …), made if missing: the session fixture resets its schema."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                        {"n": name}).first()
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     environ = dict(os.environ, REFERRALS_ENV="test", REFERRALS_INSTANCE_PATH=str(instance))
     base = load_settings(environ)
     if not base.is_sqlite:
+        base = replace(base, database_url=_worker_database(base.database_url))
         _reset_postgres_schema(base.database_url)
     # High enough that sign-in tests never trip it; tests of the limit lower it.
     return replace(base, sign_in_rate_limit="1000 per minute")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -60,6 +61,9 @@ class Settings:
     mail_sender: str = "ler-no-reply@referrals.invalid"
     oncall_emails: tuple[str, ...] = ()
     oncall_webhook_url: str | None = None
+    # The platform's emergency telephone line for law enforcement, shown on every portal page
+    # (and the sign-in page); empty: none shown.
+    emergency_line: str = ""
     # How often the staff home asks for its work again (referrals/dashboard), in seconds.
     dashboard_refresh_seconds: int = 15
     # The share of disclosures drawn for a second review (referrals/disclosures/qa.py), as a
@@ -275,6 +279,16 @@ def _storage_keys(raw: str) -> dict[int, bytes]:
         raise ConfigError(f"REFERRALS_STORAGE_KEYS: {error}") from error
 
 
+def _emergency_line(value: str) -> str:
+    """A telephone number as people dial it: digits, spaces, +, -, parentheses and dots."""
+    value = " ".join(value.split())
+    if len(value) > 40 or not re.fullmatch(r"[0-9+()\-. ]*", value) or (
+            value and sum(c.isdigit() for c in value) < 3):
+        raise ConfigError("REFERRALS_EMERGENCY_LINE must be a telephone number (digits, spaces, "
+                          "+ - ( ) .), at most 40 characters.")
+    return value
+
+
 def _bounded_int(env, name: str, default: int, low: int, high: int) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -477,6 +491,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         oncall_emails=tuple(e.strip() for e in env.get("REFERRALS_ONCALL_EMAILS", "").split(",")
                             if e.strip()),
         oncall_webhook_url=env.get("REFERRALS_ONCALL_WEBHOOK_URL") or None,
+        emergency_line=_emergency_line(env.get("REFERRALS_EMERGENCY_LINE", "")),
         dashboard_refresh_seconds=_bounded_int(env, "REFERRALS_DASHBOARD_REFRESH_SECONDS", 15, 1,
                                                3600),
         qa_sample_rate=_sample_rate(env.get("REFERRALS_QA_SAMPLE_RATE")),

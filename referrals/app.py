@@ -68,6 +68,7 @@ from referrals.portal.public_views import bp as portal_public_bp
 from referrals.requests import api as requests_api
 from referrals.requests import preservation
 from referrals.requests.staff_views import bp as requests_bp
+from referrals.emergency.staff_views import bp as emergency_bp
 from referrals.retention import cli as retention_cli
 from referrals.tokens import cli as tokens_cli
 from referrals.tokens.services import authenticate as authenticate_token
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(agencies_bp)
     app.register_blueprint(portal_public_bp)
     app.register_blueprint(requests_bp)
+    app.register_blueprint(emergency_bp)
 
     app.register_blueprint(holds_bp)
     app.register_blueprint(hold_reports_bp)

@@ -132,6 +132,15 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests.collected_item":              {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # how far a collection got (JSON the page polls): read like the request, staff only
     "requests.collection_progress":         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # the emergency fast path (the sample is an emergency request): read like the request,
+    # worked by agents and supervisors, approved and released by supervisors
+    "emergency.fast_path":                  {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "emergency.state":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "emergency.callback":                   {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "emergency.decisions":                  {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "emergency.collect":                    {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "emergency.approve":                    {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "emergency.release":                    {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # evidence packages, staff side: releasing a production (which builds its package) is a
     # supervisor's; build progress is read like the request; re-issuing, building a case's
     # package, taking a file or a case package's one-time key out is work (the sample is a
@@ -165,6 +174,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     "portal.post_message":                  {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
     "portal.add_colleague":                 {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
     "portal.withdraw":                      {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    # an officer's follow-up: further documents, the answer to "needs information" (the
+    # sample is received: the answer is refused with a flash)
+    "portal.add_documents":                 {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    "portal.answer":                        {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
+    # the zone the officer reads times in (the grid posts no zone: refused with a flash)
+    "portal.time_zone":                     {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 302},
     "portal.tokens":                        {ANON: 302, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 200},
     # portal registration is public; a made-up confirmation token is "not found"
     "portal_public.register":               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
@@ -377,6 +392,10 @@ class Samples:
                 "issuing_authority": "Synthetic County Superior Court",
                 "user_notice_allowed": True,
             }
+            if self.blueprint == "emergency":  # the fast path is for emergencies only
+                data |= {"request_type": "emergency", "emergency_description": "Synthetic",
+                         "person_at_risk": "Synthetic", "why_data_helps": "Synthetic",
+                         "good_faith_attested": True}
             return submit_request(Identity.for_user(officer), data, [("warrant.pdf", pdf)])
 
         return self._once("request", make)
@@ -549,7 +568,7 @@ class Samples:
         if self.endpoint == "packages.build_for_case":
             return self._case().reference
         if self.blueprint in {"requests", "portal", "requests_api", "packages", "portal_packages",
-                              "packages_api"}:
+                              "packages_api", "emergency"}:
             return self._request().reference
         if self.blueprint == "ncmec":
             return self._ncmec_case().reference

@@ -124,13 +124,52 @@ def approve_officer(actor: Identity, user: User) -> User:
     return user
 
 
-def require_approved(identity: Identity) -> None:
+UNAPPROVED_MESSAGE = ("Your account is waiting for approval by the LER team. You can submit "
+                      "requests once it is approved.")
+
+
+def require_approved(identity: Identity, *, emergency: bool = False) -> bool:
+    """Refuse an officer the LER team has not approved, or whose agency is not verified.
+
+    With ``emergency``, an officer not yet approved (confirmed address on a verified
+    agency's domain, active account) may still send an emergency request: True is returned
+    and the request is flagged "officer not yet verified" until the call-back to the agency
+    verifies them (``verify_officer_by_callback``). Nothing else is open to them."""
     user = db.session.get(User, identity.user_id)
-    if user is None or user.approved_at is None:
-        raise PermissionDenied("Your account is waiting for approval by the LER team. You can "
-                               "submit requests once it is approved.")
+    unverified = user is not None and user.approved_at is None
+    if user is None or (unverified and not (emergency and _may_send_emergency(user))):
+        raise PermissionDenied(UNAPPROVED_MESSAGE)
     # Registration needs a verified agency; so does every later submission or token: an
     # agency suspended after its officers registered sends nothing new.
     if user.agency is None or user.agency.status != "verified":
         raise PermissionDenied("Your agency's access to the portal is suspended or not yet "
                                "verified. Contact the LER team.")
+    return unverified
+
+
+def _may_send_emergency(user: User) -> bool:
+    """An officer not yet approved may send an emergency: an active account, its address
+    confirmed, on a domain verified for their own agency."""
+    verified = agency_for_email(user.email)
+    return (user.kind == "agency" and user.active and user.confirmed_at is not None
+            and verified is not None and verified.id == user.agency_id)
+
+
+def verify_officer_by_callback(actor: Identity, user: User, *, reference: str,
+                               number: str) -> None:
+    """The call-back on an emergency sent by an officer not yet approved reached them through
+    their agency's registered number: that verifies them, and their account is approved
+    (audited, naming the request and the number called)."""
+    if user.kind != "agency" or user.approved_at is not None:
+        return
+    user.approved_at = now()
+    user.approved_by_id = actor.user_id
+    db.session.flush()
+    record_event(actor, "account.approved", object_type="user", object_id=user.id,
+                 agency_id=user.agency_id,
+                 after={"via": "emergency call-back", "request": reference, "number": number})
+    settings = current_app.config["REFERRALS_SETTINGS"]
+    queue_mail(user.email, "Your portal account is approved",
+               "The LER team verified you by calling your agency back about your emergency "
+               f"request {reference}. You can now use the agency portal:\n\n"
+               f"{settings.base_url}/portal/\n")

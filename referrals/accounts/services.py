@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable
+from zoneinfo import available_timezones
 
 from flask import current_app, request, session
 from flask_security import hash_password
@@ -435,3 +436,22 @@ def record_password_changed(user: User) -> None:
 def record_two_factor_changed(user: User, method: str | None) -> None:
     record_event(Identity.for_user(user), "account.two_factor_enrolled", object_type="user",
                  object_id=user.id, agency_id=user.agency_id, after={"method": method})
+
+
+def time_zone_choices() -> list[str]:
+    """The zones a person may choose to read times in (IANA names, the region/city ones)."""
+    return sorted(z for z in available_timezones()
+                  if "/" in z and not z.startswith(("Etc/", "SystemV/", "posix/", "right/")))
+
+
+def set_time_zone(actor: Identity, zone: str) -> User:
+    """The zone the signed-in person reads times in (pages, through core.timefmt)."""
+    if zone not in set(time_zone_choices()) | {"UTC"}:
+        raise InvalidInput("Choose a time zone from the list.", field="time_zone")
+    user = get_user(actor.user_id)
+    before = user.time_zone
+    user.time_zone = zone
+    db.session.flush()
+    record_event(actor, "account.time_zone_changed", object_type="user", object_id=user.id,
+                 agency_id=user.agency_id, before={"time_zone": before}, after={"time_zone": zone})
+    return user

@@ -77,7 +77,15 @@ def _case_item(case: Case) -> WorkItem:
 def _request_item(request: DisclosureRequest) -> WorkItem:
     return WorkItem("request", f"request:{request.reference}", request.reference,
                     request.officer_name and f"From {request.officer_name}" or "",
-                    request.deadline_at, "Emergency" if request.emergency else request.request_type)
+                    request.deadline_at, _request_label(request))
+
+
+def _request_label(request: DisclosureRequest) -> str:
+    if not request.emergency:
+        return request.request_type
+    if request.officer_unverified and request.callback_at is None:
+        return "Emergency · officer not yet verified"
+    return "Emergency"
 
 
 def _counting_requests():

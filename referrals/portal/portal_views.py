@@ -10,23 +10,44 @@ from referrals.core.clock import now
 from referrals.core.errors import InvalidInput
 from referrals.core.guards import portal_blueprint
 from referrals.core.identity import current_identity
+from referrals.core.kept_uploads import forget_kept, keep_uploads, kept_uploads, open_kept
 from referrals.holds.reading import hold_for_request
 from referrals.holds.standing import portal_fields
 from referrals.requests import rules
 from referrals.requests import services as requests
-from referrals.requests.forms import (TARGET_ROWS, ColleagueForm, EmergencyForm, MessageForm,
-                                      RequestForm, TokenRequestForm, WithdrawForm)
-from referrals.requests.intake import submit_request
+from referrals.requests import follow_up
+from referrals.accounts.services import set_time_zone, time_zone_choices
+from referrals.requests.forms import (TARGET_ROWS, ColleagueForm, EmergencyForm, FollowUpForm,
+                                      MessageForm, RequestForm, TimeZoneForm, TokenRequestForm,
+                                      WithdrawForm)
+from referrals.requests.intake import PDF_MAGIC, submit_request
 from referrals.tokens.services import create_officer_token, officer_tokens
 
 bp = portal_blueprint("portal", __name__, url_prefix="/portal")
 
 
+def _zone_form() -> TimeZoneForm:
+    form = TimeZoneForm()
+    form.time_zone.choices = ["UTC", *time_zone_choices()]
+    return form
+
+
 @bp.get("/")
 def index():
     identity = current_identity()
+    zone_form = _zone_form()
+    zone_form.time_zone.data = current_user.time_zone
     return render_template("portal/index.html", user=current_user, agency=current_user.agency,
-                           requests=requests.officer_requests(identity), rules=rules)
+                           requests=requests.officer_requests(identity), rules=rules,
+                           zone_form=zone_form)
+
+
+@bp.post("/time-zone")
+def time_zone():
+    form = _zone_form()
+    act(form, lambda who: set_time_zone(who, form.time_zone.data), current_identity(),
+        done="Times are shown in your zone now.")
+    return redirect(url_for(".index"))
 
 
 def _form_data(form) -> dict:
@@ -39,23 +60,35 @@ def _form_data(form) -> dict:
 
 
 def _submit(form, template: str, extra: dict):
+    # Files attached to an earlier try that the form refused, kept for this session.
+    kept = kept_uploads(request.form.getlist("kept_upload"), request.form.getlist("drop_upload"))
     if form.validate_on_submit():
         data = _form_data(form) | extra
         files = [(f.filename, f.stream) for f in (form.documents.data or []) if f and f.filename]
         # Input errors go under the fields they name ("targets", and anything else without
         # a field of its own, at the top of the form, not under an unrelated field); any
         # other refusal (a hold that cannot be renewed …) is said as a message.
-        submitted = attempt(submit_request, current_identity(), data, files, form=form,
-                            on_form=InvalidInput)
+        submitted = attempt(submit_request, current_identity(), data, files + open_kept(kept),
+                            form=form, on_form=InvalidInput)
         if submitted.ok:
+            forget_kept(kept)
             flash(f"Request {submitted.value.reference} received.", "success")
             return redirect(url_for(".detail", reference=submitted.value.reference))
+    if request.method == "POST":  # refused: what was attached stays attached
+        for upload in form.documents.data or []:
+            if upload and upload.filename:
+                upload.stream.seek(0)
+        kept += keep_uploads(
+            [(f.filename, f.stream) for f in (form.documents.data or []) if f and f.filename],
+            max_bytes=current_app.config["REFERRALS_SETTINGS"].legal_process_max_bytes,
+            starts_with=PDF_MAGIC)
     if request.method == "GET":
         form.officer_name.data = form.officer_name.data or current_user.full_name
         form.official_email.data = form.official_email.data or current_user.email
         form.badge_number.data = form.badge_number.data or current_user.badge_number
-    return render_template(template, form=form, rows=range(TARGET_ROWS),
-                           approved=current_user.approved_at is not None), 422 if form.errors else 200
+    return render_template(template, form=form, rows=range(TARGET_ROWS), kept=kept,
+                           approved=current_user.approved_at is not None), \
+        422 if form.errors else 200
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
@@ -80,6 +113,7 @@ def detail(reference: str):
         hold=portal_fields(hold) if hold is not None else None,
         messages=requests.messages_for(found, include_internal=False),
         message_form=MessageForm(), colleague_form=ColleagueForm(), withdraw_form=WithdrawForm(),
+        follow_up_form=FollowUpForm(),
         is_submitter=found.submitted_by_id == identity.user_id)
 
 
@@ -95,6 +129,25 @@ def post_message(reference: str):
     form = MessageForm()
     return _act(reference, form, lambda who, req: requests.post_message(who, req, form.body.data),
                 "Message sent to the LER team.")
+
+
+def _uploads(form) -> list:
+    return [(f.filename, f.stream) for f in (form.documents.data or []) if f and f.filename]
+
+
+@bp.post("/requests/<reference>/documents")
+def add_documents(reference: str):
+    form = FollowUpForm()
+    return _act(reference, form, lambda who, req: follow_up.add_documents(
+        who, req, _uploads(form), form.body.data), "Added to the request: the LER team is told.")
+
+
+@bp.post("/requests/<reference>/answer")
+def answer(reference: str):
+    form = FollowUpForm()
+    return _act(reference, form, lambda who, req: follow_up.answer_needs_info(
+        who, req, form.body.data, _uploads(form)),
+        "Answer sent: the LER team checks your request again.")
 
 
 @bp.post("/requests/<reference>/colleagues")

@@ -76,6 +76,10 @@ class RequestIn(Schema):
     emergency_description = fields.String(load_default="", validate=validate.Length(max=5000))
     person_at_risk = fields.String(load_default="", validate=validate.Length(max=2000))
     why_data_helps = fields.String(load_default="", validate=validate.Length(max=5000))
+    good_faith_attested = fields.Boolean(load_default=False, metadata={
+        "description": "Emergency disclosure requests (required, true): the officer makes the "
+                       f"good-faith statement, version {rules.GOOD_FAITH.version}: "
+                       f"\"{rules.GOOD_FAITH.text}\""})
     targets = fields.List(fields.Nested(TargetIn), required=True,
                           validate=validate.Length(min=1, max=50))
     documents = fields.List(fields.Nested(DocumentIn), load_default=list,
@@ -155,6 +159,9 @@ class RequestOut(Schema):
     date_to = fields.Date()
     warnings = fields.List(fields.String())
     targets = fields.List(fields.Nested(TargetOut))
+    attestation_version = fields.String(allow_none=True, metadata={
+        "description": "Emergency: the version of the good-faith statement the officer made"})
+    attested_at = fields.DateTime(allow_none=True)
 
 
 class RequestDetailOut(RequestOut):
@@ -259,10 +266,13 @@ def describe_request_types(spec) -> None:
         if key in rules.RENEWAL_REQUEST_TYPES:
             needs.append("related_reference")
         properties = {**generic["properties"], "request_type": {"type": "string", "enum": [key]}}
+        if kind.emergency:  # the good-faith statement, made
+            properties["good_faith_attested"] = {"type": "boolean", "enum": [True]}
+            needs.append("good_faith_attested")
         if not kind.emergency:  # the legal process itself, as a PDF
             needs.append("documents")
             properties["documents"] = {**properties["documents"], "minItems": 1}
-        for name in (n for n in needs if n != "documents"):
+        for name in (n for n in needs if n not in ("documents", "good_faith_attested")):
             properties[name] = {**properties[name], **TEXT}
             properties[name].pop("default", None)
             properties[name].pop("nullable", None)

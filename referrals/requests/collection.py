@@ -29,7 +29,7 @@ from referrals.evidence.services import item_owned_by
 from referrals.extensions import db, jobs
 from referrals.requests import rules
 from referrals.requests.models import DisclosureRequest, RequestMessage
-from referrals.requests.services import request_policy
+from referrals.requests.services import move_request, request_policy
 
 COLLECT = "request.collect"
 
@@ -108,9 +108,13 @@ def collection_progress(request: DisclosureRequest) -> JobProgress | None:
     return latest_progress(COLLECT, "request", request.reference)
 
 
-def start_collection(actor: Identity, request: DisclosureRequest) -> JobProgress:
+def start_collection(actor: Identity, request: DisclosureRequest, *,
+                     hand_over: bool = False) -> JobProgress:
     """Check that there is something to collect, and leave the collecting to a job (the page
-    shows its progress). One collection at a time per request."""
+    shows its progress). One collection at a time per request. With ``hand_over`` (the
+    emergency fast path) the job, once everything is stored, also moves the request on to
+    "ready for review" as the one who started it: they collected, another supervisor
+    releases."""
     plan = plan_collection(actor, request)
     running = collection_progress(request)
     if running is not None and not running.finished:
@@ -120,12 +124,12 @@ def start_collection(actor: Identity, request: DisclosureRequest) -> JobProgress
                               message="Waiting for a worker to start collecting.",
                               started_by_id=actor.user_id)
     entry = outbox.enqueue(collect_request_job, request.id, actor.user_id, progress.id,
-                           key=f"{COLLECT}:{progress.id}")
+                           hand_over, key=f"{COLLECT}:{progress.id}")
     progress.outbox_entry_id = entry.id
     record_event(actor, "request.collection_started", object_type="request",
                  object_id=request.reference, agency_id=request.agency_id,
                  after={"progress_id": progress.id, "targets": [t.value for t in plan.targets],
-                        "categories": plan.categories})
+                        "categories": plan.categories, "hand_over": hand_over})
     return progress
 
 
@@ -134,7 +138,8 @@ def _acting_user(user_id: int) -> Identity:
 
 
 @jobs.task()
-def collect_request_job(request_id: int, user_id: int, progress_id: int) -> None:
+def collect_request_job(request_id: int, user_id: int, progress_id: int,
+                        hand_over: bool = False) -> None:
     """Ask the platform one question at a time, committing the progress after each answer
     (no transaction is open while the platform answers), then store everything in one last
     transaction, as the member of staff who started it (the two-person rule counts them as a
@@ -153,6 +158,8 @@ def collect_request_job(request_id: int, user_id: int, progress_id: int) -> None
         # The request may have moved on while the platform answered: checked again.
         request = db.session.get(DisclosureRequest, request_id)
         items = collect_for_request(_acting_user(user_id), request, exports)
+        if hand_over:
+            move_request(_acting_user(user_id), request, "ready_for_review")
     except DomainError as error:
         rollback()
         report_progress(progress_id, state="failed", message=error.message)
@@ -164,7 +171,8 @@ def collect_request_job(request_id: int, user_id: int, progress_id: int) -> None
             "keeps failing, tell the on-call."))
         raise
     report_progress(progress_id, state="done", commit_now=False,
-                    message=f"Collected {len(items)} item(s) from the platform.")
+                    message=f"Collected {len(items)} item(s) from the platform."
+                    + (" Ready for the release review." if hand_over else ""))
 
 
 def collected_items(request: DisclosureRequest) -> list[EvidenceItem]:

@@ -1,10 +1,10 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import (BooleanField, DateField, EmailField, PasswordField, SelectField,
+from wtforms import (BooleanField, EmailField, PasswordField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from referrals.core.forms import MultiCheckboxField
+from referrals.core.forms import DayField, MultiCheckboxField
 from referrals.core.inputs import LegalDate
 from referrals.requests import rules
 from referrals.vocabulary.entities import LEGAL_ENTITIES
@@ -36,7 +36,7 @@ class RequestForm(FlaskForm):
     emergency = BooleanField("Emergency EPOC (imminent threat to life or safety): 8 hours")
     enforcing_authority_notified = BooleanField(
         "EPOC: the enforcing authority is notified (Regulation (EU) 2023/1543, art. 8)")
-    return_date = DateField("Return or compliance date on the process",
+    return_date = DayField("Return or compliance date on the process",
                             validators=[Optional(), LegalDate()])
     addressed_to = SelectField("Addressed to", choices=list(LEGAL_ENTITIES.items()))
     related_reference = StringField("Earlier request it renews or follows",
@@ -47,13 +47,13 @@ class RequestForm(FlaskForm):
     official_email = EmailField("Official e-mail", validators=[DataRequired(), Email(), Length(max=255)])
     phone = StringField("Phone", validators=[DataRequired(), Length(max=40)])
     data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
-    date_from = DateField("From", validators=[Optional(), LegalDate()])
-    date_to = DateField("To", validators=[Optional(), LegalDate()])
+    date_from = DayField("From", validators=[Optional(), LegalDate()])
+    date_to = DayField("To", validators=[Optional(), LegalDate()])
     legal_basis = TextAreaField("Legal basis cited", validators=[Length(max=5000)])
     offences = TextAreaField("Offences and circumstances", validators=[Length(max=10000)])
     user_notice_allowed = BooleanField("The user may be notified")
     nondisclosure_order = BooleanField("A non-disclosure order applies")
-    nondisclosure_until = DateField("Non-disclosure order ends", validators=[Optional(), LegalDate()])
+    nondisclosure_until = DayField("Non-disclosure order ends", validators=[Optional(), LegalDate()])
     documents = MultipleFileField("Legal process (PDF)")
 
 
@@ -66,9 +66,11 @@ class EmergencyForm(FlaskForm):
     person_at_risk = TextAreaField("Who is at risk", validators=[DataRequired(), Length(max=2000)])
     why_data_helps = TextAreaField("Why this data helps", validators=[DataRequired(), Length(max=5000)])
     data_categories = MultiCheckboxField("Data categories", choices=list(rules.DATA_CATEGORIES.items()))
-    date_from = DateField("From", validators=[Optional(), LegalDate()])
-    date_to = DateField("To", validators=[Optional(), LegalDate()])
+    date_from = DayField("From", validators=[Optional(), LegalDate()])
+    date_to = DayField("To", validators=[Optional(), LegalDate()])
     documents = MultipleFileField("Supporting document (PDF, optional)")
+    # The statement's words are its label: what the officer reads is what is recorded.
+    good_faith_attested = BooleanField(rules.GOOD_FAITH.text)
 
 
 for _form in (RequestForm, EmergencyForm):
@@ -87,6 +89,17 @@ class ClockNoteForm(FlaskForm):
 
     note = TextAreaField("What happened", validators=[DataRequired("Say what happened first."),
                                                       Length(max=5000)])
+
+
+class FollowUpForm(FlaskForm):
+    """An officer's further documents for a request, or their answer to "needs information"."""
+
+    body = TextAreaField("Your answer", validators=[Length(max=20000)])
+    documents = MultipleFileField("Documents (PDF)")
+
+
+class TimeZoneForm(FlaskForm):
+    time_zone = SelectField("Show times in", choices=[])
 
 
 class ColleagueForm(FlaskForm):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import dataclass
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ from referrals.core.errors import InvalidInput, PermissionDenied
 from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
 from referrals.core.staging import stage_blob
+from referrals.core.storage import PendingFile
+from referrals.core.timefmt import format_instant
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
 from referrals.remote.webhooks import queue_webhook
@@ -77,6 +80,8 @@ def check_request(data: dict) -> tuple[dict[str, str], list[str]]:
                              ("why_data_helps", "why this data helps")):
             if not (data.get(field) or "").strip():
                 errors[field] = f"Describe {label}."
+        if data.get("good_faith_attested") is not True:
+            errors["good_faith_attested"] = rules.GOOD_FAITH_MISSING
     else:
         if not (data.get("legal_basis") or "").strip():
             errors["legal_basis"] = "Cite the legal basis (statute, article or order)."
@@ -118,13 +123,16 @@ def request_type_is_subpoena(key: str) -> bool:
     return key == "subpoena"
 
 
+PDF_MAGIC = b"%PDF-"
+
+
 def check_pdf(stream: BinaryIO, name: str, limit: int) -> tuple[bytes, int]:
     """The PDF's bytes and page count, or a plain refusal (checked by its bytes, not its name)."""
     data = stream.read(limit + 1)
     if len(data) > limit:
         raise InvalidInput(f"{safe_file_name(name)} is larger than {limit // (1024 * 1024)} MB.",
                            field="documents")
-    if not data.startswith(b"%PDF-"):
+    if not data.startswith(PDF_MAGIC):
         raise InvalidInput(f"{safe_file_name(name)} is not a PDF file.", field="documents")
     from pypdf import PdfReader  # loaded on the first PDF, not with the app (it pulls in fontTools)
 
@@ -143,6 +151,37 @@ def check_pdf(stream: BinaryIO, name: str, limit: int) -> tuple[bytes, int]:
     return data, pages
 
 
+@dataclass(frozen=True)
+class CheckedDocument:
+    """A PDF that passed ``check_pdf``, stored (staged) before the transaction writes."""
+
+    name: str
+    pages: int | None
+    stored: PendingFile
+
+
+def check_documents(documents: list[tuple[str, BinaryIO]]) -> list[CheckedDocument]:
+    """Check every PDF first (a refusal stores nothing), then stage each one: call it before
+    the transaction's first write (nothing slow inside the audit lock)."""
+    limit = current_app.config["REFERRALS_SETTINGS"].legal_process_max_bytes
+    checked = [(name, *check_pdf(stream, name, limit)) for name, stream in documents]
+    return [CheckedDocument(name, pages, stage_blob(io.BytesIO(content)))
+            for name, content, pages in checked]
+
+
+def attach_documents(actor: Identity, request: DisclosureRequest,
+                     checked: list[CheckedDocument], at) -> list[LegalProcessDocument]:
+    added = []
+    for document in checked:
+        written = document.stored.written
+        added.append(LegalProcessDocument(
+            original_name=safe_file_name(document.name), storage_name=written.name,
+            sha256=written.sha256, size=written.size, pages=document.pages, uploaded_at=at,
+            uploaded_by_id=actor.user_id))
+        request.documents.append(added[-1])
+    return added
+
+
 def next_reference(year: int) -> str:
     number = db.session.execute(text(
         "INSERT INTO request_counters (year, last) VALUES (:year, 1) "
@@ -157,9 +196,10 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         raise PermissionDenied("Only agency officers submit requests.")
     if actor.scopes is not None and not actor.has_scope("requests:write"):
         raise PermissionDenied("This token may not submit requests.")
-    require_approved(actor)
-    errors, warnings = check_request(data)
     kind = rules.REQUEST_TYPES.get(data.get("request_type", ""))
+    # An officer not yet approved may send an emergency only; it arrives flagged.
+    unverified = require_approved(actor, emergency=kind is not None and kind.emergency)
+    errors, warnings = check_request(data)
     if kind is not None and not kind.emergency and not documents and "documents" not in errors:
         errors["documents"] = "Attach the legal process as a PDF."
     if errors:
@@ -191,10 +231,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         warnings = warnings + hooks.renewal_warnings(renewing,
                                                      [(t.kind, t.normalized) for t in targets])
     settings = current_app.config["REFERRALS_SETTINGS"]
-    checked = [(name, *check_pdf(stream, name, settings.legal_process_max_bytes))
-               for name, stream in documents]
-    # Stored before the request's first write (nothing slow inside the audit lock).
-    staged = [stage_blob(io.BytesIO(content)) for _, content, _ in checked]
+    checked = check_documents(documents)
     emergency = kind.emergency or bool(data.get("emergency") and kind.key == "eu_epoc")
     key = deadline_key(kind.key, emergency)
     us_governmental = is_us_governmental(agency.country, agency.kind)
@@ -236,6 +273,10 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
         emergency_description=(data.get("emergency_description") or "").strip(),
         person_at_risk=(data.get("person_at_risk") or "").strip(),
         why_data_helps=(data.get("why_data_helps") or "").strip(),
+        **(dict(attestation_version=rules.GOOD_FAITH.version,
+                attestation_text=rules.GOOD_FAITH.text, attested_at=received,
+                attested_by_id=actor.user_id) if kind.emergency else {}),
+        officer_unverified=unverified,
         warnings=warnings, received_at=received,
         deadline_at=deadline,
         internal_target_at=(compute_deadline("eu_production_order_emergency_target", received,
@@ -252,11 +293,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
     )
     db.session.add(request)
     db.session.flush()
-    for (name, _content, pages), stored in zip(checked, staged):
-        written = stored.written
-        request.documents.append(LegalProcessDocument(
-            original_name=safe_file_name(name), storage_name=written.name, sha256=written.sha256,
-            size=written.size, pages=pages, uploaded_at=received, uploaded_by_id=actor.user_id))
+    attach_documents(actor, request, checked, received)
     if request.user_notice_allowed and not request.nondisclosure_order:
         db.session.add(UserNoticeTask(request_id=request.id, due_at=received,
                                       reason="The agency allows the user to be notified."))
@@ -273,7 +310,9 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
                  after={"type": request.request_type, "emergency": request.emergency,
                         "targets": len(targets), "documents": len(checked),
                         "deadline_at": request.deadline_at.isoformat() if request.deadline_at else None,
-                        "warnings": warnings, "related_reference": related})
+                        "warnings": warnings, "related_reference": related,
+                        "attestation_version": request.attestation_version,
+                        "officer_unverified": unverified})
     hooks.submitted(actor, request, renewing)
     _notify_team(request)
     return request
@@ -283,9 +322,12 @@ def _notify_team(request: DisclosureRequest) -> None:
     settings = current_app.config["REFERRALS_SETTINGS"]
     link = f"{settings.base_url}/requests/{request.reference}"
     if request.emergency:
+        unverified = ("\nThe officer is not yet verified: the call-back to the agency's "
+                      "registered number verifies them.\n" if request.officer_unverified else "")
         queue_mail(list(settings.oncall_emails), f"EMERGENCY request {request.reference}",
-                   f"An emergency disclosure request arrived at {request.received_at:%Y-%m-%d %H:%M} UTC.\n"
-                   f"First response is due within the hour.\n\n{link}\n")
+                   f"An emergency disclosure request arrived at {format_instant(request.received_at)}.\n"
+                   f"First response is due within the hour.\n{unverified}\n"
+                   f"{settings.base_url}/requests/{request.reference}/emergency\n")
         queue_webhook(settings.oncall_webhook_url, {
             "event": "emergency_request", "reference": request.reference,
             "received_at": request.received_at.isoformat(), "url": link},

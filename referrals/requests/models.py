@@ -62,6 +62,15 @@ class DisclosureRequest(db.Model):
     emergency_description: Mapped[str] = mapped_column(Text, default="")
     person_at_risk: Mapped[str] = mapped_column(Text, default="")
     why_data_helps: Mapped[str] = mapped_column(Text, default="")
+    # The officer's good-faith statement (rules.GOOD_FAITH), as ticked: the exact words and
+    # their version, who and when.
+    attestation_version: Mapped[str | None] = mapped_column(String(32))
+    attestation_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Sent by an officer whose portal account was not yet approved (an emergency only): the
+    # call-back to the agency's registered number verifies them.
+    officer_unverified: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # Intake checks, as shown to staff (and to the officer at submission).
     warnings: Mapped[list] = mapped_column(JSON, default=list)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -130,6 +130,9 @@ REQUEST_STATES = StateMachine(
         # Two people: the production is released by a supervisor who neither prepared nor
         # collected it.
         Transition("ready_for_review", "disclosed", by="disclose", tells_agency=True),
+        # The agency answers a "needs information" message (requests.follow_up): the request
+        # goes back to staff, to be verified again with what was sent.
+        Transition("needs_info", "verifying", by="answer"),
         # The agency withdraws its own request while nothing has left the building.
         *(Transition(status, "withdrawn", by="withdraw") for status in (
             "received", "verifying", "legal_review", "needs_info", "narrowed", "approved",
@@ -139,4 +142,29 @@ REQUEST_STATES = StateMachine(
 APPROVABLE_FROM = REQUEST_STATES.sources("approve")
 # Where an officer may still withdraw the request.
 WITHDRAWABLE = REQUEST_STATES.sources("withdraw")
+# Where an officer's answer hands the request back to staff.
+ANSWERABLE = REQUEST_STATES.sources("answer")
 MAX_COLLEAGUES = 5
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A statement an officer makes by ticking it: recorded with the request word for word,
+    with its version, so a later change of wording never rewrites what was attested."""
+
+    version: str
+    text: str
+
+
+# The good-faith statement an emergency disclosure rests on: the provider may disclose "if the
+# provider, in good faith, believes that an emergency involving danger of death or serious
+# physical injury to any person requires disclosure without delay" (18 U.S.C. 2702(b)(8) for
+# contents, (c)(4) for records). An emergency request is refused without it.
+GOOD_FAITH = Attestation(
+    "2702b8-2026-1",
+    "I state in good faith that an emergency involving danger of death or serious physical "
+    "injury to a person requires disclosure of the information requested without delay "
+    "(18 U.S.C. 2702(b)(8) and (c)(4)), and that what I wrote above is true to the best of my "
+    "knowledge.")
+GOOD_FAITH_MISSING = ("Tick the good-faith statement: an emergency request is taken only with "
+                      "it (18 U.S.C. 2702(b)(8)).")

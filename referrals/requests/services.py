@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import case, select
 
 from referrals.accounts.models import User
+from referrals.accounts.registration import require_approved, verify_officer_by_callback
 from referrals.accounts.services import find_user_by_email
 from referrals.audit.services import record_event
 from referrals.core.clock import now
@@ -202,7 +203,8 @@ def approve_request(actor: Identity, request: DisclosureRequest) -> None:
 
 
 def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, outcome: str) -> None:
-    """The out-of-band call-back: to a number from the agency registry, not from the request."""
+    """The out-of-band call-back: to a number from the agency registry, not from the request.
+    On an emergency sent by an officer not yet approved, it verifies the officer too."""
     request_policy.require(actor, "work", request)
     phone = next((p for p in request.agency.phones if p.id == phone_id), None)
     if phone is None:
@@ -217,7 +219,11 @@ def record_callback(actor: Identity, request: DisclosureRequest, phone_id: int, 
     db.session.flush()
     record_event(actor, "request.callback_recorded", object_type="request",
                  object_id=request.reference, agency_id=request.agency_id,
-                 after={"number": phone.number, "outcome": outcome})
+                 after={"number": phone.number, "outcome": outcome,
+                        "verifies_officer": request.officer_unverified})
+    if request.officer_unverified:
+        verify_officer_by_callback(actor, request.submitted_by, reference=request.reference,
+                                   number=phone.number)
 
 
 def collected_for(request: DisclosureRequest) -> list[EvidenceItem]:
@@ -328,6 +334,7 @@ def post_message(actor: Identity, request: DisclosureRequest, body: str, interna
         raise InvalidInput("A message can be at most 20,000 characters.", field="body")
     if actor.is_agency:
         get_request_for_officer(actor, request.reference)  # scope check again, in the service
+        require_approved(actor)  # an officer not yet verified sends an emergency, nothing else
         internal = False
     else:
         request_policy.require(actor, "work", request)
@@ -356,6 +363,7 @@ def messages_for(request: DisclosureRequest, *, include_internal: bool) -> list[
 
 def add_colleague(actor: Identity, request: DisclosureRequest, email: str) -> User:
     request = get_request_for_officer(actor, request.reference)
+    require_approved(actor)
     if request.submitted_by_id != actor.user_id:
         raise PermissionDenied("Only the officer who submitted the request can add colleagues.")
     if len(request.collaborators) >= rules.MAX_COLLEAGUES:
@@ -382,6 +390,7 @@ def add_colleague(actor: Identity, request: DisclosureRequest, email: str) -> Us
 
 def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = "") -> None:
     request = get_request_for_officer(actor, request.reference)
+    require_approved(actor)
     withdrawal = rules.REQUEST_STATES.find(request.status, "withdrawn", by="withdraw")
     if withdrawal is None:
         raise TransitionRefused("This request can no longer be withdrawn.")

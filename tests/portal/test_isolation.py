@@ -335,6 +335,7 @@ def test_internal_notes_and_staff_names_never_reach_the_agency(request_a, office
     assert set(detail) == {"reference", "request_type", "emergency", "status", "received_at",
                            "deadline_at", "data_categories", "date_from", "date_to", "warnings",
                            "targets", "messages", "related_reference", "hold", "disclosures",
+                           "attestation_version", "attested_at",
                            # the clock as the law counts it (issue 12); our internal target
                            # for an emergency EPOC stays inside
                            "legal_entity", "return_date", "enforcement_window_ends_at",

@@ -88,7 +88,7 @@ def request_data(**overrides) -> dict:
         data.update(emergency_description="Made-up threat of imminent harm",
                     person_at_risk="A made-up person, age 15",
                     why_data_helps="Location of the made-up account holder",
-                    legal_basis="", issuing_authority="")
+                    legal_basis="", issuing_authority="", good_faith_attested=True)
     data.update(overrides)
     return data
 

@@ -16,6 +16,7 @@ from referrals.extensions import db
 from referrals.requests import services
 from referrals.tokens.models import ApiToken
 from referrals.tokens.services import TOKEN_PREFIX, create_token, hash_token, revoke_token
+from referrals.requests.rules import GOOD_FAITH, GOOD_FAITH_MISSING
 from tests import factories
 from tests.requests.helpers import (after, api_body, as_identity, audit_events, bearer,
                                     post_form, reload_request, submit)
@@ -70,10 +71,21 @@ def test_submit_returns_201_with_the_deadline(client, secret_a, officer_a, irish
 def test_an_emergency_through_the_api(client, secret_a):
     body = api_body(request_type="emergency", documents=[], legal_basis="",
                     emergency_description="Made-up imminent threat",
-                    person_at_risk="A made-up person", why_data_helps="Made-up location data")
+                    person_at_risk="A made-up person", why_data_helps="Made-up location data",
+                    good_faith_attested=True)
     response = client.post("/api/v1/requests", json=body, headers=bearer(secret_a))
     assert response.status_code == 201, response.text
     assert response.json["emergency"] is True
+    assert response.json["attestation_version"] == GOOD_FAITH.version
+
+
+def test_an_emergency_through_the_api_needs_the_good_faith_statement(client, secret_a):
+    body = api_body(request_type="emergency", documents=[], legal_basis="",
+                    emergency_description="Made-up imminent threat",
+                    person_at_risk="A made-up person", why_data_helps="Made-up location data")
+    response = client.post("/api/v1/requests", json=body, headers=bearer(secret_a))
+    assert response.status_code == 422, response.text
+    assert GOOD_FAITH_MISSING in response.text
 
 
 def test_the_list_shows_only_the_officers_own_requests(client, secret_a, officer_a, officer_b,

@@ -33,7 +33,7 @@ def emergency_form(csrf: str, **overrides) -> dict:
             "emergency_description": DESCRIPTION, "person_at_risk": PERSON, "why_data_helps": WHY,
             "data_categories": ["subscriber", "login_logout"],
             "date_from": (today - timedelta(days=7)).isoformat(), "date_to": today.isoformat(),
-            "target_kind_0": "username", "target_value_0": TARGET}
+            "target_kind_0": "username", "target_value_0": TARGET, "good_faith_attested": "y"}
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -123,7 +123,9 @@ def test_the_emergency_form_refuses_plainly(new_client, officer_a, oncall):
     assert mailbox.messages == [] and webhook.calls == []
 
 
-def test_an_unapproved_officer_cannot_send_an_emergency(new_client, make_user, agency_a, oncall):
+def test_an_unapproved_officer_off_a_verified_domain_cannot_send_an_emergency(
+        new_client, make_user, agency_a, oncall):
+    # (One on a domain verified for the agency can: tests/requests/test_emergency_officer.py.)
     officer = make_user("officer", agency=agency_a, approved_at=None)
     browser = new_client(officer)
     page = browser.get("/portal/requests/emergency")
@@ -204,7 +206,8 @@ def test_no_release_before_the_callback(officer_a, staff, agency_a):
     assert disclosure.approved_by_id == staff["s1"].id
     [event] = audit_events("request.callback_recorded", request.reference)
     assert after(event) == {"number": "+12025550101",
-                            "outcome": "Spoke to the made-up duty sergeant; request confirmed."}
+                            "outcome": "Spoke to the made-up duty sergeant; request confirmed.",
+                            "verifies_officer": False}
 
 
 def test_a_made_up_phone_id_is_refused(officer_a, staff):

@@ -43,7 +43,9 @@ def test_legal_basis_is_required_except_for_an_emergency(spec):
     assert court_order["properties"]["legal_basis"]["minLength"] == 1
     emergency = variant(spec, "RequestIn", "request_type", "emergency")
     assert "legal_basis" not in emergency["required"]
-    assert {"emergency_description", "person_at_risk", "why_data_helps"} <= set(emergency["required"])
+    assert {"emergency_description", "person_at_risk", "why_data_helps",
+            "good_faith_attested"} <= set(emergency["required"])
+    assert emergency["properties"]["good_faith_attested"]["enum"] == [True]
     renewal = variant(spec, "RequestIn", "request_type", "preservation_renewal")
     assert "related_reference" in renewal["required"]
 

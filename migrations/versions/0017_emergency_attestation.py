@@ -1,16 +1,16 @@
 """An emergency request records the officer's good-faith statement, and whether its officer
 was not yet verified when it was sent
 
-Revision ID: 0015_emergency_attestation
-Revises: 0014_leases
+Revision ID: 0017_emergency_attestation
+Revises: 0016_referral_portal
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0015_emergency_attestation'
-down_revision = '0014_leases'
+revision = '0017_emergency_attestation'
+down_revision = '0016_referral_portal'
 branch_labels = None
 depends_on = None
 

@@ -13,6 +13,7 @@ from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
 from bench.referral_report import referral_report_checks, run_referral_report
 from bench.report import Check, heading, print_checks
+from bench.transparency import run_transparency, transparency_checks
 from bench.uploads import run_uploads, upload_checks
 
 
@@ -52,6 +53,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "200 Mbit/s; 0: as fast as the disk gives it)")
     parser.add_argument("--skip-referral-report", action="store_true",
                         help="skip part E (the referral report PDF, 10 subjects, 200 items)")
+    parser.add_argument("--skip-transparency", action="store_true",
+                        help="skip part F (the transparency report of 100,000 requests)")
+    parser.add_argument("--transparency-requests", type=int, default=100_000,
+                        help="requests in the half-year of part F (default 100,000)")
     return parser.parse_args(argv)
 
 
@@ -101,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             checks.append(Check("the concurrent upload benchmark runs", str(error), False))
     if not options.skip_referral_report:
         checks += referral_report_checks(run_referral_report())
+    if not options.skip_transparency:
+        checks += transparency_checks(run_transparency(options.transparency_requests))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -21,6 +21,7 @@ from referrals.audit import cli as audit_cli
 from referrals.audit.staff_views import bp as audit_bp
 from referrals.cases import api as cases_api
 from referrals.cases.staff_views import bp as cases_bp
+from referrals.compliance import api as compliance_api
 from referrals.compliance import cli as transparency_cli
 from referrals.compliance.qa_views import bp as qa_bp
 from referrals.compliance.staff_views import bp as compliance_bp
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     holds_api.register(api)
     packages_api.register(api)
     outbound_api.register(api)
+    compliance_api.register(api)
 
     for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
                   work_cli, ncmec_cli, packages_cli):

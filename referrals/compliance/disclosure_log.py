@@ -62,7 +62,7 @@ class DisclosureFilters:
             raise InvalidInput("Give the country as its two-letter ISO code, e.g. US or GB.",
                                field="country")
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise InvalidInput("The first date is after the last one.", field="date_to")
+            raise InvalidInput("The period starts after it ends.", field="date_from")
 
     def as_args(self) -> dict[str, str]:
         """The filters as query-string values (for links: next page, export)."""

@@ -7,13 +7,13 @@ from flask import current_app, redirect, render_template, request, url_for
 from referrals.compliance.forms import (AssignFindingForm, CloseFindingForm, FindingForm,
                                         RespondFindingForm)
 from referrals.core.acting import act, attempt
+from referrals.core.errors import NotFound
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
 from referrals.disclosures import qa
 from referrals.disclosures.qa_models import QaDraw
 from referrals.extensions import db
-from referrals.core.errors import NotFound
 
 bp = staff_blueprint("qa", __name__, url_prefix="/compliance/qa")
 QA_ROLES = ("compliance", "supervisor", "agent")

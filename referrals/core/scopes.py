@@ -35,6 +35,10 @@ SCOPES: dict[str, Scope] = {
     "evidence:read": Scope("Download evidence (cleared accounts only for sensitive media)",
                            "staff", frozenset(READERS)),
     "holds:read": Scope("Read preservation holds", "staff", frozenset(READERS)),
+    # Compliance review (issue 15): the disclosure log and the transparency report, read by
+    # those who read them on the pages.
+    "compliance:read": Scope("Read the disclosure log and the transparency report", "staff",
+                             frozenset({"compliance", "supervisor"})),
     "requests:write": Scope("Submit and follow disclosure requests", "agency", frozenset()),
 }
 

@@ -169,3 +169,19 @@ def test_a_table_downloads_as_csv_and_an_unknown_one_is_not_found(history, clien
     body = response.data.decode("utf-8-sig")
     assert body.splitlines()[1] == "2026-H2,DE,1,0,2,1"
     assert client.get("/compliance/transparency/2026-H2/passwords.csv").status_code == 404
+
+
+def test_the_api_spec_says_which_periods_the_report_takes():
+    import re
+
+    from referrals.compliance.api import PERIOD_SPEC
+
+    for year in (2000, 2026, 2199):
+        for half in ("H1", "H2", "h2"):
+            text = f"{year}-{half}"
+            assert re.match(PERIOD_SPEC, text)
+            assert parse_period(text).key == text.upper()
+    for text in ("1999-H2", "2200-H1", "2026-H3"):
+        assert not re.match(PERIOD_SPEC, text)
+        with pytest.raises(InvalidInput):
+            parse_period(text)

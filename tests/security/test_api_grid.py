@@ -50,6 +50,10 @@ REACHED = {
                               404),
     "holds_api.index": ("GET", "/api/v1/holds", None, 200),
     "holds_api.detail": ("GET", "/api/v1/holds/{hold}", None, 200),
+    # compliance review: the log, a disclosure that does not exist, a half-year's report
+    "compliance_api.disclosures": ("GET", "/api/v1/disclosures", None, 200),
+    "compliance_api.disclosure": ("GET", "/api/v1/disclosures/999999", None, 404),
+    "compliance_api.transparency": ("GET", "/api/v1/transparency/2026-H2", None, 200),
 }
 
 

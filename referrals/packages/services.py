@@ -37,7 +37,8 @@ from referrals.evidence.models import EvidenceItem
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
 from referrals.extensions import db, jobs
-from referrals.packages.bag import BagProgress, PackageContentError, PackageContents
+from referrals.packages.bag import (BagProgress, PackageContentError, PackageContents,
+                                    size_text)
 from referrals.packages.builder import build_package, remove_partial_packages
 from referrals.packages.contents import (case_contents, case_items, production_contents,
                                          production_items)
@@ -305,12 +306,12 @@ def build_package_job(package_id: int) -> None:
         label = package.label
         total = sum(f.size for f in contents.files)
         report_progress(progress_id, done=0, total=_kib(total),
-                        message=_streaming_text(BagProgress(len(contents.files), total)))
+                        message=BagProgress(len(contents.files), total).text())
         commit()  # nothing pending; no transaction open while the file is built
         built = build_package(contents, recipients, package_dir(), get_signer(),
                               on_progress=lambda bag: report_progress(
                                   progress_id, done=_kib(bag.done_bytes),
-                                  message=_streaming_text(bag)),
+                                  message=bag.text()),
                               progress_every=PROGRESS_EVERY,
                               before_publish=lambda: _hold_for_publication(package_id))
         package = db.session.get(EvidencePackage, package_id)
@@ -337,7 +338,7 @@ def build_package_job(package_id: int) -> None:
             "keeps failing, tell the on-call."))
         raise
     report_progress(progress_id, state="done", done=_kib(total), commit_now=False,
-                    message=f"Ready: {label}.tar.age, {_size_text(built.size)}.")
+                    message=f"Ready: {label}.tar.age, {size_text(built.size)}.")
 
 
 def _hold_for_publication(package_id: int) -> None:
@@ -354,13 +355,6 @@ def _hold_for_publication(package_id: int) -> None:
 def _kib(size: int) -> int:
     """Progress counts kibibytes (its columns are 32-bit: bytes would stop at 2 GiB)."""
     return -(-size // 1024)
-
-
-def _streaming_text(bag: BagProgress) -> str:
-    where = (f"file {bag.file_number} of {bag.files}, {bag.file_name}" if bag.file_number
-             else f"{bag.files} file(s)")
-    return (f"Encrypting {where}: {_size_text(bag.done_bytes)} of "
-            f"{_size_text(bag.total_bytes)}, each file checked against its intake hash.")
 
 
 def _mark_ready(actor, package, built, item_ids, one_time, request, recipients) -> None:
@@ -405,14 +399,6 @@ def _mark_failed(package_id: int, message: str) -> None:
 def latest_disclosure(request: DisclosureRequest) -> Disclosure | None:
     return db.session.scalar(select(Disclosure).where(Disclosure.request_id == request.id)
                              .order_by(Disclosure.id.desc()).limit(1))
-
-
-def _size_text(size: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
 
 
 def remove_leftovers(older_than: float) -> list[Path]:

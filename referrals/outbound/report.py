@@ -22,6 +22,7 @@ from referrals.cases.rules import CATEGORIES
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity
 from referrals.core.pdf import render_pdf
+from referrals.core.sizes import format_size
 from referrals.core.timefmt import format_instant
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
@@ -40,14 +41,6 @@ CUSTODY_WORDS = {"collected": "collected", "uploaded": "uploaded", "viewed": "vi
 
 def _at(value: datetime | None) -> str:
     return format_instant(value) if value else ""
-
-
-def _size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
 
 
 def _custody(items: list[EvidenceItem]) -> dict[int, list[CustodyEvent]]:
@@ -121,7 +114,7 @@ def report_values(referral: Referral, *, document_id: str | None = None,
                                       for i in s.identifiers]}
                      for s in subjects_of(referral)],
         "evidence": [{"number": n, "name": i.original_name, "mime_type": i.mime_type,
-                      "size": _size(i.size), "sha256": i.sha256, "md5": i.md5,
+                      "size": format_size(i.size), "sha256": i.sha256, "md5": i.md5,
                       "captured_at": _at(i.captured_at),
                       "category": data_category_label(i.data_category),
                       "may_be_csam": i.may_be_csam,

@@ -73,19 +73,10 @@ class BagProgress:
     done_bytes: int = 0
 
     def text(self) -> str:
+        """Which file, in words (the page shows the bytes beside it)."""
         where = (f"file {self.file_number} of {self.files}, {self.file_name}"
                  if self.file_number else f"{self.files} file(s)")
-        return (f"Encrypting {where}: {size_text(self.done_bytes)} of "
-                f"{size_text(self.total_bytes)}, each file checked against its intake hash.")
-
-
-def size_text(size: float) -> str:
-    """1.5 MiB, 12 bytes: as a person reads a size."""
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
+        return f"Encrypting {where}; each file is checked against its intake hash."
 
 
 @dataclass(frozen=True)

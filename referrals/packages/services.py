@@ -29,6 +29,7 @@ from referrals.core.errors import DomainError, InvalidInput, NotFound, Permissio
 from referrals.core.identity import Identity, system_identity
 from referrals.core.progress import JobProgress, report_progress, start_progress
 from referrals.core.signing import get_signer
+from referrals.core.sizes import format_size
 from referrals.disclosures.models import Disclosure
 from referrals.disclosures.services import record_packaged
 from referrals.core.transaction import commit, on_commit, rollback
@@ -37,8 +38,7 @@ from referrals.evidence.models import EvidenceItem
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
 from referrals.extensions import db, jobs
-from referrals.packages.bag import (BagProgress, PackageContentError, PackageContents,
-                                    size_text)
+from referrals.packages.bag import BagProgress, PackageContentError, PackageContents
 from referrals.packages.builder import build_package, remove_partial_packages
 from referrals.packages.contents import (case_contents, case_items, production_contents,
                                          production_items)
@@ -338,7 +338,7 @@ def build_package_job(package_id: int) -> None:
             "keeps failing, tell the on-call."))
         raise
     report_progress(progress_id, state="done", done=_kib(total), commit_now=False,
-                    message=f"Ready: {label}.tar.age, {size_text(built.size)}.")
+                    message=f"Ready: {label}.tar.age, {format_size(built.size)}.")
 
 
 def _hold_for_publication(package_id: int) -> None:

@@ -51,6 +51,18 @@ def test_release_progress_ready_download_and_open_with_age(browser, queued_serve
         staff.evaluate("window.notReloaded = true")
         staff.locator("#packages").screenshot(path=str(ARTIFACTS / "package-building.png"))
 
+        # Half-way through its files, as a worker streaming them reports it: the page follows
+        # (bytes as sizes, which file), at the desk and on a phone.
+        subprocess.run([sys.executable, "-m", "tests.browser.package_progress", reference],
+                       cwd=ROOT, env=queued_server.env, capture_output=True, timeout=120,
+                       check=True)
+        expect(box).to_contain_text("2.5 MiB of 5.0 MiB")
+        expect(box).to_contain_text("Encrypting file 1 of 2, synthetic-chat-export.json;")
+        staff.locator("#packages").screenshot(path=str(ARTIFACTS / "package-streaming.png"))
+        staff.set_viewport_size({"width": 390, "height": 844})
+        staff.locator("#packages").screenshot(path=str(ARTIFACTS / "package-streaming-390.png"))
+        staff.set_viewport_size({"width": 1280, "height": 900})
+
         worker()
         expect(box).to_contain_text("Finished", timeout=90_000)
         expect(box).to_contain_text("Ready:")

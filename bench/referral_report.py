@@ -61,23 +61,27 @@ def run_referral_report() -> dict[str, float]:
     values = synthetic_values()
     with app.test_request_context():
         render_report(values)  # warm: fonts and WeasyPrint's first load are not the goal
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         pdf = render_report(values)
-        ours = time.perf_counter() - started
+        ours, ours_cpu = time.perf_counter() - started, time.process_time() - cpu
         html = render_template(TEMPLATE, report=values)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         HTML(string=html).write_pdf(pdf_variant="pdf/a-3b")
-        theirs = time.perf_counter() - started
-    print(table(["run", "seconds", "bytes"], [["render_report (ours)", f"{ours:.2f}", len(pdf)],
-                                              ["WeasyPrint, same HTML", f"{theirs:.2f}", "—"]]),
+        theirs, theirs_cpu = time.perf_counter() - started, time.process_time() - cpu
+    # CPU seconds beside the wall clock: on a shared machine under load the wall clock
+    # counts the time other processes held the CPU; the CPU time is this render's own work.
+    print(table(["run", "seconds", "CPU seconds", "bytes"],
+                [["render_report (ours)", f"{ours:.2f}", f"{ours_cpu:.2f}", len(pdf)],
+                 ["WeasyPrint, same HTML", f"{theirs:.2f}", f"{theirs_cpu:.2f}", "—"]]),
           flush=True)
-    return {"ours": ours, "weasyprint": theirs}
+    return {"ours": ours, "weasyprint": theirs, "ours_cpu": ours_cpu}
 
 
 def referral_report_checks(result: dict[str, float]) -> list[Check]:
     ratio = result["ours"] / result["weasyprint"]
     return [
-        Check(f"referral report under {SECONDS_LIMIT:.0f} s", f"{result['ours']:.2f} s",
+        Check(f"referral report under {SECONDS_LIMIT:.0f} s",
+              f"{result['ours']:.2f} s ({result['ours_cpu']:.2f} s of CPU)",
               result["ours"] < SECONDS_LIMIT),
         Check(f"referral report within {RATIO_LIMIT}× of WeasyPrint alone",
               f"{result['ours']:.2f} s vs {result['weasyprint']:.2f} s ({ratio:.2f}×)",

@@ -9,6 +9,7 @@ staff names. Rendered by the locked renderer (``core.pdf``) from
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from flask import current_app
@@ -24,6 +25,7 @@ from referrals.requests.services import messages_for
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 
 TEMPLATE = "reports/request_letter.html"
+MANIFEST_NAME = "request-letter.json"
 
 LETTERS = {
     "needs_info": {
@@ -105,7 +107,13 @@ def issue_request_letter(actor: Identity, request: DisclosureRequest) -> bytes:
     """The letter as PDF (rendered before the audit event: slow work stays outside the audit
     lock), recorded as issued."""
     values = letter_values(request)
-    pdf = render_pdf(TEMPLATE, {"letter": values})
+    # PDF/A-3b, with what it says for a machine (reference, decision, the points) attached.
+    manifest = {key: values[key] for key in ("kind", "title", "reference", "request_type",
+                                             "received_on", "issued_on", "agency_name",
+                                             "points")}
+    pdf = render_pdf(TEMPLATE, {"letter": values},
+                     attachments={MANIFEST_NAME: json.dumps(manifest, indent=2).encode()},
+                     pdf_variant="pdf/a-3b")
     record_event(actor, "request.letter_issued", object_type="request",
                  object_id=request.reference, agency_id=request.agency_id,
                  after={"kind": values["kind"], "bytes": len(pdf)})

@@ -4,6 +4,7 @@ redirected to an MLAT. Rendered as PDFs an officer reads; refused for other stat
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from pypdf import PdfReader
@@ -14,6 +15,7 @@ from referrals.core.errors import DomainError
 from referrals.extensions import db
 from referrals.requests import services
 from referrals.requests.letters import letter_values
+from tests.pdfa import assert_pdfa_3b
 from tests.requests.helpers import as_identity, submit
 
 
@@ -52,6 +54,11 @@ def test_each_letter_names_the_request_and_lists_the_reasons(
     [event] = db.session.scalars(select(AuditEvent).where(
         AuditEvent.action == "request.letter_issued"))
     assert event.object_id == request_a.reference
+    reader = assert_pdfa_3b(response.data, attachments=("request-letter.json",))
+    [manifest] = reader.attachments["request-letter.json"]
+    manifest = json.loads(manifest)
+    assert manifest["reference"] == request_a.reference and manifest["kind"] == status
+    assert "The order is unsigned." in manifest["points"]
 
 
 def test_no_letter_answers_a_request_in_another_status(request_a, agent, new_client):

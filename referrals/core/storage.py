@@ -120,6 +120,10 @@ class BlobStore:
             raise StorageError("not a storage name")
         return self.root / name[:2] / f"{name}.blob"
 
+    def file_of(self, name: str) -> Path:
+        """Where the encrypted bytes of ``name`` are kept (backups copy them as they are)."""
+        return self._path(name)
+
     def _marker(self, name: str) -> Path:
         self._path(name)  # the same check of the name
         return self.root / PENDING / name

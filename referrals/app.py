@@ -203,6 +203,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                   work_cli, ncmec_cli, packages_cli, backup_cli):
         app.cli.add_command(group.cli)
     app.cli.add_command(transparency_cli.cli)
+    app.cli.add_command(transparency_cli.qa_cli)
 
     register_filters(app)
     return app

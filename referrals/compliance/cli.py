@@ -1,4 +1,5 @@
-"""``flask --app referrals transparency --period 2026-H2 --format csv|pdf --out DIR``."""
+"""``flask --app referrals transparency --period 2026-H2 --format csv|pdf --out DIR``, and
+``flask --app referrals qa draw`` / ``qa verify DRAW`` (a QA draw from cron, and its check)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
+from flask.cli import AppGroup
 
 from referrals.compliance.transparency import build_report, parse_period
 from referrals.compliance.transparency_export import FORMATS, write_report
 from referrals.core.errors import DomainError
 from referrals.core.identity import system_identity
 from referrals.core.transaction import unit_of_work
+from referrals.disclosures import qa
+from referrals.disclosures.qa_models import QaDraw
+from referrals.extensions import db
 
 
 @click.command("transparency")
@@ -41,3 +47,43 @@ def cli(period: str, fmt: str, out: Path):
                f"{summary['cybertipline_reports']} CyberTipline reports.")
     for path in written:
         click.echo(str(path))
+
+
+qa_cli = AppGroup("qa", help="QA sampling of disclosures: draw a sample, check a draw.")
+
+
+@qa_cli.command("draw")
+def qa_draw():
+    """Draw the disclosures released since the last draw at REFERRALS_QA_SAMPLE_RATE."""
+    actor = system_identity("command line: qa draw")
+    rate = current_app.config["REFERRALS_SETTINGS"].qa_sample_rate
+    try:
+        with unit_of_work():
+            draw = qa.draw_sample(actor, rate)
+            drawn = sorted(s.disclosure_id for s in draw.samples)
+            summary = (f"Draw {draw.id}: {draw.drawn} of {draw.population} disclosures at rate "
+                       f"{draw.rate}, seed {draw.seed}")
+    except DomainError as error:
+        click.echo(error.message, err=True)
+        sys.exit(1)
+    click.echo(summary)
+    if drawn:
+        click.echo("Drawn: " + ", ".join(str(i) for i in drawn))
+
+
+@qa_cli.command("verify")
+@click.argument("draw_id", type=int)
+def qa_verify(draw_id: int):
+    """Draw again from a draw's record and say whether it picks the same disclosures."""
+    with unit_of_work():
+        draw = db.session.get(QaDraw, draw_id)
+        if draw is None:
+            click.echo(f"There is no draw {draw_id}.", err=True)
+            sys.exit(1)
+        result = qa.recompute_draw(draw)
+    if not result.matches:
+        click.echo(f"Draw {draw_id} does NOT match its record: recomputed {result.expected}, "
+                   f"recorded {result.recorded}.")
+        sys.exit(1)
+    click.echo(f"Draw {draw_id} matches: the same {len(result.expected)} of "
+               f"{result.population} disclosures.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
 
 from referrals.compliance.forms import (AssignFindingForm, CloseFindingForm, FindingForm,
                                         RespondFindingForm)
 from referrals.core.acting import act, attempt
-from referrals.core.errors import NotFound
+from referrals.core.errors import InvalidInput, NotFound
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
@@ -99,10 +100,9 @@ def mark_reviewed(sample_id: int):
 
 def _finding_page(finding, status=200, **forms):
     identity = current_identity()
-    assign = forms.get("assign") or AssignFindingForm(prefix="assign")
-    assign.assignee_id.choices = [(str(u.id), u.full_name or u.email) for u in qa.assignable_staff()]
     return render_template(
-        "compliance/qa_finding.html", finding=finding, assign_form=assign,
+        "compliance/qa_finding.html", finding=finding,
+        assign_form=forms.get("assign") or _assign_form(),
         respond_form=forms.get("respond") or RespondFindingForm(prefix="respond"),
         close_form=forms.get("close") or CloseFindingForm(prefix="close"),
         can=lambda action: qa.qa_policy.can(identity, action, finding)), status
@@ -114,38 +114,41 @@ def finding(finding_id: int):
     return _finding_page(qa.get_finding(current_identity(), finding_id))
 
 
+def _act_on_finding(finding_id: int, form: FlaskForm, name: str, service, value):
+    """Post one step of a finding's way to closure: the form's value to ``service``, then
+    back to the finding, or the finding's page with what is wrong (422)."""
+    identity = current_identity()
+    found = qa.get_finding(identity, finding_id)
+    if form.validate_on_submit():
+        # A refusal about the input shows under its field; any other (not this person's
+        # finding, a closed one) at the top of the page, where it is read whatever forms show.
+        if attempt(service, identity, found, value(form), form=form, on_form=InvalidInput).ok:
+            return redirect(url_for("qa.finding", finding_id=found.id))
+    return _finding_page(found, 422, **{name: form})
+
+
+def _assign_form() -> AssignFindingForm:
+    form = AssignFindingForm(prefix="assign")
+    form.assignee_id.choices = [(str(u.id), u.full_name or u.email) for u in qa.assignable_staff()]
+    return form
+
+
 @bp.post("/findings/<int:finding_id>/assign")
 @roles_required("supervisor")
 def assign_finding(finding_id: int):
-    identity = current_identity()
-    found = qa.get_finding(identity, finding_id)
-    form = AssignFindingForm(prefix="assign")
-    form.assignee_id.choices = [(str(u.id), u.full_name or u.email) for u in qa.assignable_staff()]
-    if form.validate_on_submit():
-        if attempt(qa.assign_finding, identity, found, int(form.assignee_id.data), form=form).ok:
-            return redirect(url_for("qa.finding", finding_id=found.id))
-    return _finding_page(found, 422, assign=form)
+    return _act_on_finding(finding_id, _assign_form(), "assign", qa.assign_finding,
+                           lambda form: int(form.assignee_id.data))
 
 
 @bp.post("/findings/<int:finding_id>/respond")
 @roles_required("agent", "supervisor")
 def respond_finding(finding_id: int):
-    identity = current_identity()
-    found = qa.get_finding(identity, finding_id)
-    form = RespondFindingForm(prefix="respond")
-    if form.validate_on_submit():
-        if attempt(qa.respond_to_finding, identity, found, form.response.data, form=form).ok:
-            return redirect(url_for("qa.finding", finding_id=found.id))
-    return _finding_page(found, 422, respond=form)
+    return _act_on_finding(finding_id, RespondFindingForm(prefix="respond"), "respond",
+                           qa.respond_to_finding, lambda form: form.response.data)
 
 
 @bp.post("/findings/<int:finding_id>/close")
 @roles_required("supervisor")
 def close_finding(finding_id: int):
-    identity = current_identity()
-    found = qa.get_finding(identity, finding_id)
-    form = CloseFindingForm(prefix="close")
-    if form.validate_on_submit():
-        if attempt(qa.close_finding, identity, found, form.resolution.data, form=form).ok:
-            return redirect(url_for("qa.finding", finding_id=found.id))
-    return _finding_page(found, 422, close=form)
+    return _act_on_finding(finding_id, CloseFindingForm(prefix="close"), "close",
+                           qa.close_finding, lambda form: form.resolution.data)

@@ -5,6 +5,7 @@ from referrals.core.deadlines import RULES, value_text
 from referrals.core.guards import staff_blueprint
 from referrals.core.identity import current_identity
 from referrals.dashboard.work import urgent_work
+from referrals.disclosures.qa import open_findings_count
 from referrals.holds.reports import expiring_holds
 
 bp = staff_blueprint("dashboard", __name__)
@@ -19,8 +20,12 @@ def index():
     expiring = None
     if set(current_user.role_names) & {"agent", "supervisor", "compliance"}:
         expiring = len(expiring_holds(identity, HOLD_HORIZON_DAYS))
+    findings = None
+    if set(current_user.role_names) & {"supervisor", "compliance"}:
+        findings = open_findings_count()
     return render_template("dashboard/index.html", user=current_user, work=work,
                            expiring_holds=expiring, hold_horizon=HOLD_HORIZON_DAYS,
+                           qa_findings_open=findings,
                            refresh_ms=1000 * settings.dashboard_refresh_seconds)
 
 

@@ -158,20 +158,20 @@ def _text(value: str, field: str, message: str) -> str:
     return value
 
 
-def get_sample(identity: Identity, sample_id: int) -> QaSample:
+def _get(identity: Identity, model, key: int, what: str):
     qa_policy.require(identity, "read")
-    sample = db.session.get(QaSample, sample_id)
-    if sample is None:
-        raise NotFound("There is no such QA sample.")
-    return sample
+    found = db.session.get(model, key)
+    if found is None:
+        raise NotFound(f"There is no such {what}.")
+    return found
+
+
+def get_sample(identity: Identity, sample_id: int) -> QaSample:
+    return _get(identity, QaSample, sample_id, "QA sample")
 
 
 def get_finding(identity: Identity, finding_id: int) -> QaFinding:
-    qa_policy.require(identity, "read")
-    finding = db.session.get(QaFinding, finding_id)
-    if finding is None:
-        raise NotFound("There is no such QA finding.")
-    return finding
+    return _get(identity, QaFinding, finding_id, "QA finding")
 
 
 def mark_reviewed(actor: Identity, sample: QaSample) -> None:

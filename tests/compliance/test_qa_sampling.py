@@ -21,7 +21,7 @@ from referrals.disclosures import qa
 from referrals.disclosures.models import Disclosure
 from referrals.extensions import db
 from tests import factories
-from tests.conftest import csrf_from
+from tests.conftest import Client, SignIn, csrf_from
 
 
 def disclosures(n: int, at=None) -> list[Disclosure]:
@@ -170,3 +170,69 @@ def test_the_pages_walk_a_finding_from_draw_to_closure(app, client, sign_in, mon
     assert 'id="close-form"' not in finding_page  # compliance does not close
     dash = client.get("/dashboard/oversight").text
     assert 'id="qa-card"' in dash and "<strong>1</strong>" in dash.split('id="qa-card"')[1]
+
+
+def signed_in(app, user):
+    app.test_client_class = Client
+    client = app.test_client()
+    client.environ_base["HTTP_REFERER"] = "https://localhost/"
+    client.environ_base["REMOTE_ADDR"] = f"10.9.{user.id % 250}.{user.id % 200 + 1}"
+    SignIn(client)(user)
+    return client
+
+
+def test_staff_take_a_finding_to_closure_on_its_page(app):
+    disclosures(1)
+    sample = qa.draw_sample(person("compliance"), "1").samples[0]
+    finding = qa.record_finding(person("compliance"), sample, "missing_approval", "No approver.")
+    supervisor, agent, other = (factories.make_user("supervisor"), factories.make_user("agent"),
+                                factories.make_user("agent"))
+    url = f"/compliance/qa/findings/{finding.id}"
+
+    client = signed_in(app, other)  # not assigned: no answer offered, a post refused in words
+    page = client.get(url)
+    assert 'id="respond-form"' not in page.text
+    refused = client.post(f"{url}/respond", data={"csrf_token": csrf_from(page.text),
+                                                  "respond-response": "Mine now"})
+    assert refused.status_code == 422 and "permission" in refused.text
+    assert finding.response == ""
+
+    boss = signed_in(app, supervisor)
+    page = boss.get(url)
+    assigned = boss.post(f"{url}/assign", data={"csrf_token": csrf_from(page.text),
+                                                "assign-assignee_id": str(agent.id)})
+    assert assigned.status_code == 302 and finding.assignee_id == agent.id
+
+    client = signed_in(app, agent)
+    page = client.get(url)
+    assert 'id="respond-form"' in page.text and 'id="close-form"' not in page.text
+    client.post(f"{url}/respond", data={"csrf_token": csrf_from(page.text),
+                                        "respond-response": "The approver was on leave."})
+    assert finding.status == "responded"
+
+    page = boss.get(url)
+    empty = boss.post(f"{url}/close", data={"csrf_token": csrf_from(page.text)})
+    assert empty.status_code == 422 and "Say how the finding was resolved." in empty.text
+    closed = boss.post(f"{url}/close", data={"csrf_token": csrf_from(page.text),
+                                             "close-resolution": "Approval recorded late."})
+    assert closed.status_code == 302 and finding.status == "closed"
+    assert "Approval recorded late." in boss.get(url).text
+
+
+def test_the_command_draws_and_verifies(app):
+    from click.testing import CliRunner
+
+    from referrals.compliance.cli import qa_cli
+
+    disclosures(3)
+    runner = CliRunner()
+    with app.app_context():
+        drawn = runner.invoke(qa_cli, ["draw"])
+        assert drawn.exit_code == 0, drawn.output
+        assert "of 3 disclosures at rate 0.1, seed " in drawn.output
+        draw_id = int(drawn.output.split()[1].rstrip(":"))
+        assert db.session.get(qa.QaDraw, draw_id).drawn_by_label == "command line: qa draw"
+        verified = runner.invoke(qa_cli, ["verify", str(draw_id)])
+        assert verified.exit_code == 0 and "matches" in verified.output
+        missing = runner.invoke(qa_cli, ["verify", "999999"])
+        assert missing.exit_code == 1 and "There is no draw 999999." in missing.output

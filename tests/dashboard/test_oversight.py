@@ -65,3 +65,15 @@ def test_the_page_shows_the_numbers_to_supervisors_and_compliance(app, client, a
     for part in ("Overdue requests", "Overdue cases", "Holds expiring", "QA findings open",
                  "90th percentile", 'id="chart-requests-by-month"'):
         assert part in page.text
+
+
+def test_the_home_points_supervisors_to_open_qa_findings(app, client, as_role):
+    from referrals.disclosures.qa import draw_sample, record_finding
+    from tests.compliance.test_qa_sampling import disclosures
+
+    disclosures(1)
+    reviewer = Identity.for_user(factories.make_user("compliance"))
+    record_finding(reviewer, draw_sample(reviewer, "1").samples[0], "other", "Synthetic")
+    as_role("supervisor")
+    card = client.get("/dashboard").text.split('id="oversight-card"')[1].split("</a>")[0]
+    assert "1 QA finding open." in card and 'href="/dashboard/oversight"' in card

@@ -2,6 +2,9 @@
 
 ``python -m bench.ingest_child sha256 FILE``: one hashlib.sha256 pass, 1 MiB reads.
 ``python -m bench.ingest_child copy FILE TARGET``: a plain copy with fsync (the disk's pace).
+``python -m bench.ingest_child pipeline FILE TARGET``: the yardstick of the ingest: the same
+four primitives (MD5; SHA-1, SHA-256 and AES-256-GCM) on two threads, with the durable write
+(fsync), in the plainest code that does it.
 ``python -m bench.ingest_child blobstore FILE STORE_DIR``: BlobStore.write over the file.
 ``python -m bench.ingest_child prepare_app -``: migrate a fresh SQLite database
 (REFERRALS_INSTANCE_PATH, DATABASE_URL from the environment), make an agent, a case and an
@@ -25,7 +28,7 @@ from pathlib import Path
 from bench.children import emit
 
 CHUNK = 1024 * 1024
-MODES = ("sha256", "copy", "blobstore", "prepare_app", "add_evidence")
+MODES = ("sha256", "copy", "pipeline", "blobstore", "prepare_app", "add_evidence")
 AGENT = "agent@bench.example"
 
 
@@ -61,6 +64,50 @@ def copy_file(path: Path, target: Path) -> int:
         while chunk := handle.read(CHUNK):
             out.write(chunk)
             size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size
+
+
+def two_thread_pipeline(path: Path, target: Path) -> int:
+    """Read 1 MiB chunks; one thread runs MD5, the other SHA-1, SHA-256 and AES-GCM and
+    writes; fsync at the end. Chunks are handed over through bounded queues."""
+    import queue
+    import threading
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead, prefix = AESGCM(os.urandom(32)), os.urandom(8)
+    inboxes = [queue.Queue(maxsize=4), queue.Queue(maxsize=4)]
+    md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
+
+    def first():
+        while (chunk := inboxes[0].get()) is not None:
+            md5.update(chunk)
+
+    def second(out):
+        index = 0
+        while (chunk := inboxes[1].get()) is not None:
+            sha1.update(chunk)
+            sha256.update(chunk)
+            sealed = aead.encrypt(prefix + index.to_bytes(4, "big"), chunk, b"aad")
+            out.write(len(sealed).to_bytes(4, "big"))
+            out.write(sealed)
+            index += 1
+
+    size = 0
+    with open(path, "rb") as handle, open(target, "wb") as out:
+        threads = [threading.Thread(target=first), threading.Thread(target=second, args=(out,))]
+        for thread in threads:
+            thread.start()
+        while chunk := handle.read(CHUNK):
+            size += len(chunk)
+            for inbox in inboxes:
+                inbox.put(chunk)
+        for inbox in inboxes:
+            inbox.put(None)
+        for thread in threads:
+            thread.join()
         out.flush()
         os.fsync(out.fileno())
     return size
@@ -146,6 +193,8 @@ def main() -> None:
         size = hash_file(path)
     elif mode == "copy":
         size = copy_file(path, Path(sys.argv[3]))
+    elif mode == "pipeline":
+        size = two_thread_pipeline(path, Path(sys.argv[3]))
     else:
         size = write_blob(path, Path(sys.argv[3]))
     seconds = time.perf_counter() - started

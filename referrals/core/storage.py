@@ -1,8 +1,8 @@
 """Encrypted blob storage: the one class that touches stored files and their keys.
 
 A blob is written once as a stream: read in 1 MiB chunks, hashed (MD5, SHA-1,
-SHA-256) and encrypted with AES-256-GCM chunk by chunk, so memory stays flat for
-any size. The file name is random (never a user's file name, never the hash: a
+SHA-256) and encrypted with AES-256-GCM chunk by chunk, on two cores with reused buffers
+(``referrals.core.sealing``), so memory stays flat for any size. The file name is random (never a user's file name, never the hash: a
 known hash on disk would say what is stored). Each chunk's nonce and additional
 data carry its index and whether it is the last, so a truncated, reordered or
 spliced file fails to decrypt.
@@ -15,7 +15,6 @@ every key still configured decrypts what it wrote.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import secrets
 import struct
@@ -28,10 +27,10 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from referrals.core.sealing import CHUNK, HEAD_BYTES, TooLong, chunk_aad, seal_stream
+
 MAGIC = b"RFB1"
 PENDING = "pending"
-CHUNK = 1024 * 1024
-HEAD_BYTES = 8192  # kept for MIME sniffing
 
 
 class StorageError(Exception):
@@ -224,42 +223,25 @@ class BlobStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(".partial")
         key_id = self.current_key_id
-        aead = AESGCM(self.keys[key_id])
         prefix = secrets.token_bytes(8)
         header = MAGIC + struct.pack(">I", key_id) + prefix
-        md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
-        size, index, head = 0, 0, b""
         try:
             with open(temp, "wb") as out:
                 fcntl.flock(out, fcntl.LOCK_EX)  # a live writer: see partial_in_progress
                 out.write(header)
-                current = _read_chunk(stream)
-                while True:
-                    following = _read_chunk(stream) if len(current) == CHUNK else b""
-                    last = not following
-                    size += len(current)
-                    if max_bytes is not None and size > max_bytes:
-                        raise TooLarge(max_bytes)
-                    if len(head) < HEAD_BYTES:
-                        head += current[: HEAD_BYTES - len(head)]
-                    md5.update(current)
-                    sha1.update(current)
-                    sha256.update(current)
-                    nonce = prefix + struct.pack(">I", index)
-                    sealed = aead.encrypt(nonce, current, _aad(header, index, last))
-                    out.write(struct.pack(">I", len(sealed)))
-                    out.write(sealed)
-                    if last:
-                        break
-                    current, index = following, index + 1
+                try:
+                    sealed = seal_stream(stream, out, key=self.keys[key_id], header=header,
+                                         prefix=prefix, max_bytes=max_bytes)
+                except TooLong:
+                    raise TooLarge(max_bytes) from None
                 out.flush()
                 os.fsync(out.fileno())
                 temp.rename(path)  # while the lock is held: a sweep never sees it unlocked
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
-        return WrittenBlob(name, key_id, size, md5.hexdigest(), sha1.hexdigest(),
-                           sha256.hexdigest(), head)
+        return WrittenBlob(name, key_id, sealed.size, sealed.md5, sealed.sha1, sealed.sha256,
+                           sealed.head)
 
     def read(self, name: str) -> Iterator[bytes]:
         """The plaintext, chunk by chunk; raises StorageError on any damage."""
@@ -287,7 +269,7 @@ class BlobStore:
                 nonce = prefix + struct.pack(">I", index)
                 last = handle.peek(1)[:1] == b"" if hasattr(handle, "peek") else False
                 try:
-                    plain = aead.decrypt(nonce, sealed, _aad(header, index, last))
+                    plain = aead.decrypt(nonce, sealed, chunk_aad(header, index, last))
                 except InvalidTag as error:
                     raise StorageError("the stored file was altered or damaged") from error
                 yield plain
@@ -348,22 +330,6 @@ class BlobStore:
     def key_id_of(self, name: str) -> int:
         with open(self._path(name), "rb") as handle:
             return struct.unpack(">I", handle.read(8)[4:8])[0]
-
-
-def _read_chunk(stream: BinaryIO) -> bytes:
-    """Exactly CHUNK bytes unless the stream ends (streams may return short reads)."""
-    parts, wanted = [], CHUNK
-    while wanted:
-        part = stream.read(wanted)
-        if not part:
-            break
-        parts.append(part)
-        wanted -= len(part)
-    return b"".join(parts)
-
-
-def _aad(header: bytes, index: int, last: bool) -> bytes:
-    return header + struct.pack(">I?", index, last)
 
 
 def parse_keys(raw: str) -> dict[int, bytes]:

@@ -45,14 +45,11 @@ def ask_platform(targets: Iterable[Target], categories: Iterable[str], period: P
     return exports
 
 
-def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, request=None,
-                  hold=None) -> list[EvidenceItem]:
-    """Store every answer as evidence owned by ``request`` or ``hold``. One JSON item per
-    target and category (its records, even when there are none: "nothing found" is part of
-    the answer), plus one item per content file."""
-    source = get_connector().name
-    # Every file is stored before anything is recorded: the writes (hashing, encrypting,
-    # fsync) hold no lock, and the records that follow are one short stretch of the chain.
+def stage_exports(exports: Iterable[Export]) -> list[tuple[object, dict]]:
+    """Store every answer's files (hashed, encrypted, written) before anything is recorded,
+    holding no lock: one JSON item per target and category (its records, even when there are
+    none: "nothing found" is part of the answer), plus one item per content file. Returns
+    what ``record_exports`` records. Call it before the transaction's first write."""
     planned: list[tuple[object, dict]] = []
     for export in exports:
         target, category = export.target, export.category
@@ -66,10 +63,25 @@ def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, r
                 platform_content_id=file.platform_content_id,
                 url=file.url, may_be_csam=file.may_be_csam,
                 description=f"File from {category} data of {target.kind} {target.value}")))
-    items = [record_collected_evidence(actor, staged, request=request, hold=hold,
-                                       source_system=source, purpose=purpose, **fields)
-             for staged, fields in planned]
-    return items
+    return planned
+
+
+def record_exports(actor: Identity, planned: list[tuple[object, dict]], *, purpose: str,
+                   request=None, hold=None) -> list[EvidenceItem]:
+    """Record what ``stage_exports`` stored, as evidence owned by ``request`` or ``hold``:
+    one short stretch of the chain."""
+    source = get_connector().name
+    return [record_collected_evidence(actor, staged, request=request, hold=hold,
+                                      source_system=source, purpose=purpose, **fields)
+            for staged, fields in planned]
+
+
+def store_exports(actor: Identity, exports: Iterable[Export], *, purpose: str, request=None,
+                  hold=None) -> list[EvidenceItem]:
+    """Store every answer as evidence owned by ``request`` or ``hold``: every file is stored
+    before anything is recorded (``stage_exports``, then ``record_exports``)."""
+    return record_exports(actor, stage_exports(exports), purpose=purpose, request=request,
+                          hold=hold)
 
 
 def collect_from_platform(

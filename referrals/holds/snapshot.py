@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 
 from referrals.audit.services import record_event
 from referrals.connector import Period, Target
-from referrals.connector.services import collect_from_platform
+from referrals.connector.services import ask_platform, record_exports, stage_exports
 from referrals.core.clock import now
 from referrals.core.identity import Identity, system_identity
+from referrals.core.transaction import outside_transaction
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db, jobs
 from referrals.holds.models import PreservationHold
@@ -30,25 +31,37 @@ SNAPSHOT_LABEL = "Preservation snapshot"
 
 def take_snapshot(actor: Identity, hold: PreservationHold) -> list[EvidenceItem]:
     """Collect the hold's scope from the platform, once. Returns the items (none when the
-    snapshot was already taken, or when nothing is in scope)."""
+    snapshot was already taken, or when nothing is in scope).
+
+    The platform is asked and its files stored before the transaction writes anything (the
+    claim included): waiting on the platform holds no lock (on SQLite the write lock, which
+    every other writer waits for, is taken at the first write). A run that loses the claim
+    to another one drops the files it stored."""
     hold_policy.require(actor, "snapshot", hold)
+    if hold.snapshot_at is not None:
+        return []
+    reference = hold.reference
+    targets = [Target(i.kind, i.normalized) for i in hold.identifiers]
+    categories = [c for c in DATA_CATEGORIES if c in (hold.data_categories or ())]
+    period = Period(hold.date_from, hold.date_to)
+    planned = []
+    if targets and categories:
+        exports = outside_transaction(ask_platform, targets, categories, period)
+        planned = stage_exports(exports)
     at = now()
     claimed = db.session.execute(
         update(PreservationHold)
-        .where(PreservationHold.id == hold.id, PreservationHold.snapshot_at.is_(None))
+        .where(PreservationHold.id == hold.id, PreservationHold.snapshot_at.is_(None),
+               PreservationHold.status.in_(LIVE_STATUSES))  # not released meanwhile
         .values(snapshot_at=at, updated_at=at)
         .execution_options(synchronize_session=False)).rowcount
     if claimed != 1:
+        for staged, _ in planned:
+            staged.unwanted()  # removed once this transaction ends
         return []
     hold.snapshot_at, hold.updated_at = at, at
-    targets = [Target(i.kind, i.normalized) for i in hold.identifiers]
-    categories = [c for c in DATA_CATEGORIES if c in (hold.data_categories or ())]
-    items: list[EvidenceItem] = []
-    if targets and categories:
-        items = collect_from_platform(
-            actor, targets=targets, categories=categories,
-            period=Period(hold.date_from, hold.date_to),
-            purpose=f"Preservation snapshot for {hold.reference}", hold=hold)
+    items = record_exports(actor, planned, purpose=f"Preservation snapshot for {reference}",
+                           hold=hold)
     size = sum(item.size for item in items)
     source = items[0].source_system if items else ""
     if items:

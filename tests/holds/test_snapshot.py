@@ -7,13 +7,16 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from referrals.connector.demo import DemoConnector
 from referrals.core.identity import system_identity
+from referrals.core.transaction import has_written
 from referrals.core.storage import get_store
 from referrals.evidence.models import CustodyEvent
 from referrals.extensions import db
+from referrals.holds import snapshot
+from referrals.holds.models import PreservationHold
 from referrals.holds.scope import is_held
 from referrals.holds.snapshot import SNAPSHOT_LABEL, snapshot_hold, take_snapshot
 from tests.connector import fakes
@@ -134,3 +137,48 @@ def test_staff_can_ask_for_a_failed_snapshot_again_from_the_page(officer_a, agen
     response = post_form(browser, f"/holds/{hold.reference}", f"/holds/{hold.reference}/snapshot")
     assert response.status_code == 302
     assert by_reference(hold.reference).snapshot_at is not None
+
+
+class _WatchingConnector(DemoConnector):
+    """Notes, at each question, whether the asking transaction had written (a hold's claim,
+    an item): then it would hold the write lock (SQLite) or row locks while it waits."""
+
+    def __init__(self):
+        super().__init__()
+        self.written_while_asking: list[bool] = []
+
+    def subscriber_information(self, target, period):
+        self.written_while_asking.append(has_written())
+        return super().subscriber_information(target, period)
+
+
+def test_the_snapshot_waits_on_the_platform_holding_no_lock(officer_a, use_connector):
+    watching = use_connector(_WatchingConnector())
+    hold = hold_of(preserve(officer_a))
+    committed()
+    hold = by_reference(hold.reference)
+    assert hold.snapshot_at is not None and snapshot_items(hold)
+    assert watching.written_while_asking and not any(watching.written_while_asking)
+
+
+def test_a_snapshot_that_loses_its_claim_drops_the_files_it_stored(officer_a, use_connector,
+                                                                  monkeypatch):
+    hold = hold_of(preserve(officer_a))
+    use_connector(fakes.BrokenConnector())
+    committed()  # the job fails: no snapshot yet
+    use_connector(DemoConnector())
+    hold = by_reference(hold.reference)
+    stored: list = []
+    original = snapshot.stage_exports
+
+    def stage_then_lose_the_race(exports):
+        planned = original(exports)
+        stored.extend(staged for staged, _ in planned)
+        db.session.execute(update(PreservationHold).where(PreservationHold.id == hold.id)
+                           .values(snapshot_at=hold.placed_at))  # another run claimed it
+        return planned
+
+    monkeypatch.setattr(snapshot, "stage_exports", stage_then_lose_the_race)
+    assert take_snapshot(system_identity("test: loser"), hold) == []
+    committed()
+    assert stored and not any(get_store().exists(staged.name) for staged in stored)

@@ -7,7 +7,9 @@ import os
 import sys
 import time
 
+from bench.audit_verify import audit_verify_checks, run_audit_verify
 from bench.children import BenchError
+from bench.concurrency import concurrency_checks, run_concurrency
 from bench.ingest import ingest_checks, run_ingest
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
@@ -46,8 +48,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                              "wall time of each counts (default 2)")
     parser.add_argument("--skip-uploads", action="store_true",
                         help="skip part D (two concurrent uploads)")
-    parser.add_argument("--upload-mib", type=int, default=200,
-                        help="size of each concurrently uploaded file in MiB (default 200)")
+    parser.add_argument("--upload-mib", type=int, default=300,
+                        help="size of each concurrently uploaded file in MiB (default 300)")
     parser.add_argument("--upload-rate", type=float, default=25,
                         help="MiB/s at which each upload's body arrives (default 25, about "
                              "200 Mbit/s; 0: as fast as the disk gives it)")
@@ -57,6 +59,21 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip part F (the transparency report of 100,000 requests)")
     parser.add_argument("--transparency-requests", type=int, default=100_000,
                         help="requests in the half-year of part F (default 100,000)")
+    parser.add_argument("--skip-concurrency", action="store_true",
+                        help="skip part G (the queue and a case page under concurrent "
+                             "connections through gunicorn)")
+    parser.add_argument("--concurrency-cases", type=int, default=None,
+                        help="cases seeded for part G (default: --cases)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="concurrent connections in part G (default 8)")
+    parser.add_argument("--concurrency-requests", type=int, default=400,
+                        help="requests per page at full concurrency in part G (default 400)")
+    parser.add_argument("--workers", type=int, default=4,
+                        help="gunicorn workers in part G (default 4)")
+    parser.add_argument("--skip-audit-verify", action="store_true",
+                        help="skip part H (audit verify on a long chain)")
+    parser.add_argument("--audit-events", type=int, default=1_000_000,
+                        help="events in the chain of part H (default 1,000,000)")
     return parser.parse_args(argv)
 
 
@@ -108,6 +125,17 @@ def main(argv: list[str] | None = None) -> int:
         checks += referral_report_checks(run_referral_report())
     if not options.skip_transparency:
         checks += transparency_checks(run_transparency(options.transparency_requests))
+    if not options.skip_concurrency:
+        databases, postgres_url = choose_databases(options)
+        checks += concurrency_checks(run_concurrency(
+            databases, cases=options.concurrency_cases or options.cases,
+            connections=options.connections, requests=options.concurrency_requests,
+            workers=options.workers, postgres_url=postgres_url))
+    if not options.skip_audit_verify:
+        try:
+            checks += audit_verify_checks(run_audit_verify(options.audit_events))
+        except BenchError as error:
+            checks.append(Check("the audit verify benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -44,6 +44,11 @@ def configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # WAL's own durability level: a commit is not fsynced until the next checkpoint, so
+        # writers (a page view's audit event is one) do not queue on the disk. A power cut
+        # may lose the last commits, never the database's consistency. SQLite is for
+        # development and demos only (production refuses it).
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()

@@ -1,0 +1,92 @@
+"""Part G: the queue and a case page under concurrent connections, through gunicorn, on SQLite
+and PostgreSQL, beside the same server's static-file floor (issue 17).
+
+Each database gets a fresh one (a file in a temporary instance directory; on PostgreSQL a
+``referrals_bench`` database created and dropped) and a child process
+(``bench.concurrency_child``) that seeds it, starts gunicorn and sends the requests. The static
+file touches no database: its rate is what the server and this machine allow at all, the
+ceiling the pages are compared against. Goals: p99 under 150 ms (PostgreSQL) or 300 ms
+(SQLite) at 8 connections; throughput at least twice the 154 requests/s measured before
+(issue 17), or the floor beside it says why not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from bench.children import BenchError, app_environment, run_child
+from bench.queue import LABELS, _create_postgres_database, _drop_postgres_database
+from bench.report import Check, heading, table
+
+P99_LIMIT_MS = {"postgresql": 150.0, "sqlite": 300.0}
+BEFORE_RPS = 154.0  # issue 17: four workers served no more database pages than one
+THROUGHPUT_FACTOR = 2.0
+PAGES = ("queue", "case page")
+
+
+def run_concurrency(databases: list[str], *, cases: int, connections: int, requests: int,
+                    workers: int, postgres_url: str) -> dict[str, dict | str]:
+    results: dict[str, dict | str] = {}
+    for database in databases:
+        heading(f"Concurrency: {LABELS[database]}, {cases:,} cases, gunicorn {workers} "
+                f"workers, {connections} connections")
+        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-concurrency-"))
+        url = None
+        try:
+            url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
+                   else _create_postgres_database(postgres_url))
+            result = run_child("bench.concurrency_child", "--cases", str(cases),
+                               "--connections", str(connections), "--requests", str(requests),
+                               "--workers", str(workers), env=app_environment(instance, url))
+        except BenchError as error:
+            results[database] = str(error)
+            print(f"Could not run: {error}", flush=True)
+            continue
+        finally:
+            if database == "postgresql" and url:
+                _drop_postgres_database(postgres_url)
+            shutil.rmtree(instance, ignore_errors=True)
+        results[database] = result
+        print(concurrency_table(result), flush=True)
+    return results
+
+
+def concurrency_table(result: dict) -> str:
+    rows = [(r["page"], r["connections"], r["requests"], f"{r['rps']:.0f}",
+             f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", r["errors"]) for r in result["pages"]]
+    return table(("page", "connections", "requests", "req/s", "p50 ms", "p99 ms", "errors"),
+                 rows)
+
+
+def _at(result: dict, page: str, connections: int) -> dict:
+    return next(r for r in result["pages"]
+                if r["page"].startswith(page) and r["connections"] == connections)
+
+
+def concurrency_checks(results: dict[str, dict | str]) -> list[Check]:
+    checks = []
+    for database, result in results.items():
+        label = LABELS[database]
+        if isinstance(result, str):
+            checks.append(Check(f"{label}: the concurrency benchmark runs", result, False))
+            continue
+        many = result["connections"]
+        floor = _at(result, "static", many)
+        limit = P99_LIMIT_MS[database]
+        for page in PAGES:
+            measured, alone = _at(result, page, many), _at(result, page, 1)
+            checks.append(Check(
+                f"{label}: {page} p99 under {limit:.0f} ms at {many} connections",
+                f"p99 {measured['p99_ms']:.0f} ms, p50 {measured['p50_ms']:.0f} ms "
+                f"(static floor p99 {floor['p99_ms']:.0f} ms); {measured['errors']} errors",
+                measured["p99_ms"] < limit and measured["errors"] == 0))
+            wanted = THROUGHPUT_FACTOR * BEFORE_RPS
+            checks.append(Check(
+                f"{label}: {page} at least {wanted:.0f} req/s at {many} connections",
+                f"{measured['rps']:.0f} req/s; one connection {alone['rps']:.0f} req/s; "
+                f"static floor {floor['rps']:.0f} req/s "
+                f"({measured['rps'] / floor['rps']:.0%} of it)",
+                measured["rps"] >= wanted))
+    return checks

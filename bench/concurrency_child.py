@@ -26,13 +26,11 @@ import time
 from html import unescape
 
 import httpx
-from passlib.totp import TOTP
 
 from bench.children import ROOT, emit
+from bench.queue_child import sign_in_supervisor
 from bench.report import percentile, progress
-from referrals.demo.seed import demo_password, demo_totp_key
 
-SUPERVISOR = "supervisor@referrals.example"
 CASE_LINK = re.compile(r'href="(/cases/CASE-\d{4}-\d{6})"')
 WARM_UP = 5
 
@@ -110,27 +108,11 @@ def wait_until_up(base: str, seconds: float = 120) -> None:
 
 
 def sign_in(base: str) -> httpx.Cookies:
-    """The demo supervisor, through the real pages: password, notice, TOTP."""
+    """The demo supervisor, through the real pages over HTTP."""
     with httpx.Client(base_url=base, timeout=30) as client:
-        page = client.get("/login")
-        answer = client.post("/login", data={
-            "email": SUPERVISOR, "password": demo_password(SUPERVISOR),
-            "acknowledge_notice": "y", "csrf_token": _csrf(page.text)})
-        if answer.status_code != 302:
-            raise SystemExit(f"sign-in (password) answered {answer.status_code}")
-        page = client.get("/tf-validate")
-        code = TOTP(key=demo_totp_key(SUPERVISOR), format="base32").generate().token
-        answer = client.post("/tf-validate", data={"code": code, "csrf_token": _csrf(page.text)})
-        if answer.status_code != 302:
-            raise SystemExit(f"sign-in (TOTP) answered {answer.status_code}")
+        sign_in_supervisor(lambda path: client.get(path).text,
+                           lambda path, data: client.post(path, data=data).status_code)
         return httpx.Cookies(client.cookies)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html)
-    if not match:
-        raise SystemExit("no CSRF token on the sign-in page")
-    return match.group(1)
 
 
 def first_case(base: str, cookies: httpx.Cookies) -> str:

@@ -102,6 +102,7 @@ def detail(reference: str, report_id: int):
         remote_id=services.remote_report_id(report),
         operation=services.operation_of(report),
         retraction=services.operation_of(report, retract=True), hold=services.hold_of(report),
+        disclosure=services.disclosure_of(report),
         waited=services.waiting_since(report), now=now(),
         target_hours=ncmec_settings().ncmec_filing_target_hours,
         confirm_refusal=services.confirm_refusal(identity, report),

@@ -54,6 +54,12 @@ def run_packages(size_mib: int, rounds: int = 2) -> dict[str, dict]:
         ["pyrage encrypt_io alone (age -r's whole CPU time is in the table above)",
          f"{parts['pyrage']:.2f}"],
     ]), flush=True)
+    build, age = results[BUILD], results[AGE]
+    print(f"\nThe build spends {build['cpu']:.2f} CPU s where age -r spends {age['cpu']:.2f} "
+          f"({build['cpu'] / age['cpu']:.1f}×). On two idle cores it takes at least half of "
+          f"that, {build['cpu'] / 2:.2f} s ({build['cpu'] / 2 / age['seconds']:.2f}× age's "
+          "wall time here); on a busy machine every process waits its turn and the wall "
+          "ratio moves toward the CPU ratio.", flush=True)
     return results
 
 

@@ -142,9 +142,9 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
     """Write ``<label>.tar.age`` (+ ``.sha256`` and its ``.sig``) into ``directory``.
 
     ``on_progress`` is called in this thread with how far the payload got, at most every
-    ``progress_every`` seconds, while the payload moves on. ``before_publish`` is called once the file
-    is whole and fsynced, just before it takes its final name: raising there (the build was
-    withdrawn, or its job taken over) publishes nothing."""
+    ``progress_every`` seconds, while the payload moves on. ``before_publish`` is called once
+    the file is whole and fsynced, just before it takes its final name: raising there (the
+    build was withdrawn, or its job taken over) publishes nothing."""
     if not recipients:
         raise ValueError("a package needs at least one recipient")
     for recipient in recipients:
@@ -176,12 +176,16 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
             digest, size = _take_encrypted(encryption, handle, progress, on_progress,
                                            progress_every)
             producer.join()
-            if failure:
+            ended = encryption.wait()
+            # The bag's own failure first; a broken pipe only says the encryption ended early.
+            if failure and not isinstance(failure[0], BrokenPipeError):
                 raise failure[0]
-            if encryption.wait() != 0:
+            if ended != 0:
                 reason = encryption.stderr.read().decode(errors="replace").strip()
                 raise PackageBuildError("The package could not be encrypted"
                                         + (f": {reason.splitlines()[-1]}" if reason else "."))
+            if failure:
+                raise failure[0]
             os.fsync(handle.fileno())
         if before_publish is not None:
             before_publish()

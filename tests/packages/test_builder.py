@@ -101,12 +101,12 @@ def test_a_refused_file_stops_the_encryption_and_leaves_nothing(tmp_path, signer
 def test_an_encryption_that_fails_says_why_and_publishes_nothing(tmp_path, signer,  # noqa: F811
                                                                  monkeypatch):
     failing = tmp_path / "failing_age.py"
-    failing.write_text("import sys\nsys.stdin.buffer.read()\n"
+    failing.write_text("import sys\n"  # at once, without reading what the builder sends
                        "sys.stderr.write('age_process: the disk of the helper is full\\n')\n"
                        "sys.exit(3)\n")
     monkeypatch.setattr(builder, "AGE_PROCESS", failing)
     with pytest.raises(PackageBuildError, match="the disk of the helper is full"):
-        build_package(contents([synthetic(1, 10)]), [one_time_identity().recipient],
+        build_package(contents([synthetic(1, 8 * MIB)]), [one_time_identity().recipient],
                       tmp_path / "out", signer)
     assert list((tmp_path / "out").iterdir()) == []
 

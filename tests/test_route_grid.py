@@ -530,7 +530,8 @@ class Samples:
             disclosure = Disclosure(
                 kind="production", agency_id=agency.id, recipient_name=agency.name,
                 recipient_country=agency.country, legal_basis="Grid sample legal basis",
-                approved_by_id=approver.id, disclosed_by_id=approver.id, disclosed_at=now())
+                approved_by_id=approver.id, disclosed_by_id=approver.id,
+                disclosed_at=now() - timedelta(hours=1))
             db.session.add(disclosure)
             db.session.flush()
             return disclosure

@@ -100,9 +100,12 @@ def mark_reviewed(sample_id: int):
 
 def _finding_page(finding, status=200, **forms):
     identity = current_identity()
+    assign = forms.get("assign")
+    if assign is None:
+        assign = _assign_form()
+        assign.assignee_id.data = str(finding.assignee_id) if finding.assignee_id else None
     return render_template(
-        "compliance/qa_finding.html", finding=finding,
-        assign_form=forms.get("assign") or _assign_form(),
+        "compliance/qa_finding.html", finding=finding, assign_form=assign,
         respond_form=forms.get("respond") or RespondFindingForm(prefix="respond"),
         close_form=forms.get("close") or CloseFindingForm(prefix="close"),
         can=lambda action: qa.qa_policy.can(identity, action, finding)), status

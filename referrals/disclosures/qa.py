@@ -2,7 +2,10 @@
 the findings of that review tracked by staff to closure. Every step is audited.
 
 The draw. Each draw takes the disclosures released since the previous draw's window ended (the
-first draw: all of them) up to now, and a fresh 32-byte random seed. A disclosure is drawn when
+first draw: all of them) up to ``SETTLE`` before now, and a fresh 32-byte random seed. The lag
+lets every release that had begun by the window's end commit first: a disclosure written in a
+transaction still open when the draw ran would otherwise fall inside a window it was never
+drawn from, and the draw would no longer recompute. A disclosure is drawn when
 
     int(SHA-256("<seed>:<disclosure id>"), 16)  <  rate × 2^256
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from fractions import Fraction
 
 from sqlalchemy import func, select
@@ -38,6 +42,7 @@ from referrals.disclosures.qa_models import (FINDING_CATEGORIES, OPEN_FINDING_ST
 from referrals.extensions import db
 
 TEXT_LIMIT = 4000
+SETTLE = timedelta(minutes=10)
 # Who a finding may be assigned to: staff who work disclosures.
 ASSIGNABLE_ROLES = ("agent", "supervisor")
 
@@ -105,14 +110,16 @@ def draw_sample(actor: Identity, rate_text: str, *, seed: str | None = None) -> 
     seed = seed or secrets.token_hex(32)
     previous = db.session.scalar(select(QaDraw).order_by(QaDraw.id.desc()).limit(1))
     window_start = previous.window_end if previous else None
-    window_end = now()
+    drawn_at = now()
+    window_end = drawn_at - SETTLE
     if window_start is not None and window_end <= window_start:
-        raise DomainError("A draw was just made: wait a moment before the next one.")
+        raise DomainError("The last draw took every disclosure released until "
+                          f"{SETTLE.seconds // 60} minutes before it: wait until then.")
     population = _population(window_start, window_end)
     chosen = [(i, draw_hash(seed, i)) for i in population if is_drawn(seed, i, rate)]
     draw = QaDraw(seed=seed, rate=str(rate_text).strip(), window_start=window_start,
                   window_end=window_end, population=len(population), drawn=len(chosen),
-                  drawn_at=window_end, drawn_by_id=actor.user_id, drawn_by_label=actor.label[:255])
+                  drawn_at=drawn_at, drawn_by_id=actor.user_id, drawn_by_label=actor.label[:255])
     draw.samples = [QaSample(disclosure_id=i, draw_hash=h) for i, h in chosen]
     db.session.add(draw)
     db.session.flush()

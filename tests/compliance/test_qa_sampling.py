@@ -30,7 +30,7 @@ def disclosures(n: int, at=None) -> list[Disclosure]:
     made = [Disclosure(kind="production", agency_id=agency.id, recipient_name=agency.name,
                        recipient_country="GB", legal_basis="Synthetic basis",
                        approved_by_id=approver.id, disclosed_by_id=approver.id,
-                       disclosed_at=(at or now()) - timedelta(minutes=5))
+                       disclosed_at=(at or now()) - timedelta(minutes=15))
             for _ in range(n)]
     db.session.add_all(made)
     db.session.flush()
@@ -82,6 +82,22 @@ def test_the_next_draw_takes_only_what_was_released_since(app, frozen):
     assert sorted(s.disclosure_id for s in second.samples) == [d.id for d in later]
     assert second.window_start == first.window_end
     assert second.drawn_by_label == "job: qa draw"
+
+
+def test_a_release_still_settling_waits_for_the_next_draw(app, frozen):
+    """A disclosure released just before the draw (its transaction may still be open
+    elsewhere) is left to the next draw, so that every draw recomputes to what it drew."""
+    start = frozen(now())
+    settled = disclosures(2)
+    recent = disclosures(1, at=start + qa.SETTLE)  # released 5 minutes ago
+    first = qa.draw_sample(person("compliance"), "1")
+    assert sorted(s.disclosure_id for s in first.samples) == [d.id for d in settled]
+    with pytest.raises(DomainError):  # nothing new has settled yet
+        qa.draw_sample(person("compliance"), "1")
+    frozen(start + qa.SETTLE + timedelta(minutes=1))
+    second = qa.draw_sample(person("compliance"), "1")
+    assert [s.disclosure_id for s in second.samples] == [recent[0].id]
+    assert qa.recompute_draw(first).matches and qa.recompute_draw(second).matches
 
 
 def test_only_compliance_or_the_system_draws(app):

@@ -70,6 +70,9 @@ class Settings:
     # decimal fraction written exactly as it is recorded with each draw.
     qa_sample_rate: str = "0.1"
     legal_process_max_bytes: int = 25 * 1024 * 1024
+    # A person opening the same evidence item again within this many seconds (a reload) is
+    # not a new "viewed" custody event; the view is still audited. 0: every view counts.
+    evidence_view_window_seconds: int = 600
     jobs_immediate: bool = False
     # Durable work (referrals/core/outbox.py, referrals/work): a running job that has not
     # shown a sign of life for this long is presumed dead and run again; an entry is tried this
@@ -495,6 +498,8 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         dashboard_refresh_seconds=_bounded_int(env, "REFERRALS_DASHBOARD_REFRESH_SECONDS", 15, 1,
                                                3600),
         qa_sample_rate=_sample_rate(env.get("REFERRALS_QA_SAMPLE_RATE")),
+        evidence_view_window_seconds=_bounded_int(env, "REFERRALS_EVIDENCE_VIEW_WINDOW_SECONDS",
+                                                  600, 0, 86400),
         redis_url=env.get("REDIS_URL") or None,
         jobs_immediate=_bool(env.get("REFERRALS_JOBS_IMMEDIATE"), environment == "test"),
         outbox_lease_seconds=_bounded_int(env, "REFERRALS_OUTBOX_LEASE_SECONDS", 600, 1, 86400),

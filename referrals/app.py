@@ -69,8 +69,10 @@ from referrals.remote import cli as work_cli
 from referrals.portal.public_views import bp as portal_public_bp
 from referrals.requests import api as requests_api
 from referrals.requests import preservation
+from referrals.requests.canned_views import bp as canned_texts_bp
 from referrals.requests.staff_views import bp as requests_bp
 from referrals.emergency.staff_views import bp as emergency_bp
+from referrals.search import staff_views as search_staff
 from referrals.retention import cli as retention_cli
 from referrals.tokens import cli as tokens_cli
 from referrals.tokens.services import authenticate as authenticate_token
@@ -174,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(portal_public_bp)
     app.register_blueprint(requests_bp)
     app.register_blueprint(emergency_bp)
+    app.register_blueprint(canned_texts_bp)
 
     app.register_blueprint(holds_bp)
     app.register_blueprint(hold_reports_bp)
@@ -188,6 +191,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(outbound_portal_bp)
     package_staff.register_panels(app)
     package_portal.register_panels(app)
+    app.register_blueprint(search_staff.bp)
+    search_staff.register_panels(app)
 
     init_api_docs(api)
     init_token_authentication(app, authenticate_token)

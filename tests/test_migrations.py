@@ -237,3 +237,42 @@ def test_disclosures_and_evidence_categories_are_carried_across(empty_app):
 
     upgrade()
     check()
+
+
+def test_media_flags_move_from_items_to_their_bytes_and_back(empty_app):
+    """0018: a hash flagged on any item is flagged for all its items (the safe reading of two
+    items that disagreed); down again, every item with a flagged hash carries the flag."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    previous = _script().get_revision("0018_staff_work").down_revision
+    upgrade(revision=previous)
+    at = datetime(2026, 11, 1, 10, tzinfo=UTC)
+    with db.engine.begin() as connection:
+        _insert(connection, "cases", id=7, reference="CASE-2026-000007", title="Synthetic",
+                summary="", category="other", priority="P2", priority_rank=2, status="new",
+                is_open=True, source="manual", created_at=at, updated_at=at, response_due_at=at)
+        common = dict(case_id=7, mime_type="image/png", size=3, md5="a" * 32, sha1="b" * 40,
+                      captured_at=at, captured_by_label="agent@example.test",
+                      source_system="upload", description="")
+        _insert(connection, "evidence_items", id=1, original_name="a.png", sha256="1" * 64,
+                may_be_csam=True, **common)
+        _insert(connection, "evidence_items", id=2, original_name="b.png", sha256="1" * 64,
+                may_be_csam=False, **common)
+        _insert(connection, "evidence_items", id=3, original_name="c.png", sha256="2" * 64,
+                may_be_csam=False, **common)
+
+    upgrade()
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT sha256 FROM sensitive_media")).scalars().all() \
+            == ["1" * 64]
+        assert "may_be_csam" not in {c["name"] for c in inspect(connection).get_columns(
+            "evidence_items")}
+        assert connection.execute(text(
+            "SELECT count(*) FROM canned_texts")).scalar() == 3
+    downgrade(revision=previous)
+    with db.engine.connect() as connection:
+        flags = dict(connection.execute(text(
+            "SELECT id, may_be_csam FROM evidence_items ORDER BY id")).all())
+    assert {k: bool(v) for k, v in flags.items()} == {1: True, 2: True, 3: False}

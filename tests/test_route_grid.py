@@ -98,9 +98,18 @@ EXPECTED: dict[str, dict[str, int]] = {
     "cases.due":                            {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "cases.add_subject":                    {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "cases.add_identifier":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # corrections, with a reason (the grid posts none: refused with a flash, back to the case)
+    "cases.correct_identifier":             {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "cases.correct_subject":                {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "evidence.upload":                      {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "evidence.item":                        {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "evidence.content":                     {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # media that may be abuse material, by its bytes: anyone who works evidence flags; only a
+    # supervisor unflags (and only a cleared one: refused with a flash otherwise)
+    "evidence.flag":                        {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "evidence.unflag":                      {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # one search across cases, requests and holds: read like them
+    "search.index":                         {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # agencies: managed by admins and supervisors
     "agencies.index":                       {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "agencies.create":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 403, ADMIN: 200, OFFICER: 404},
@@ -121,6 +130,13 @@ EXPECTED: dict[str, dict[str, int]] = {
     "requests.message":                     {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.notice_done":                 {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     "requests.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    # supervisors assign; a message goes to the agency only from its preview (send); canned
+    # texts are read by those who work requests and written by supervisors
+    "requests.assign":                      {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "requests.send_message":                {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "canned_texts.index":                   {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "canned_texts.create":                  {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
+    "canned_texts.update":                  {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
     # the request's clock (Annex III stop and restart) and the NDO legal-review queue
     "requests.nondisclosure_reviews":       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "requests.stop_clock":                  {ANON: 302, AGENT: 302, SUPER: 302, COMPL: 403, ADMIN: 403, OFFICER: 404},
@@ -322,6 +338,13 @@ class Samples:
         return self._once("subject", lambda: add_subject(
             SYSTEM, self._case(), label="grid-sample-account", check=False)).id
 
+    def identifier_id(self):
+        from referrals.cases.services import add_identifier, add_subject
+
+        return self._once("identifier", lambda: add_identifier(
+            SYSTEM, add_subject(SYSTEM, self._case(), label="grid-sample-subject", check=False),
+            kind="username", value="grid_sample_user", check=False)).id
+
     def item_id(self):
         from referrals.evidence.services import add_evidence
 
@@ -491,6 +514,14 @@ class Samples:
 
     def which(self):
         return "sha256"
+
+    def text_id(self):
+        from sqlalchemy import select
+
+        from referrals.extensions import db
+        from referrals.requests.models import CannedText
+
+        return db.session.scalars(select(CannedText.id).order_by(CannedText.id)).first()
 
     # referrals from a case
 

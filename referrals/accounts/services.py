@@ -18,7 +18,7 @@ from referrals.accounts.signals import credentials_revoked
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound
-from referrals.core.identity import STAFF_ROLES, Identity
+from referrals.core.identity import STAFF_ROLES, WORKERS, Identity
 from referrals.core.mail import queue_mail
 from flask_security.proxies import _security
 
@@ -84,6 +84,20 @@ def get_user(user_id: int) -> User:
     if user is None:
         raise NotFound("There is no such account.")
     return user
+
+
+def assignable_staff() -> list[User]:
+    """Who work can be assigned to: active staff who are agents or supervisors."""
+    return list(db.session.scalars(
+        select(User).join(User.roles)
+        .where(User.kind == "staff", User.active.is_(True), Role.name.in_(WORKERS))
+        .order_by(User.full_name, User.email).distinct()))
+
+
+def is_assignable(user_id: int) -> bool:
+    user = db.session.get(User, user_id)
+    return (user is not None and user.kind == "staff" and user.active
+            and bool(set(WORKERS) & set(user.role_names)))
 
 
 def find_user_by_email(email: str) -> User | None:

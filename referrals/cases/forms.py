@@ -53,6 +53,24 @@ class IdentifierForm(FlaskForm):
     port = IntegerField("Port (IP only)", validators=[Optional(), NumberRange(0, 65535)])
 
 
+class IdentifierCorrectionForm(FlaskForm):
+    """Correct an identifier (kind and value) or remove it (``action``), with the reason."""
+    kind = SelectField("Type", choices=list(KINDS.items()))
+    value = StringField("Value", validators=[Length(max=320)])
+    reason = StringField("Why", validators=[DataRequired("Say why: the reason stays on the "
+                                                        "case's timeline."), Length(max=2000)])
+    action = StringField()
+
+
+class SubjectCorrectionForm(FlaskForm):
+    """Correct a subject (name, role) or remove it with its identifiers (``action``)."""
+    label = StringField("Name or handle", validators=[Length(max=200)])
+    role = SelectField("Role", choices=SUBJECT_ROLES)
+    reason = StringField("Why", validators=[DataRequired("Say why: the reason stays on the "
+                                                        "case's timeline."), Length(max=2000)])
+    action = StringField()
+
+
 class EvidenceForm(FlaskForm):
     file = FileField("File", validators=[FileRequired("Choose a file.")])
     description = StringField("Description", validators=[Length(max=2000)])

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, tuple_
 
-from referrals.vocabulary.identifiers import KINDS, normalize
+from referrals.vocabulary.identifiers import candidate_forms
 from referrals.cases.models import Case, Identifier
 from referrals.cases.rules import DUE_SOON, PRIORITY_RANK
 from referrals.core.clock import as_utc, now
@@ -70,13 +70,7 @@ def decode_cursor(cursor: str) -> tuple[int, datetime, int]:
 
 def search_candidates(q: str, region: str) -> list[str]:
     """Every normal form the search text could be, across identifier kinds."""
-    forms = []
-    for kind in KINDS:
-        try:
-            forms.append(normalize(kind, q, region=region))
-        except InvalidInput:
-            continue
-    return sorted(set(forms))
+    return sorted({form for _, form in candidate_forms(q, region=region)})
 
 
 def _filtered(identity: Identity, filters: QueueFilters, region: str):

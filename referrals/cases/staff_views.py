@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from referrals.accounts.models import Role, User
+from referrals.accounts.services import assignable_staff
 from referrals.audit.services import record_view
 from referrals.cases import queue as queues
-from referrals.cases import rules, services
-from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierForm,
-                                   NewCaseForm, NoteForm, StatusForm, SubjectForm)
+from referrals.cases import corrections, rules, services
+from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierCorrectionForm,
+                                   IdentifierForm, NewCaseForm, NoteForm, StatusForm,
+                                   SubjectCorrectionForm, SubjectForm)
 from referrals.cases.models import Case, CaseEvent, ReportedContent, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.clock import now
@@ -47,13 +48,6 @@ def _as_utc(local: datetime | None) -> datetime | None:
     if local is None:
         return None
     return local.replace(tzinfo=viewer_zone()).astimezone(UTC)
-
-
-def _assignable_staff() -> list[User]:
-    return list(db.session.scalars(
-        select(User).join(User.roles)
-        .where(User.kind == "staff", User.active.is_(True), Role.name.in_(WORKERS))
-        .order_by(User.full_name, User.email).distinct()))
 
 
 @bp.get("/")
@@ -113,7 +107,7 @@ def detail(reference: str):
     assign_form = AssignForm()
     if case_policy.can(identity, "assign", case):
         assign_form.assignee_id.choices = [(0, "— Unassigned —")] + [
-            (u.id, u.display_name) for u in _assignable_staff()]
+            (u.id, u.display_name) for u in assignable_staff()]
         assign_form.assignee_id.data = case.assignee_id or 0
     due_form = DueForm()
     if case.due_at:
@@ -127,6 +121,8 @@ def detail(reference: str):
         deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
         assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
         identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),
+        correction_form=IdentifierCorrectionForm(),
+        subject_correction_form=SubjectCorrectionForm(),
         can=lambda action: case_policy.can(identity, action, case),
         **panels,
     )
@@ -152,7 +148,7 @@ def take(reference: str):
 @roles_required("supervisor")
 def assign(reference: str):
     form = AssignForm()
-    form.assignee_id.choices = [(0, "")] + [(u.id, u.display_name) for u in _assignable_staff()]
+    form.assignee_id.choices = [(0, "")] + [(u.id, u.display_name) for u in assignable_staff()]
     return _act(reference, form, lambda who, case: (
         services.assign_case(who, case, form.assignee_id.data or None), "Assignment saved.")[1])
 
@@ -204,5 +200,42 @@ def add_identifier(reference: str, subject_id: int):
             who, subject, kind=form.kind.data, value=form.value.data,
             observed_at=_as_utc(form.observed_at.data), port=form.port.data)
         return f"Identifier added as {identifier.normalized}."
+
+    return _act(reference, form, act)
+
+
+# --- corrections: a reason each, audited, on the timeline (cases.corrections) ------------
+
+
+@bp.post("/<reference>/identifiers/<int:identifier_id>")
+@roles_required(*WORKERS)
+def correct_identifier(reference: str, identifier_id: int):
+    form = IdentifierCorrectionForm()
+
+    def act(who, case):
+        identifier = corrections.identifier_of(case, identifier_id)
+        if form.action.data == "remove":
+            corrections.remove_identifier(who, case, identifier, form.reason.data)
+            return "Identifier removed; the reason is on the timeline."
+        corrections.correct_identifier(who, case, identifier, kind=form.kind.data,
+                                       value=form.value.data, reason=form.reason.data)
+        return "Identifier corrected; the reason is on the timeline."
+
+    return _act(reference, form, act)
+
+
+@bp.post("/<reference>/subjects/<int:subject_id>")
+@roles_required(*WORKERS)
+def correct_subject(reference: str, subject_id: int):
+    form = SubjectCorrectionForm()
+
+    def act(who, case):
+        subject = corrections.subject_of(case, subject_id)
+        if form.action.data == "remove":
+            corrections.remove_subject(who, case, subject, form.reason.data)
+            return "Subject removed with its identifiers; the reason is on the timeline."
+        corrections.correct_subject(who, case, subject, label=form.label.data,
+                                    role=form.role.data, reason=form.reason.data)
+        return "Subject corrected; the reason is on the timeline."
 
     return _act(reference, form, act)

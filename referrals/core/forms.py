@@ -1,7 +1,8 @@
 """Form pieces every feature's pages use."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectMultipleField
+from wtforms import DateField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 
@@ -25,3 +26,10 @@ class DayField(DateField):
             typed = " ".join(valuelist)
             raise ValueError(f"Write the date as year-month-day, e.g. 2026-11-24; "
                              f"\u201c{typed}\u201d is not a date in that form.") from error
+
+
+class ReasonForm(FlaskForm):
+    """An action that needs a reason on the record (a correction, a removal, a flag)."""
+
+    reason = TextAreaField("Reason (kept on the record)",
+                           validators=[DataRequired("Say why first."), Length(max=2000)])

@@ -66,6 +66,17 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def required_text(value: str | None, field: str, message: str, limit: int = 2000) -> str:
+    """Text a service needs (a reason, a note): stripped, present, at most ``limit``
+    characters; refused in plain words under ``field`` otherwise."""
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(message, field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"At most {limit:,} characters.", field=field)
+    return value
+
+
 def int_arg(name: str) -> int | None:
     """A query-string id: None when missing, not a number, or out of the database's range."""
     value = request.args.get(name, type=int)

@@ -13,7 +13,7 @@ Pure functions, no Flask: PDFs, e-mails, CLI output and audit-free messages use 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from referrals.core.clock import as_utc
@@ -57,9 +57,10 @@ def format_instant(value: datetime | None, zone: str | None = None, *,
     return text
 
 
-def format_day(value: datetime | None, zone: str | None = None) -> str:
-    """``2 Dec 2026``: the calendar day of an instant in ``zone`` (UTC when None)."""
+def format_day(value: date | datetime | None, zone: str | None = None) -> str:
+    """``2 Dec 2026``: a calendar date as it is, or the day of an instant in ``zone`` (UTC
+    when None)."""
     if value is None:
         return NONE
-    local = as_utc(value).astimezone(zone_named(zone))
+    local = as_utc(value).astimezone(zone_named(zone)) if isinstance(value, datetime) else value
     return f"{local.day} {MONTHS[local.month - 1]} {local.year}"

@@ -25,7 +25,7 @@ from referrals.holds.models import PreservationHold
 from referrals.holds.policies import hold_policy
 from referrals.holds.rules import LIVE_STATUSES
 from referrals.requests.models import DisclosureRequest
-from referrals.requests.rules import CLOCK_STOPPED_STATUSES
+from referrals.requests.rules import CLOCK_STOPPED_STATUSES, REQUEST_TYPES
 from referrals.requests.services import request_policy
 
 LIST_LIMIT = 20
@@ -82,7 +82,7 @@ def _request_item(request: DisclosureRequest) -> WorkItem:
 
 def _request_label(request: DisclosureRequest) -> str:
     if not request.emergency:
-        return request.request_type
+        return REQUEST_TYPES[request.request_type].label
     if request.officer_unverified and request.callback_at is None:
         return "Emergency · officer not yet verified"
     return "Emergency"
@@ -131,10 +131,13 @@ def urgent_work(identity: Identity) -> Work:
         work.unassigned_urgent.extend(_case_item(case) for case in urgent)
     if request_policy.can(identity, "view"):
         counting = _counting_requests()
+        # A request whose clock stands (waiting on the agency, an Annex III) is neither
+        # overdue nor due soon: its deadline moves on when the clock runs again.
+        running = counting.where(DisclosureRequest.clock_paused_at.is_(None))
         work.counts["requests"] = {
-            "overdue": _count(counting.where(DisclosureRequest.deadline_at < at)),
-            "due_soon": _count(counting.where(DisclosureRequest.deadline_at >= at,
-                                              DisclosureRequest.deadline_at < at + DUE_SOON)),
+            "overdue": _count(running.where(DisclosureRequest.deadline_at < at)),
+            "due_soon": _count(running.where(DisclosureRequest.deadline_at >= at,
+                                             DisclosureRequest.deadline_at < at + DUE_SOON)),
         }
         emergencies = db.session.scalars(
             counting.where(DisclosureRequest.emergency.is_(True))

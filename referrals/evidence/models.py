@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, exists
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from referrals.core.types import UTCDateTime
 from referrals.vocabulary.categories import data_category_label
@@ -33,6 +33,23 @@ class StoredBlob(db.Model):
     key_id: Mapped[int]
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SensitiveMedia(db.Model):
+    """Bytes that may be child sexual abuse material, by their SHA-256 (18 U.S.C. 2258B(c)).
+
+    A property of the bytes, not of one item: every evidence item with this hash, on any
+    case, request or hold, present or future, is shown only to cleared staff while the row
+    exists (``EvidenceItem.may_be_csam``). Flagged by anyone who works evidence; removed only
+    by a cleared supervisor, with a reason (``referrals.evidence.sensitive``)."""
+
+    __tablename__ = "sensitive_media"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    flagged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    flagged_by_label: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class EvidenceItem(db.Model):
@@ -71,14 +88,20 @@ class EvidenceItem(db.Model):
     # A key of referrals.vocabulary.categories.DATA_CATEGORIES, set when the item is collected or
     # uploaded; None only for items stored before the category was recorded and not placed.
     data_category: Mapped[str | None] = mapped_column(String(24))
-    # 18 U.S.C. 2258B(c): bytes only for staff cleared to see such material.
-    may_be_csam: Mapped[bool] = mapped_column(default=False)
     destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     blob: Mapped[StoredBlob | None] = relationship(lazy="joined")
     custody_events: Mapped[list[CustodyEvent]] = relationship(
         back_populates="item", order_by="CustodyEvent.occurred_at"
     )
+
+    @property
+    def may_be_csam(self) -> bool:
+        """18 U.S.C. 2258B(c): bytes only for staff cleared to see such material. Read from
+        ``sensitive_media`` by the item's SHA-256 (``bytes_flagged``); there is no per-item
+        flag to set, so the same bytes can never be hidden on one case and open on another.
+        Flag through ``referrals.evidence.sensitive.flag_media``."""
+        return bool(self.bytes_flagged)
 
     @property
     def data_category_label(self) -> str:
@@ -88,6 +111,12 @@ class EvidenceItem(db.Model):
     def kind(self) -> str:
         major = self.mime_type.split("/", 1)[0]
         return major if major in ("image", "video", "audio") else "file"
+
+
+# Loaded with every item, one primary-key probe; flag_media expires it on the items a session
+# already holds, so a flag is seen at once.
+EvidenceItem.bytes_flagged = column_property(
+    exists().where(SensitiveMedia.sha256 == EvidenceItem.sha256))
 
 
 class CustodyEvent(db.Model):

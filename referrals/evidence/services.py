@@ -6,6 +6,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import BinaryIO
 
 import filetype
@@ -23,6 +24,7 @@ from referrals.core.staging import stage_blob
 from referrals.core.storage import PendingFile, StorageError, TooLarge, get_store
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob
 from referrals.evidence.policies import evidence_policy
+from referrals.evidence.sensitive import mark_bytes
 from referrals.extensions import db
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
@@ -72,6 +74,19 @@ def record_custody(actor: Identity, item: EvidenceItem, action: str, purpose: st
                          sha256=item.sha256)
     db.session.add(event)
     return event
+
+
+def _seen_just_now(actor: Identity, item: EvidenceItem) -> bool:
+    """The same person viewed the item within the view window: a reload, not a new look at
+    the bytes, so not a new custody event. The first view always is one, so what NCMEC is
+    told (``fileViewedByEsp``, read from "viewed" events by ncmec.reading) stays true."""
+    window = current_app.config["REFERRALS_SETTINGS"].evidence_view_window_seconds
+    if not window or actor.user_id is None:
+        return False
+    return db.session.scalar(select(CustodyEvent.id).where(
+        CustodyEvent.evidence_id == item.id, CustodyEvent.action == "viewed",
+        CustodyEvent.actor_id == actor.user_id,
+        CustodyEvent.occurred_at >= now() - timedelta(seconds=window)).limit(1)) is not None
 
 
 def item_owned_by(owner_column, owner_id: int, item_id: int, missing: str) -> EvidenceItem:
@@ -146,7 +161,7 @@ def check_data_category(category: str | None) -> str:
 
 
 def _new_item(actor: Identity, staged: PendingFile, *, original_name: str | None,
-              may_be_csam: bool, source_system: str, platform_content_id: str | None,
+              sensitive_reason: str | None, source_system: str, platform_content_id: str | None,
               url: str | None, description: str, data_category: str, **owner) -> EvidenceItem:
     """The item row for staged bytes, flushed. ``owner`` is exactly one of case_id,
     request_id, hold_id."""
@@ -160,10 +175,14 @@ def _new_item(actor: Identity, staged: PendingFile, *, original_name: str | None
         source_system=(source_system or "upload")[:64],
         platform_content_id=(platform_content_id or None),
         url=(url or None), description=(description or "").strip(),
-        data_category=data_category, may_be_csam=bool(may_be_csam), **owner,
+        data_category=data_category, **owner,
     )
     db.session.add(item)
     db.session.flush()
+    if sensitive_reason:
+        # May be abuse material: a property of the bytes (evidence.sensitive), so every
+        # item with them, on any case, is hidden with this one.
+        mark_bytes(actor, item.sha256, sensitive_reason)
     return item
 
 
@@ -196,7 +215,10 @@ def add_evidence(
     staged = _stage(stream)
     _refuse_if_purged(case)  # read again: the case may have been purged while the file came in
     item = _new_item(actor, staged, original_name=original_name,
-                     may_be_csam=bool(may_be_csam) or _sensitive_case(case),
+                     sensitive_reason=("Marked as possibly abuse material when added."
+                                       if may_be_csam else
+                                       "Added to a case of a sensitive category."
+                                       if _sensitive_case(case) else None),
                      source_system=source_system, platform_content_id=platform_content_id,
                      url=url, description=description, data_category=data_category,
                      case_id=case.id)
@@ -248,7 +270,9 @@ def record_collected_evidence(
     if (request is None) == (hold is None):
         raise ValueError("collected evidence belongs to exactly one request or one hold")
     owner = {"request_id": request.id} if request is not None else {"hold_id": hold.id}
-    item = _new_item(actor, staged, original_name=original_name, may_be_csam=may_be_csam,
+    item = _new_item(actor, staged, original_name=original_name,
+                     sensitive_reason=("Marked as possibly abuse material by the platform when "
+                                       "collected." if may_be_csam else None),
                      source_system=source_system, platform_content_id=platform_content_id,
                      url=url, description=description, data_category=data_category, **owner)
     record_custody(actor, item, "collected", purpose)
@@ -278,9 +302,12 @@ def open_content(actor: Identity, item: EvidenceItem, *, action: str, purpose: s
     store = get_store()
     if not store.exists(item.blob.storage_name):
         raise NotFound("This item's stored file is missing. Tell the LER on-call.")
-    record_custody(actor, item, action, purpose)
+    custody = action != "viewed" or not _seen_just_now(actor, item)
+    if custody:
+        record_custody(actor, item, action, purpose)
     record_event(actor, f"evidence.{action}", object_type="evidence", object_id=item.id,
-                 after={"sha256": item.sha256, "purpose": purpose})
+                 after={"sha256": item.sha256, "purpose": purpose,
+                        **({} if custody else {"custody_event": "within the view window"})})
     # The bytes stream after the request has committed and closed its session:
     # take plain values now, touch no ORM object later.
     return _checked_stream(store, item.blob.storage_name, item.id)

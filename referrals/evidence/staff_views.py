@@ -8,13 +8,16 @@ from urllib.parse import quote
 from referrals.audit.services import record_view
 from referrals.cases import services as cases
 from referrals.cases.forms import EvidenceForm
-from referrals.core.acting import attempt
+from referrals.core.forms import ReasonForm
+from referrals.core.acting import act, attempt
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.cases.models import Case
 from referrals.cases.staff_views import add_case_panel
 from referrals.core.identity import Identity, current_identity
-from referrals.evidence import services
+from referrals.evidence import sensitive, services
+from referrals.evidence.models import SensitiveMedia
 from referrals.evidence.policies import evidence_policy
+from referrals.extensions import db
 
 bp = staff_blueprint("evidence", __name__, url_prefix="/cases")
 
@@ -73,7 +76,12 @@ def item(reference: str, item_id: int):
     evidence = services.get_item(case, item_id)
     evidence_policy.require(identity, "view_metadata", evidence)
     page = render_template("evidence/item.html", case=case, item=evidence,
-                           may_open=evidence_policy.can(identity, "read_bytes", evidence))
+                           may_open=evidence_policy.can(identity, "read_bytes", evidence),
+                           flag=db.session.get(SensitiveMedia, evidence.sha256),
+                           same_bytes=sensitive.items_with_bytes(evidence.sha256),
+                           may_flag=sensitive.sensitive_policy.can(identity, "flag"),
+                           may_unflag=sensitive.sensitive_policy.can(identity, "unflag"),
+                           reason_form=ReasonForm())
     # "evidence.viewed" is the bytes being opened (a custody event too); this is the page.
     record_view(identity, "evidence", evidence.id, action="evidence.page_viewed")  # last
     return page
@@ -94,3 +102,29 @@ def content(reference: str, item_id: int):
     mime = evidence.mime_type if evidence.kind in ("image", "video", "audio") or download \
         else "application/octet-stream"
     return bytes_response(evidence, chunks, mimetype=mime, disposition=disposition)
+
+
+def _flag_action(reference: str, item_id: int, service, done):
+    identity = current_identity()
+    case = cases.get_case(reference)
+    evidence = services.get_item(case, item_id)
+    form = ReasonForm()
+    act(form, service, identity, evidence, form.reason.data, done=done)
+    return redirect(url_for(".item", reference=case.reference, item_id=evidence.id))
+
+
+@bp.post("/<reference>/evidence/<int:item_id>/flag")
+@roles_required("agent", "supervisor")
+def flag(reference: str, item_id: int):
+    """These bytes may be abuse material: hidden from uncleared staff wherever they are."""
+    return _flag_action(reference, item_id, sensitive.flag_media,
+                        lambda count: f"Flagged: the {count} item(s) with these bytes, on every "
+                                      "case, are now shown only to cleared staff.")
+
+
+@bp.post("/<reference>/evidence/<int:item_id>/unflag")
+@roles_required("supervisor")
+def unflag(reference: str, item_id: int):
+    """A cleared supervisor's decision that these bytes are not abuse material."""
+    return _flag_action(reference, item_id, sensitive.unflag_media,
+                        lambda count: f"Flag removed from the {count} item(s) with these bytes.")

@@ -19,10 +19,11 @@ from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
 from referrals.core.deadlines import RULES, compute_deadline, nondisclosure_notice_due
 from referrals.core.display import zoned_time
-from referrals.core.errors import DomainError, InvalidInput
+from referrals.core.errors import DomainError
 from referrals.core.identity import Identity
+from referrals.core.inputs import required_text
 from referrals.extensions import db
-from referrals.requests import rules
+from referrals.requests import pause, rules
 from referrals.requests.intake import deadline_key
 from referrals.requests.models import DisclosureRequest
 from referrals.requests.services import request_policy, tell_agency
@@ -63,9 +64,14 @@ def clock_facts(request: DisclosureRequest) -> list[ClockFact]:
     if request.deadline_at is not None:
         rule = RULES.get(key) if key else None
         source = rule.source if rule else ""
+        label = "Deadline"
         if request.request_type in rules.RENEWAL_REQUEST_TYPES:
             source = "Due when the hold it renews expires"
-        facts.append(ClockFact("Deadline", zoned_time(request.deadline_at, zone), source))
+        elif rules.REQUEST_TYPES[request.request_type].preservation:
+            # Our own clock to act on the request, not the hold's: that expiry is shown with
+            # the hold ("Hold expires").
+            label = "Time to act"
+        facts.append(ClockFact(label, zoned_time(request.deadline_at, zone), source))
     if request.internal_target_at is not None:
         facts.append(ClockFact("Internal target", zoned_time(request.internal_target_at, zone),
                                RULES["eu_production_order_emergency_target"].source))
@@ -75,10 +81,17 @@ def clock_facts(request: DisclosureRequest) -> list[ClockFact]:
         facts.append(ClockFact(
             "Enforcing authority", "Notified; it may raise a ground for refusal until "
             f"{zoned_time(request.enforcement_window_ends_at, zone)}", RULES[key].source))
-    if request.clock_paused_at is not None:
+    if request.clock_paused_at is not None and request.clock_running:
+        annex = request.clock_paused_for != pause.NEEDS_INFO
         facts.append(ClockFact(
-            "Clock stopped", f"Since {zoned_time(request.clock_paused_at, zone)}: Annex III "
-            "sent, waiting for the issuing authority's clarification",
+            "Clock stopped", f"Since {zoned_time(request.clock_paused_at, zone)}: "
+            f"{pause.pause_reason(request)}. The deadline moves on by the time it stands.",
+            "Regulation (EU) 2023/1543, art. 10(6)" if annex else
+            "Our deadline counts only while we have what we need to act"))
+    elif request.status == pause.NEEDS_INFO and not pause.pauses_for_information(request):
+        facts.append(ClockFact(
+            "Clock running", "Asking for information does not stop an EU order's clock: "
+            "only an Annex III does (stop the clock below).",
             "Regulation (EU) 2023/1543, art. 10(6)"))
     if request.nondisclosure_order and request.nondisclosure_until is not None:
         facts.append(ClockFact(
@@ -95,12 +108,7 @@ def clock_facts(request: DisclosureRequest) -> list[ClockFact]:
 
 
 def _note(value: str | None, message: str) -> str:
-    note = (value or "").strip()
-    if not note:
-        raise InvalidInput(message, field="note")
-    if len(note) > MAX_NOTE:
-        raise InvalidInput(f"At most {MAX_NOTE:,} characters.", field="note")
-    return note
+    return required_text(value, "note", message, MAX_NOTE)
 
 
 def _iso(value) -> str | None:
@@ -120,7 +128,7 @@ def stop_clock(actor: Identity, request: DisclosureRequest, note: str) -> Disclo
                            f"{zoned_time(request.clock_paused_at, request_zone(request))}.")
     note = _note(note, "Say why we cannot comply (what the Annex III says).")
     at = now()
-    request.clock_paused_at = at
+    pause.pause(request, pause.ANNEX_III, at)
     request.updated_at = at
     db.session.flush()
     record_event(actor, "request.clock_stopped", object_type="request",
@@ -137,17 +145,16 @@ def restart_clock(actor: Identity, request: DisclosureRequest, note: str) -> Dis
     request_policy.require(actor, "work", request)
     if request.clock_paused_at is None:
         raise ClockRefused(f"The clock of {request.reference} is running.")
+    if request.clock_paused_for == pause.NEEDS_INFO:
+        raise ClockRefused(f"The clock of {request.reference} stands because we asked the "
+                           "agency for information: it runs again when the request moves on "
+                           "from \"needs information\".")
     note = _note(note, "Say how the issuing authority clarified.")
     at = now()
-    stood = at - as_utc(request.clock_paused_at)
     before = {"deadline_at": _iso(request.deadline_at),
               "enforcement_window_ends_at": _iso(request.enforcement_window_ends_at),
               "paused_at": _iso(request.clock_paused_at)}
-    for column in ("deadline_at", "internal_target_at", "enforcement_window_ends_at"):
-        value = getattr(request, column)
-        if value is not None:
-            setattr(request, column, as_utc(value) + stood)
-    request.clock_paused_at = None
+    stood = pause.resume(request, at)
     request.updated_at = at
     db.session.flush()
     record_event(actor, "request.clock_restarted", object_type="request",

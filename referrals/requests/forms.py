@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import (BooleanField, EmailField, PasswordField, SelectField,
+from wtforms import (BooleanField, EmailField, HiddenField, PasswordField, SelectField,
                      StringField, TextAreaField)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
@@ -84,6 +84,22 @@ class MessageForm(FlaskForm):
     internal = BooleanField("Internal note (never shown to the agency)")
 
 
+class StaffMessageForm(FlaskForm):
+    """A message written by staff: kept as an internal note unless the person previews it
+    and then sends it to the agency (``action``: which button was pressed)."""
+    body = TextAreaField("Message", validators=[DataRequired("Write the message first."),
+                                                Length(max=20000)])
+    # Set by the button pressed; not a hidden field (hidden_tag() would send an empty one
+    # first, and the button's value would be lost).
+    action = StringField()
+
+
+class CannedTextForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the text a short title."),
+                                             Length(max=120)])
+    body = TextAreaField("Text", validators=[DataRequired("Write the text."), Length(max=20000)])
+
+
 class ClockNoteForm(FlaskForm):
     """Stopping or restarting a request's clock, or an NDO review: what happened."""
 
@@ -115,6 +131,12 @@ class MoveForm(FlaskForm):
     status = SelectField("Move to", choices=[("", "Choose…"), *rules.STATUSES.items()],
                          validators=[DataRequired(message="Choose the status to move the request to.")])
     reason = TextAreaField("Reason (the agency reads it)", validators=[Length(max=5000)])
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField("Assign to", coerce=int)
+    # The queue page the form was posted from (with its filters), to go back to.
+    back = HiddenField()
 
 
 class CallbackForm(FlaskForm):

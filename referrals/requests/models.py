@@ -84,6 +84,9 @@ class DisclosureRequest(db.Model):
     enforcement_window_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Annex III "cannot comply" sent (art. 10(6)): the clock stands until the clarification.
     clock_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it stands: "annex_iii" (above), or "needs_info" (we asked the agency for
+    # information and wait for its answer; requests.pause). None while it runs.
+    clock_paused_for: Mapped[str | None] = mapped_column(String(16))
     # An indefinite non-disclosure order: the next legal review (rule
     # nondisclosure_indefinite_review).
     nondisclosure_review_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -197,3 +200,17 @@ class UserNoticeTask(db.Model):
     done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     request: Mapped[DisclosureRequest] = relationship(lazy="joined")
 
+
+
+class CannedText(db.Model):
+    """A prepared answer staff insert into a message (needs information, rejected, redirected
+    to an MLAT …); supervisors edit them (``requests.canned``)."""
+
+    __tablename__ = "canned_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -8,11 +8,11 @@ an out-of-band call-back to a number from the agency registry.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import case, select
+from sqlalchemy import select
 
 from referrals.accounts.models import User
 from referrals.accounts.registration import require_approved, verify_officer_by_callback
-from referrals.accounts.services import find_user_by_email
+from referrals.accounts.services import find_user_by_email, is_assignable
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
@@ -25,7 +25,8 @@ from referrals.disclosures import services as disclosures
 from referrals.disclosures.models import Disclosure
 from referrals.evidence.models import EvidenceItem
 from referrals.extensions import db
-from referrals.requests import preservation, rules
+from referrals.requests import pause, preservation, rules
+from referrals.requests.queue import RequestFilters, filtered
 from referrals.requests.models import (DisclosureRequest, RequestCollaborator, RequestMessage,
                                        UserNoticeTask)
 from referrals.requests.scope import is_officer, officer_request_clause
@@ -37,6 +38,7 @@ class RequestPolicy(Policy):
         "work": has_role("agent", "supervisor"),
         "approve": has_role("supervisor"),
         "release": has_role("supervisor"),
+        "assign": has_role("supervisor"),
     }
 
 
@@ -93,6 +95,12 @@ def _officer_emails(request: DisclosureRequest) -> list[str]:
     return list(dict.fromkeys(emails))
 
 
+def officer_names(request: DisclosureRequest) -> list[str]:
+    """Who reads what is sent to the agency: the submitting officer and their colleagues."""
+    people = [request.submitted_by] + [c.user for c in request.collaborators]
+    return list(dict.fromkeys(p.display_name for p in people))
+
+
 def _notify_officers(request: DisclosureRequest) -> None:
     settings = current_app.config["REFERRALS_SETTINGS"]
     # The mail says only that there is an update: nothing about the case travels by e-mail.
@@ -119,7 +127,18 @@ def _notify_team(request: DisclosureRequest) -> None:
 
 
 def assign_request(actor: Identity, request: DisclosureRequest, assignee_id: int | None) -> None:
+    """Who works the request. Anyone who works requests may take an unassigned one for
+    themselves; giving it to someone else, taking it from someone, or unassigning it is a
+    supervisor's (audited like every change)."""
     request_policy.require(actor, "work", request)
+    taking = assignee_id == actor.user_id and request.assignee_id is None
+    if not taking:
+        request_policy.require(actor, "assign", request)
+    if assignee_id is not None and not is_assignable(assignee_id):
+        raise InvalidInput("Assign the request to an active agent or supervisor.",
+                           field="assignee_id")
+    if request.assignee_id == assignee_id:
+        raise DomainError("The request is already assigned that way.")
     before = snapshot(request)
     request.assignee_id = assignee_id
     request.updated_at = now()
@@ -135,9 +154,11 @@ def move_request(actor: Identity, request: DisclosureRequest, status: str, reaso
     if status == "ready_for_review" and not request.approved_by_id:
         raise DomainError("The request has not been approved.")
     before = snapshot(request)
+    at = now()
     request.status = status
     request.is_open = not rules.REQUEST_STATES.is_final(status)
-    request.updated_at = now()
+    request.updated_at = at
+    clock = pause.follow_status(request, status, at)
     if status in ("rejected", "redirected_mlat"):
         request.decision_reason = reason
     if status == "ready_for_review":
@@ -148,7 +169,7 @@ def move_request(actor: Identity, request: DisclosureRequest, status: str, reaso
     db.session.flush()
     record_event(actor, "request.status_changed", object_type="request",
                  object_id=request.reference, agency_id=request.agency_id, before=before,
-                 after={**snapshot(request), "reason": reason})
+                 after={**snapshot(request), "reason": reason, **clock})
     if transition.tells_agency:
         tell_agency(request, f"Status: {rules.STATUSES[status]}." + (f"\n\n{reason}" if reason else ""),
                      actor)
@@ -326,7 +347,13 @@ def user_notices_due() -> list[UserNoticeTask]:
 # --- messages, colleagues, withdrawal (both sides) ------------------------------------------
 
 
-def post_message(actor: Identity, request: DisclosureRequest, body: str, internal: bool = False) -> RequestMessage:
+def post_message(actor: Identity, request: DisclosureRequest, body: str,
+                 internal: bool | None = None) -> RequestMessage:
+    """A message on the request. From staff it is an internal note unless ``internal`` is
+    False said outright (``send_to_agency``): nothing reaches an agency by default. From an
+    officer it always goes to the team."""
+    if internal is None:
+        internal = not actor.is_agency
     body = (body or "").strip()
     if not body:
         raise InvalidInput("Write the message first.", field="body")
@@ -352,6 +379,14 @@ def post_message(actor: Identity, request: DisclosureRequest, body: str, interna
     elif not internal:
         _notify_officers(request)
     return message
+
+
+def send_to_agency(actor: Identity, request: DisclosureRequest, body: str) -> RequestMessage:
+    """Staff write to the agency: the officers read ``body`` exactly as given, and are told
+    by mail that there is an update."""
+    if actor.is_agency:
+        raise PermissionDenied("Officers write to the team, not to an agency.")
+    return post_message(actor, request, body, internal=False)
 
 
 def messages_for(request: DisclosureRequest, *, include_internal: bool) -> list[RequestMessage]:
@@ -406,15 +441,11 @@ def withdraw_request(actor: Identity, request: DisclosureRequest, reason: str = 
     _notify_team(request)
 
 
-def staff_queue(identity: Identity, *, open_only: bool = True, limit: int = 200) -> list[DisclosureRequest]:
-    """Emergencies first, then by deadline."""
+def staff_queue(identity: Identity, filters: RequestFilters | None = None, *,
+                open_only: bool = True, limit: int = 200) -> list[DisclosureRequest]:
+    """The queue (``requests.queue``): waiting before answered, emergencies first, then by
+    deadline; narrowed to ``filters`` (default: every open request)."""
     request_policy.require(identity, "view")
-    query = select(DisclosureRequest)
-    if open_only:
-        query = query.where(DisclosureRequest.is_open.is_(True))
-    # A request still waiting for its answer before one that was answered (disclosed, or
-    # over when closed ones are shown): a disclosed emergency must not sit on top.
-    answered = case((DisclosureRequest.status.in_(rules.CLOCK_STOPPED_STATUSES), 1), else_=0)
-    query = query.order_by(answered, DisclosureRequest.emergency.desc(),
-                           DisclosureRequest.deadline_at.asc().nulls_last(), DisclosureRequest.id)
-    return list(db.session.scalars(query.limit(limit)))
+    filters = filters or RequestFilters(open_only=open_only)
+    return list(db.session.scalars(
+        filtered(select(DisclosureRequest), filters, identity).limit(limit)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from referrals.accounts.services import assignable_staff
 from referrals.audit.services import record_view
 from referrals.core.acting import act
 from referrals.core.clock import now
@@ -12,6 +13,7 @@ from referrals.core.forms import ConfirmForm
 from referrals.audit.services import record_event
 from referrals.core.errors import NotFound
 from referrals.core.guards import roles_required, staff_blueprint
+from referrals.core.inputs import int_arg
 from referrals.core.identity import READERS, WORKERS, current_identity
 from referrals.core.progress import STATES as PROGRESS_STATES
 from referrals.core.progress import progress_json
@@ -22,10 +24,13 @@ from referrals.extensions import db
 from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import open_content
 from referrals.evidence.staff_views import bytes_response, content_disposition
-from referrals.requests import clock, collection, preservation, rules
+from referrals.requests import canned, clock, collection, preservation, rules
+from referrals.requests.canned import canned_policy
 from referrals.requests.letters import LETTERS, issue_request_letter
 from referrals.requests import services as requests
-from referrals.requests.forms import CallbackForm, ClockNoteForm, MessageForm, MoveForm
+from referrals.requests.forms import (AssignForm, CallbackForm, ClockNoteForm, MoveForm,
+                                      StaffMessageForm)
+from referrals.requests.queue import RequestFilters, agencies_to_filter
 from referrals.requests.models import LegalProcessDocument, UserNoticeTask
 from referrals.vocabulary.categories import DATA_CATEGORIES
 
@@ -36,10 +41,13 @@ bp = staff_blueprint("requests", __name__, url_prefix="/requests")
 @roles_required(*READERS)
 def index():
     identity = current_identity()
-    open_only = request.args.get("all") != "1"
-    return render_template("requests/queue.html", requests=requests.staff_queue(identity, open_only=open_only),
-                           notices=requests.user_notices_due(), rules=rules, open_only=open_only,
-                           now=now())
+    filters = RequestFilters.from_args(request.args)
+    may_assign = requests.request_policy.can(identity, "assign")
+    return render_template("requests/queue.html", requests=requests.staff_queue(identity, filters),
+                           notices=requests.user_notices_due(), rules=rules, filters=filters,
+                           open_only=filters.open_only, now=now(),
+                           agencies=agencies_to_filter(filters), staff=assignable_staff(),
+                           may_assign=may_assign, confirm=ConfirmForm())
 
 
 @bp.get("/nondisclosure-reviews")
@@ -57,6 +65,15 @@ def nondisclosure_reviews():
 def detail(reference: str):
     identity = current_identity()
     found = requests.get_request_for_staff(identity, reference)
+    message_form = StaffMessageForm()
+    canned_id = int_arg("canned")
+    if canned_id and canned_policy.can(identity, "read"):
+        # "Insert" a canned text: it lands in the message form, to be read and sent as any.
+        message_form.body.data = canned.get_canned_text(identity, canned_id).body
+    return _detail_page(identity, found, message_form)
+
+
+def _detail_page(identity, found, message_form: StaffMessageForm):
     move_form = MoveForm()
     move_form.status.choices = [("", "Choose…"), *rules.REQUEST_STATES.choices(found.status)]
     callback_form = CallbackForm()
@@ -68,7 +85,10 @@ def detail(reference: str):
     page = render_template(
         "requests/detail.html", req=found, rules=rules, now=now(), notice=notice, letters=LETTERS,
         messages=requests.messages_for(found, include_internal=True),
-        move_form=move_form, callback_form=callback_form, message_form=MessageForm(),
+        move_form=move_form, callback_form=callback_form, message_form=message_form,
+        canned_texts=canned.canned_texts(identity) if canned_policy.can(identity, "read") else [],
+        may_assign=requests.request_policy.can(identity, "assign", found),
+        staff=assignable_staff() if requests.request_policy.can(identity, "assign", found) else [],
         confirm=ConfirmForm(),
         can_work=requests.request_policy.can(identity, "work", found),
         # The role may (policy), and the two-person rule: None, or why this person may not.
@@ -101,6 +121,21 @@ def _act(reference: str, form, action, done: str):
 def take(reference: str):
     return _act(reference, ConfirmForm(), lambda who, req: requests.assign_request(who, req, who.user_id),
                 "The request is yours.")
+
+
+@bp.post("/<reference>/assign")
+@roles_required("supervisor")
+def assign(reference: str):
+    """A supervisor gives the request to someone (or to nobody), from the queue or the page;
+    back to where it was done from."""
+    form = AssignForm()
+    form.assignee_id.choices = [(0, "")] + [(u.id, u.display_name) for u in assignable_staff()]
+    identity = current_identity()
+    found = requests.get_request_for_staff(identity, reference)
+    act(form, requests.assign_request, identity, found, form.assignee_id.data or None,
+        done=f"{found.reference} assigned.")
+    back = form.back.data if (form.back.data or "").startswith("/requests") else ""
+    return redirect(back or url_for(".detail", reference=found.reference))
 
 
 @bp.post("/<reference>/status")
@@ -202,9 +237,29 @@ def collected_item(reference: str, item_id: int):
 @bp.post("/<reference>/messages")
 @roles_required(*WORKERS)
 def message(reference: str):
-    form = MessageForm()
+    """The message form's two buttons: keep it as an internal note (the default, and the
+    Enter key), or see exactly what the agency would read before choosing to send it."""
+    form = StaffMessageForm()
+    if form.action.data == "preview" and form.validate_on_submit():
+        identity = current_identity()
+        found = requests.get_request_for_staff(identity, reference)
+        return render_template("requests/message_preview.html", req=found, body=form.body.data,
+                               form=form, recipients=requests.officer_names(found))
+    if form.action.data == "edit":
+        identity = current_identity()
+        found = requests.get_request_for_staff(identity, reference)
+        return _detail_page(identity, found, form)
     return _act(reference, form, lambda who, req: requests.post_message(
-        who, req, form.body.data, internal=form.internal.data), "Message saved.")
+        who, req, form.body.data, internal=True), "Internal note saved: the agency does not see it.")
+
+
+@bp.post("/<reference>/messages/send")
+@roles_required(*WORKERS)
+def send_message(reference: str):
+    """Sent only from the preview, which showed the text the agency reads."""
+    form = StaffMessageForm()
+    return _act(reference, form, lambda who, req: requests.send_to_agency(who, req, form.body.data),
+                "Sent to the agency: the officers were told by e-mail that there is an update.")
 
 
 @bp.post("/notices/<int:task_id>/done")

@@ -116,6 +116,19 @@ def normalize(kind: str, value: str, *, region: str = "US") -> str:
     return value
 
 
+def candidate_forms(text: str, *, region: str = "US") -> list[tuple[str, str]]:
+    """Every (kind, normal form) that search text could be: "+1 202 555 0100" is a phone,
+    "@Someone" a username, "10.0.0.1" an IP and a user id … Each pair is an index lookup
+    on the tables that keep identifiers (cases, requests, holds)."""
+    forms = set()
+    for kind in KINDS:
+        try:
+            forms.add((kind, normalize(kind, text, region=region)))
+        except InvalidInput:
+            continue
+    return sorted(forms)
+
+
 # What the spec promises for each kind's value, so that the spec is no looser than
 # ``normalize``: an IP must look like one (the fuzzer's "0" passed the old spec).
 # Phone numbers are the one rule a pattern can only approximate: whether a number is

@@ -40,6 +40,7 @@ def test_a_zone_without_an_abbreviation_reads_as_an_offset_and_a_bad_name_as_utc
 def test_a_day_is_the_calendar_day_in_the_zone():
     assert format_day(WINTER) == "2 Dec 2026"
     assert format_day(WINTER, "America/Los_Angeles") == "1 Dec 2026"
+    assert format_day(WINTER.date()) == "2 Dec 2026"  # a date is the day it names
 
 
 def test_pages_write_times_in_the_viewers_profile_zone(make_user, client, sign_in):

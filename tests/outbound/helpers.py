@@ -6,8 +6,8 @@ import io
 
 from referrals.cases.services import add_identifier, add_subject
 from referrals.core.identity import Identity
+from referrals.evidence.sensitive import mark_bytes
 from referrals.evidence.services import add_evidence
-from referrals.extensions import db
 from referrals.outbound import services
 from tests.cases.helpers import open_case
 
@@ -22,8 +22,7 @@ def referral_case(user, *, sensitive=False):
     if sensitive:
         items.append(add_evidence(actor, case, io.BytesIO(b"\x89PNG synthetic"),
                                   original_name="image.png", data_category="content"))
-        items[-1].may_be_csam = True
-        db.session.flush()
+        mark_bytes(actor, items[-1].sha256, "Synthetic: flagged for the test.")
     return case, subject, items
 
 

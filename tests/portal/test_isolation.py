@@ -194,7 +194,7 @@ def test_an_added_colleague_sees_and_follows_the_request(request_a, officer_a, a
     mailbox.clear()
     staff = factories.make_user("agent")
     services.post_message(as_identity(staff), reload_request(request_a.reference),
-                          "Made-up staff question about the order")
+                          "Made-up staff question about the order", internal=False)
     from referrals.core.transaction import commit
 
     commit()
@@ -312,7 +312,7 @@ def test_internal_notes_and_staff_names_never_reach_the_agency(request_a, office
     identity = as_identity(agent)
     services.post_message(identity, request_a, "INTERNAL made-up note: suspect is a VIP",
                           internal=True)
-    services.post_message(identity, request_a, "Please send page 2 of the made-up order.")
+    services.send_to_agency(identity, request_a, "Please send page 2 of the made-up order.")
     services.move_request(identity, request_a, "verifying")
     services.move_request(identity, request_a, "needs_info", "Made-up: the signature is missing")
     from referrals.core.transaction import commit

@@ -107,7 +107,7 @@ def test_the_list_shows_only_the_officers_own_requests(client, secret_a, officer
 def test_detail_messages_and_withdraw(client, secret_a, officer_a, make_user):
     request = submit(officer_a)
     services.post_message(as_identity(make_user("agent", full_name="Staffer Made-up")), request,
-                          "Made-up question from the team")
+                          "Made-up question from the team", internal=False)
     url = f"/api/v1/requests/{request.reference}"
 
     detail = client.get(url, headers=bearer(secret_a))

@@ -190,8 +190,8 @@ def write_bag(out: BinaryIO, contents: PackageContents, *, sign: Callable[[bytes
 
     tarfile's plain "w" mode, not its "w|" stream mode: the stream mode re-buffers every
     write in 10 KiB records by slicing its buffer, which copied each 1 MiB chunk about fifty
-    times over (most of a 1 GiB build's time). "w" writes each piece to ``out`` as it is
-    and asks only where it is. A failed build does not close the tar, so its stream never
+    times over (1.7 CPU s per GiB, all of it holding the GIL). "w" writes each piece to
+    ``out`` as it is and asks only where it is. A failed build does not close the tar, so its stream never
     ends as if it were whole."""
     tar = tarfile.open(fileobj=_Position(out), mode="w", format=tarfile.PAX_FORMAT)
     tar.copybufsize = COPY_BUFFER

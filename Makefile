@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app referrals
 RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core
-SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium redis-server age poppler-utils openssh-client
+SYSTEM_PACKAGES := $(RUN_PACKAGES) chromium redis-server age poppler-utils openssh-client haproxy
 
 .PHONY: run test bench install install-test lock system-deps run-deps migrate seed clean
 

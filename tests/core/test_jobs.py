@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from referrals.audit.heartbeat import record_heartbeat
 from referrals.job_queue import EXTENSION
 from referrals.extensions import db, jobs
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
+from tests.servers import private_redis, stop
 
 
 def _heartbeats() -> list[AuditEvent]:
@@ -65,59 +63,11 @@ def test_every_declared_job_is_bound_to_the_app(app):
 # --- a real Redis and a real worker process -------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
 @pytest.fixture
 def redis_url(tmp_path):
     """A private redis-server on a free port, with nothing saved to disk."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server is not installed, and the Redis job queue cannot be tested without it. "
-            "Install it with `make system-deps` (Debian package redis-server)."
-        )
-    import redis
-
-    port = _free_port()
-    log = (tmp_path / "redis.log").open("w")
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("redis-server did not start: "
-                                + (tmp_path / "redis.log").read_text())
-                time.sleep(0.05)
-        client.close()
+    with private_redis(tmp_path) as url:
         yield url
-    finally:
-        _stop(process)
-        log.close()
 
 
 def test_worker_process_runs_a_job_queued_on_redis(app, settings, redis_url, tmp_path):
@@ -167,5 +117,5 @@ def test_worker_process_runs_a_job_queued_on_redis(app, settings, redis_url, tmp
                 db.session.remove()
                 db.engine.dispose()
         finally:
-            _stop(worker)
+            stop(worker)
             worker_log.close()

@@ -1,7 +1,9 @@
 """Every background task, imported in one place so the worker knows them all."""
 
 from referrals.audit.checkpoints import post_checkpoint  # noqa: F401
+from referrals.audit.alerts import post_alert  # noqa: F401
 from referrals.audit.jobs import write_checkpoint_job  # noqa: F401
+from referrals.audit.verification import verify_chain_job, verify_chain_nightly, watch_checkpoints  # noqa: F401
 from referrals.audit.heartbeat import record_heartbeat  # noqa: F401
 from referrals.core.mail import send_mail_job  # noqa: F401
 from referrals.core.outbox import deliver, sweep_outbox, sweep_when_a_worker_starts  # noqa: F401

@@ -16,6 +16,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Int
                         Text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from referrals.audit.labels import register_labels
 from referrals.core.clock import now
 from referrals.core.guards import AGENCY_SUSPENDED_MESSAGE
 from referrals.core.types import UTCDateTime
@@ -170,3 +171,9 @@ LOCKED_MESSAGE = (
 UNCONFIRMED_MESSAGE = (
     "Confirm your e-mail address first: follow the link in the message we sent you."
 )
+
+
+# The audit log names people, not user ids.
+register_labels("user", User.id, User.email, object_types=("user",), fields=(
+    "user_id", "assignee_id", "actor_id", "owner_id", "approved_by_id", "prepared_by_id",
+    "released_by_id", "created_by_id", "placed_by_id", "done_by_id", "reviewer_id"))

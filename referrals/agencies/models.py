@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from referrals.audit.labels import register_labels
 from referrals.core.clock import now
 from referrals.core.types import UTCDateTime
 from referrals.extensions import db
@@ -77,3 +78,7 @@ class AgencyKey(db.Model):
     label: Mapped[str] = mapped_column(String(100), default="")
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     agency: Mapped[Agency] = relationship(back_populates="keys")
+
+
+# The audit log names agencies, not agency ids.
+register_labels("agency", Agency.id, Agency.name, fields=("agency_id",), object_types=("agency",))

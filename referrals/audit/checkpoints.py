@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -298,10 +299,12 @@ class TrailReport:
     note: str = ""
 
 
-def verify_trail(source: Path | None = None) -> TrailReport:
+def verify_trail(source: Path | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> TrailReport:
     """The chain end to end, and against every signed checkpoint in ``source`` (a file or a
     directory; the configured directory by default). No store, an unreadable store, a
-    checkpoint that does not verify, a chain without a checkpoint: each is a failure."""
+    checkpoint that does not verify, a chain without a checkpoint: each is a failure.
+    ``progress(seq)`` is told how far the walk got (see ``verify_chain``)."""
     signer = get_signer()
     source = source or _settings().audit_checkpoint_dir
     if source is None:
@@ -313,7 +316,7 @@ def verify_trail(source: Path | None = None) -> TrailReport:
     except CheckpointError as error:
         return TrailReport(False, 0, 0, problem=error.message.rstrip("."))
     signed = {c.seq: c.chain_hash for c in checkpoints if c.seq > 0}
-    chain: ChainReport = verify_chain(signed)
+    chain: ChainReport = verify_chain(signed, progress=progress)
     latest = checkpoints[-1] if checkpoints else None
     if not chain.ok:
         reason = chain.reason

@@ -16,9 +16,13 @@ GENESIS_HASH = "0" * 64
 class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
-        Index("ix_audit_events_object", "object_type", "object_id"),
+        # Each filter of the audit log is one of these, then newest first by seq
+        # (migration 0013_audit_review; referrals.audit.log).
+        Index("ix_audit_events_object_seq", "object_type", "object_id", "seq"),
         Index("ix_audit_events_actor", "actor_id", "seq"),
+        Index("ix_audit_events_actor_label", "actor_label", "seq"),
         Index("ix_audit_events_agency", "agency_id", "seq"),
+        Index("ix_audit_events_action_seq", "action", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -28,7 +32,7 @@ class AuditEvent(db.Model):
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(Integer)
     actor_label: Mapped[str] = mapped_column(String(255))
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str | None] = mapped_column(String(64))
     object_id: Mapped[str | None] = mapped_column(String(64))
     agency_id: Mapped[int | None] = mapped_column(Integer)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from referrals.audit.labels import register_labels
 from referrals.core.types import UTCDateTime
 from referrals.extensions import db
 
@@ -152,3 +153,7 @@ class ReportedContent(db.Model):
     sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     pdq: Mapped[str | None] = mapped_column(String(64))
     may_be_csam: Mapped[bool] = mapped_column(default=False)
+
+
+# The audit log names cases by reference, not by row id.
+register_labels("case", Case.id, Case.reference, fields=("case_id",))

@@ -14,6 +14,7 @@ from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
 from referrals.core.errors import InvalidInput
 from referrals.core.identity import Identity
+from referrals.core.spreadsheet import spreadsheet_safe
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.notices import days_left, hold_time, kind_label
@@ -75,15 +76,6 @@ def expiring_holds(identity: Identity, days: int, at: datetime | None = None) ->
         request=h.request.reference if h.request is not None else "",
         owner=h.owner.email if h.owner is not None else "",
         renewals=h.renewals, extensions=h.extensions) for h in holds]
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 CSV_COLUMNS = ("reference", "kind", "status", "expires_at_utc", "expires_legal_time", "days_left",

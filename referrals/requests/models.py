@@ -8,6 +8,7 @@ from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, Strin
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from referrals.audit.labels import register_labels
 from referrals.core.types import UTCDateTime
 from referrals.disclosures.models import Disclosure
 from referrals.extensions import db
@@ -214,3 +215,8 @@ class CannedText(db.Model):
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# The audit log names requests by reference, not by row id.
+register_labels("request", DisclosureRequest.id, DisclosureRequest.reference,
+                fields=("request_id",))

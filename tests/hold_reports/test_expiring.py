@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from referrals.audit.models import AuditEvent
 from referrals.extensions import db
-from referrals.holds.reports import CSV_COLUMNS, spreadsheet_safe
+from referrals.core.spreadsheet import spreadsheet_safe
+from referrals.holds.reports import CSV_COLUMNS
 from tests import factories
 from tests.hold_reports.conftest import NOW
 from tests.requests.helpers import make_agency

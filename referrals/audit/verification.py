@@ -196,7 +196,9 @@ def checkpoint_status(at: datetime | None = None) -> CheckpointStatus:
             "REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL), so nothing outside the database "
             "vouches for the log"))
     try:
-        if directory is not None:
+        if directory is not None and not directory.exists():
+            latest = None  # nothing written yet: "missing" below, unless the chain is empty
+        elif directory is not None:
             newest = CheckpointDirectory(directory).read_all(last_only=True)
             latest = (open_checkpoint(get_signer(), newest[0][1], newest[0][0])
                       if newest else None)

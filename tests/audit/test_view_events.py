@@ -10,6 +10,7 @@ import json
 import pytest
 from sqlalchemy import event, select
 
+from referrals.audit import services
 from referrals.audit.models import AuditEvent
 from referrals.core.identity import Identity
 from referrals.evidence.services import add_evidence
@@ -87,3 +88,41 @@ def test_the_chain_head_is_taken_after_every_read_of_the_page(client, as_role, s
     page_reads = [i for i, s in enumerate(statements) if s.startswith("SELECT")
                   and "AUDIT_CHAIN_HEAD" not in s and "SESSION" not in s and "USERS" not in s]
     assert page_reads and max(page_reads) < head
+
+
+def test_the_view_is_written_after_the_page_transaction_ended(client, as_role, sensitive, app):
+    """The view event is a short transaction of its own, after the page's transaction has
+    ended (committed): the page's reads never run while the chain head is taken."""
+    as_role("agent")
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()).upper())
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        assert client.get(f"/cases/{sensitive['case'].reference}").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    head = next(i for i, s in enumerate(statements) if s.startswith("UPDATE AUDIT_CHAIN_HEAD"))
+    ended = [i for i, s in enumerate(statements[:head])
+             if s.startswith(("COMMIT", "RELEASE SAVEPOINT"))]
+    reads = [i for i, s in enumerate(statements[:head]) if s.startswith("SELECT")
+             and "AUDIT_CHAIN_HEAD" not in s]
+    assert ended and reads and max(reads) < ended[-1] < head
+
+
+def test_a_page_whose_view_cannot_be_logged_is_not_shown(client, as_role, sensitive,
+                                                        monkeypatch):
+    as_role("agent")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("made-up failure of the audit log")
+
+    monkeypatch.setattr(services, "record_event", broken)
+    response = client.get(f"/cases/{sensitive['case'].reference}")
+    assert response.status_code == 503
+    body = response.get_data(as_text=True)
+    assert sensitive["case"].title not in body and "audit log" in body
+    monkeypatch.undo()
+    assert _views("case.viewed") == []

@@ -17,6 +17,7 @@ from referrals.accounts.officer_views import bp as officers_bp
 from referrals.accounts.sign_in import init_sign_in
 from referrals.accounts.staff_views import bp as accounts_bp
 from referrals.agencies.staff_views import bp as agencies_bp
+from referrals.audit import api as audit_api
 from referrals.audit import cli as audit_cli
 from referrals.audit.staff_views import bp as audit_bp
 from referrals.cases import api as cases_api
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     packages_api.register(api)
     outbound_api.register(api)
     compliance_api.register(api)
+    audit_api.register(api)
 
     for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
                   work_cli, ncmec_cli, packages_cli, backup_cli):

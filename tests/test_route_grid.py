@@ -76,6 +76,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     # the deadline rules with their sources: any staff member may read them
     "dashboard.deadline_rules":             {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
     "audit.index":                          {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    # the audit log is compliance's alone: an event, exports, verifying the chain (a job; it
+    # changes nothing but its own progress) and its progress
+    "audit.event":                          {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "audit.export":                         {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
+    "audit.verify":                         {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 302, ADMIN: 403, OFFICER: 404},
+    "audit.verify_progress":                {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "accounts.index":                       {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "accounts.create":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
     "accounts.detail":                      {ANON: 302, AGENT: 403, SUPER: 403, COMPL: 403, ADMIN: 200, OFFICER: 404},
@@ -245,6 +251,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     # the supervisor and compliance dashboard
     "oversight.index":                      {ANON: 302, AGENT: 403, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     # JSON API: bearer tokens only, so a browser session (or none) is 401 everywhere
+    "audit_api.events":                     {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "audit_api.event":                      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "audit_api.export":                     {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "audit_api.integrity":                  {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
+    "audit_api.start":                      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "cases_api.get_case":                   {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "escalations_api.post_escalation":      {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
     "evidence_api.download":                {ANON: 401, AGENT: 401, SUPER: 401, COMPL: 401, ADMIN: 401, OFFICER: 401},
@@ -522,6 +533,16 @@ class Samples:
         from referrals.requests.models import CannedText
 
         return db.session.scalars(select(CannedText.id).order_by(CannedText.id)).first()
+
+    # the audit log
+
+    def seq(self):
+        from referrals.audit.services import record_event
+
+        return self._once("audit_event", lambda: record_event(SYSTEM, "grid.sample")).seq
+
+    def fmt(self):
+        return "csv"
 
     # referrals from a case
 

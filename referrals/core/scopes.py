@@ -39,6 +39,9 @@ SCOPES: dict[str, Scope] = {
     # those who read them on the pages.
     "compliance:read": Scope("Read the disclosure log and the transparency report", "staff",
                              frozenset({"compliance", "supervisor"})),
+    # Compliance reads the audit log, exports it and has its chain checked; nothing else.
+    "audit:read": Scope("Read, export and verify the audit log", "staff",
+                        frozenset({"compliance"})),
     "requests:write": Scope("Submit and follow disclosure requests", "agency", frozenset()),
 }
 

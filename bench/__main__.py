@@ -8,6 +8,7 @@ import sys
 import time
 
 from bench.audit_verify import audit_verify_checks, run_audit_verify
+from bench.audit_export import audit_export_checks, run_audit_export
 from bench.children import BenchError
 from bench.concurrency import concurrency_checks, run_concurrency
 from bench.ingest import ingest_checks, run_ingest
@@ -74,6 +75,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="skip part H (audit verify on a long chain)")
     parser.add_argument("--audit-events", type=int, default=1_000_000,
                         help="events in the chain of part H (default 1,000,000)")
+    parser.add_argument("--skip-audit-export", action="store_true",
+                        help="skip part I (exporting the audit log as CSV, its filtered "
+                             "pages; as many events as --audit-events)")
     return parser.parse_args(argv)
 
 
@@ -136,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
             checks += audit_verify_checks(run_audit_verify(options.audit_events))
         except BenchError as error:
             checks.append(Check("the audit verify benchmark runs", str(error), False))
+    if not options.skip_audit_export:
+        try:
+            checks += audit_export_checks(run_audit_export(options.audit_events))
+        except BenchError as error:
+            checks.append(Check("the audit export benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -1,7 +1,7 @@
 """Reading the audit log: filters, pages and exports, fast at a million events.
 
-Every filter is an indexed condition (migration 0013_audit_review): an action prefix is a
-range on ``(action, seq)``, an actor is an exact label on ``(actor_label, seq)``, an object
+Every filter is an indexed condition (migration 0013_audit_review): an action prefix is
+the names it matches (found by a loose index scan), each walked on ``(action, seq)``; an actor is an exact label on ``(actor_label, seq)``, an object
 is ``(object_type, object_id, seq)``, an agency ``(agency_id, seq)``, a date range
 ``occurred_at``. Pages are keyset pages on ``seq`` ("older than #N"), so the last page costs
 what the first does. An export walks the same conditions in ``seq`` order up to the head as
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text, union_all
 
 from referrals.audit.difference import changed_names
 from referrals.audit.labels import Labels
@@ -121,10 +121,9 @@ def _day_start(day: date) -> datetime:
 
 
 def conditions(filters: AuditFilters) -> list:
+    """Every filter but the action's as SQL conditions (the action: see ``_newest``)."""
     table = AuditEvent.__table__.c
     where = []
-    if filters.action:
-        where += [table.action >= filters.action, table.action < _prefix_end(filters.action)]
     if filters.actor:
         where.append(table.actor_label == filters.actor)
     if filters.object_type:
@@ -148,15 +147,52 @@ class EventPage:
     changed: dict[int, list[str]]  # seq → the titles of the fields it changed
 
 
+def actions_starting(prefix: str) -> list[str]:
+    """The distinct action names that start with ``prefix``: a loose index scan (one index
+    seek per name, however many events each has), not a scan of the events."""
+    found = db.session.execute(text(
+        "WITH RECURSIVE found(action) AS ("
+        " SELECT MIN(action) FROM audit_events WHERE action >= :low AND action < :high"
+        " UNION ALL"
+        " SELECT (SELECT MIN(e.action) FROM audit_events e"
+        "         WHERE e.action > found.action AND e.action < :high)"
+        " FROM found WHERE found.action IS NOT NULL)"
+        " SELECT action FROM found WHERE action IS NOT NULL"),
+        {"low": prefix, "high": _prefix_end(prefix)})
+    return [row[0] for row in found]
+
+
+def _matching_seqs(filters: AuditFilters, where: list, limit: int, newest_first: bool
+                   ) -> list[int] | None:
+    """With an action prefix: the sequence numbers of the first ``limit`` matches in order,
+    one ``action = …`` branch per matching name (each an ordered walk of ``(action, seq)``),
+    merged. A range on ``action`` with ``ORDER BY seq`` would sort every match of the prefix
+    on every page (a third of the log for "case."). None: no action filter."""
+    if not filters.action:
+        return None
+    table = AuditEvent.__table__.c
+    order = table.seq.desc() if newest_first else table.seq.asc()
+    branches = [select(table.seq).where(table.action == action, *where).order_by(order)
+                .limit(limit).subquery().select() for action in actions_starting(filters.action)]
+    if not branches:
+        return []
+    merged = union_all(*branches).subquery()
+    ordered = merged.c.seq.desc() if newest_first else merged.c.seq.asc()
+    return list(db.session.scalars(select(merged.c.seq).order_by(ordered).limit(limit)))
+
+
 def event_page(identity: Identity, filters: AuditFilters, before: int | None = None,
                size: int = PAGE_SIZE) -> EventPage:
     """One page of matching events, newest first, older than ``before`` (a sequence number)."""
     audit_policy.require(identity, "view")
-    query = (select(AuditEvent).where(*conditions(filters))
-             .order_by(AuditEvent.seq.desc()).limit(size + 1))
+    where = conditions(filters)
     if before:
-        query = query.where(AuditEvent.seq < before)
-    events = list(db.session.scalars(query))
+        where.append(AuditEvent.seq < before)  # keyset: the last page costs what the first does
+    seqs = _matching_seqs(filters, where, size + 1, newest_first=True)
+    if seqs is not None:
+        where = [AuditEvent.seq.in_(seqs)]
+    events = list(db.session.scalars(select(AuditEvent).where(*where)
+                                     .order_by(AuditEvent.seq.desc()).limit(size + 1)))
     labels = Labels()
     for event in events[:size]:
         labels.want("agency", event.agency_id)
@@ -185,12 +221,14 @@ def _rows(filters: AuditFilters, up_to: int, batch: int) -> Iterator[tuple[Any, 
     """Matching events (rows, not ORM objects) with their agency's name, oldest first, up to
     event ``up_to``; each batch read in its own short transaction."""
     table = AuditEvent.__table__
-    where = conditions(filters)
     last = 0
     while True:
+        where = [*conditions(filters), table.c.seq > last, table.c.seq <= up_to]
+        seqs = _matching_seqs(filters, where, batch, newest_first=False)
+        if seqs is not None:
+            where = [table.c.seq.in_(seqs)]
         rows = db.session.execute(
-            select(table).where(*where, table.c.seq > last, table.c.seq <= up_to)
-            .order_by(table.c.seq).limit(batch)).all()
+            select(table).where(*where).order_by(table.c.seq).limit(batch)).all()
         labels = Labels()
         for row in rows:
             labels.want("agency", row.agency_id)

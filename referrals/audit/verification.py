@@ -25,6 +25,7 @@ from sqlalchemy import select
 from referrals.audit.alerts import Alert, send_alert
 from referrals.audit.checkpoints import (WRITTEN, Checkpoint, CheckpointDirectory,
                                          CheckpointError, open_checkpoint, verify_trail)
+from referrals.audit.labels import Labels
 from referrals.audit.log import audit_policy
 from referrals.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from referrals.audit.services import HEAD_ID, record_event
@@ -131,8 +132,11 @@ def verify_chain_job(progress_id: int) -> bool:
     """Verify the chain for a person who asked from the page (an outbox job)."""
     progress = db.session.get(JobProgress, progress_id)
     started_by = progress.started_by_id if progress else None
+    asker = Labels()
+    asker.want("user", started_by)
+    who = asker.resolve().label("user", started_by) or (f"user #{started_by}" if started_by else "")
     return run_verification(progress_id, system_identity(
-        f"job:audit verify (asked by user #{started_by})" if started_by else "job:audit verify"))
+        f"job:audit verify (asked by {who})"[:255] if who else "job:audit verify"))
 
 
 @jobs.periodic_task(crontab(minute="30", hour="2"))

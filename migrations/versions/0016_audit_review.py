@@ -1,14 +1,14 @@
 """The audit log for people: an index for each filter, newest first (action prefix, actor,
 object), replacing the single-column ones they cover.
 
-Revision ID: 0013_audit_review
-Revises: 0012_referral_packages
+Revision ID: 0016_audit_review
+Revises: 0015_qa_sampling
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0013_audit_review'
-down_revision = '0012_referral_packages'
+revision = '0016_audit_review'
+down_revision = '0015_qa_sampling'
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -198,9 +198,11 @@ _HASHED = ("seq", "occurred_at", "actor_kind", "actor_id", "actor_label", "actio
            "request_id", "prev_hash")
 
 
-def _rows_in_order(batch: int = 20_000) -> Iterator[tuple]:
+def _rows_in_order(batch: int = 20_000,
+                   progress: Callable[[int], None] | None = None) -> Iterator[tuple]:
     """Plain tuples from the driver (``_HASHED``, then id and hash) in chain order, a batch
-    at a time: no ORM objects, no type conversion, nothing piling up in memory."""
+    at a time: no ORM objects, no type conversion, nothing piling up in memory.
+    ``progress(seq)`` is told after each batch has been walked (it may commit)."""
     query = text(f"SELECT {', '.join(_HASHED)}, id, hash FROM audit_events "
                  "WHERE seq > :last ORDER BY seq LIMIT :batch")
     last = 0
@@ -210,6 +212,8 @@ def _rows_in_order(batch: int = 20_000) -> Iterator[tuple]:
             return
         yield from rows
         last = rows[-1][0]
+        if progress is not None:
+            progress(last)
 
 
 def _utc_text(value: Any) -> str:
@@ -222,19 +226,21 @@ def _utc_text(value: Any) -> str:
     return as_utc(value).isoformat(timespec="microseconds")
 
 
-def verify_chain(signed: Mapping[int, str] | None = None) -> ChainReport:
+def verify_chain(signed: Mapping[int, str] | None = None, *,
+                 progress: Callable[[int], None] | None = None) -> ChainReport:
     """Walk the chain from the first event; stop at the first that does not fit.
 
     ``signed`` maps sequence numbers to the hashes signed checkpoints recorded for them
     (``audit.checkpoints``): such an event must still have that hash, which the chain's own
-    unkeyed hashes cannot promise once someone recomputes them all.
+    unkeyed hashes cannot promise once someone recomputes them all. ``progress(seq)`` is
+    told how far the walk got after each batch (a job's progress; it may commit).
     """
     signed = signed or {}
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
     encode, sha256, names = _CANONICAL.encode, hashlib.sha256, _HASHED
-    for row in _rows_in_order():
+    for row in _rows_in_order(progress=progress):
         seq, event_id, stored = row[0], row[15], row[16]
         if seq != expected_seq:
             return ChainReport(

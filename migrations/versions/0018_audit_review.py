@@ -1,14 +1,14 @@
 """The audit log for people: an index for each filter, newest first (action prefix, actor,
 object), replacing the single-column ones they cover.
 
-Revision ID: 0017_audit_review
-Revises: 0016_referral_portal
+Revision ID: 0018_audit_review
+Revises: 0017_emergency_attestation
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0017_audit_review'
-down_revision = '0016_referral_portal'
+revision = '0018_audit_review'
+down_revision = '0017_emergency_attestation'
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from bench.audit_verify import audit_verify_checks, run_audit_verify
 from bench.audit_export import audit_export_checks, run_audit_export
+from bench.audit_verify import audit_verify_checks, run_audit_verify
 from bench.children import BenchError
 from bench.concurrency import concurrency_checks, run_concurrency
 from bench.ingest import ingest_checks, run_ingest

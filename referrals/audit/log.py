@@ -1,6 +1,6 @@
 """Reading the audit log: filters, pages and exports, fast at a million events.
 
-Every filter is an indexed condition (migration 0018_audit_review): an action prefix is
+Every filter is an indexed condition (migration 0019_audit_review): an action prefix is
 the names it matches (found by a loose index scan), each walked on ``(action, seq)``; an actor is an exact label on ``(actor_label, seq)``, an object
 is ``(object_type, object_id, seq)``, an agency ``(agency_id, seq)``, a date range
 ``occurred_at``. Pages are keyset pages on ``seq`` ("older than #N"), so the last page costs

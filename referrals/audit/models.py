@@ -17,7 +17,7 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
     __table_args__ = (
         # Each filter of the audit log is one of these, then newest first by seq
-        # (migration 0018_audit_review; referrals.audit.log).
+        # (migration 0019_audit_review; referrals.audit.log).
         Index("ix_audit_events_object_seq", "object_type", "object_id", "seq"),
         Index("ix_audit_events_actor", "actor_id", "seq"),
         Index("ix_audit_events_actor_label", "actor_label", "seq"),

@@ -1,14 +1,14 @@
 """The audit log for people: an index for each filter, newest first (action prefix, actor,
 object), replacing the single-column ones they cover.
 
-Revision ID: 0018_audit_review
-Revises: 0017_emergency_attestation
+Revision ID: 0019_audit_review
+Revises: 0018_staff_work
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '0018_audit_review'
-down_revision = '0017_emergency_attestation'
+revision = '0019_audit_review'
+down_revision = '0018_staff_work'
 branch_labels = None
 depends_on = None
 

@@ -214,3 +214,25 @@ def test_the_escrow_key_opens_every_package(agent, case_with_files,
         plain = io.BytesIO()
         pyrage.decrypt_io(encrypted, plain, [escrow])
     assert b"first-large.bin" in plain.getvalue()
+
+
+def test_a_package_withdrawn_while_it_was_built_publishes_nothing(agent, case_with_files,
+                                                                  reports):
+    withdrawn = []
+
+    def withdraw(progress):  # a re-issue, committed while the file streams
+        if not withdrawn and progress.message.startswith("Encrypting"):
+            package = _package(case_with_files)
+            package.status = "withdrawn"
+            commit()
+            withdrawn.append(package.id)
+
+    reports.hooks.append(withdraw)
+    build_case_package(Identity.for_user(agent), case_with_files)
+    commit()
+    package = _package(case_with_files)
+    assert withdrawn == [package.id] and package.status == "withdrawn"
+    assert not package_path(package).exists()
+    assert not list(package_dir().glob(".*.partial"))
+    assert _events("package.ready", package.label) == []
+    assert services.progress_of(package).message.startswith("Withdrawn while it was built")

@@ -23,7 +23,7 @@ from referrals.core.outbox import OutboxEntry, deliver
 from referrals.core.transaction import unit_of_work
 from referrals.extensions import db, jobs
 from tests.core.gated_jobs import gated_heartbeat
-from tests.core.test_jobs import _stop
+from tests.servers import stop as _stop
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database
 
 LEASE_SECONDS = 2

@@ -25,7 +25,7 @@ from referrals.ncmec import services
 from referrals.ncmec.models import NcmecReport
 from referrals.remote.models import RemoteOperation
 from tests import factories
-from tests.core.test_jobs import _stop
+from tests.servers import stop as _stop
 from tests.ncmec.conftest import grooming_case
 from tests.ncmec.sandbox_server import PASSWORD, USERNAME
 from tests.separate_databases import ROOT, app_for, cli_environ, separate_database

@@ -98,6 +98,7 @@ def test_a_chain_that_no_longer_matches_its_checkpoint_fails_on_the_page_and_ale
     as_role("compliance")
     html = client.get("/audit/").get_data(as_text=True)
     assert "FAILED" in html and "The chain no longer matches its latest checkpoint" in html
+    assert "alerts on-call (e-mail and webhook)" in html
 
     assert watch_checkpoints() == "failed"
     commit()  # the alert leaves once its audit event has committed
@@ -187,6 +188,7 @@ def test_the_page_warns_when_no_checkpoint_exists(client, as_role, checkpoint_di
     as_role("compliance")
     html = client.get("/audit/").get_data(as_text=True)
     assert "No checkpoint vouches for this log" in html
+    assert "Nobody is alerted" in html  # no on-call channel in the test settings
 
 
 def test_an_alert_without_channels_is_still_logged(app, override_settings):  # noqa: F811

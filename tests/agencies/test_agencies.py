@@ -367,7 +367,9 @@ def test_valid_keys_are_accepted_and_audited(new_client, make_user, make_key):
     ("ssh-ed25519 AAAA", "That SSH key is not valid."),
     ("-----BEGIN PUBLIC KEY-----",
      "Give an age public key (age1…) or an SSH ed25519 key (ssh-ed25519 AAAA…)."),
-])
+], ids=["not-bech32", "too-short", "bad-checksum", "age-secret-key", "ssh-not-base64",
+        "ssh-too-short", "pem"])  # fixed names: the bad-checksum key is random (pytest-xdist
+# workers must collect the same test names)
 def test_bad_keys_are_refused_plainly(new_client, make_user, value, message):
     agency = make_agency("Made-up Key Refuser")
     browser = new_client(make_user("supervisor"))

@@ -98,6 +98,11 @@ class Settings:
     # API tokens: lifetime of a new token unless chosen, and the longest that may be chosen.
     api_token_days: int = 90
     api_token_max_days: int = 365
+    # Officers confirm their address again this often (and are approved again by staff if
+    # their agency's domains changed since); the link is valid, and submissions keep
+    # working, for the grace days after it is sent.
+    officer_reconfirm_days: int = 365
+    officer_reconfirm_grace_days: int = 30
     rate_limit_storage_url: str = "memory://"
     password_length_min: int = 12
     password_length_max: int = 128
@@ -526,6 +531,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         lockout_release_after=_lockout_release(env.get("REFERRALS_LOCKOUT_RELEASE_MINUTES")),
         api_token_days=_bounded_int(env, "REFERRALS_API_TOKEN_DAYS", 90, 1, 3650),
         api_token_max_days=_bounded_int(env, "REFERRALS_API_TOKEN_MAX_DAYS", 365, 1, 3650),
+        officer_reconfirm_days=_bounded_int(env, "REFERRALS_OFFICER_RECONFIRM_DAYS", 365, 30,
+                                            3650),
+        officer_reconfirm_grace_days=_bounded_int(env, "REFERRALS_OFFICER_RECONFIRM_GRACE_DAYS",
+                                                  30, 1, 180),
         ncmec_base_url=env.get("REFERRALS_NCMEC_BASE_URL", NCMEC_PRODUCTION_URL if production
                                else NCMEC_TEST_URL).rstrip("/"),
         ncmec_username=env.get("REFERRALS_NCMEC_USERNAME", ""),

@@ -11,6 +11,7 @@ from bench.audit_export import audit_export_checks, run_audit_export
 from bench.audit_verify import audit_verify_checks, run_audit_verify
 from bench.children import BenchError
 from bench.concurrency import concurrency_checks, run_concurrency
+from bench.directory import directory_checks, run_directory
 from bench.ingest import ingest_checks, run_ingest
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
@@ -78,6 +79,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-audit-export", action="store_true",
                         help="skip part I (exporting the audit log as CSV, its filtered "
                              "pages; as many events as --audit-events)")
+    parser.add_argument("--skip-directory", action="store_true",
+                        help="skip part J (loading the .gov registry file, domain look-ups)")
     return parser.parse_args(argv)
 
 
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             checks += audit_export_checks(run_audit_export(options.audit_events))
         except BenchError as error:
             checks.append(Check("the audit export benchmark runs", str(error), False))
+    if not options.skip_directory:
+        checks += directory_checks(run_directory())
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

@@ -13,7 +13,9 @@ import referrals.jobs  # noqa: F401  (declares every task before binding)
 from config import ConfigError, Settings, load_settings
 from referrals import models  # noqa: F401  (before Flask-Security and migrations look)
 from referrals.accounts import cli as accounts_cli
+from referrals.agencies import cli as agencies_cli
 from referrals.accounts.officer_views import bp as officers_bp
+from referrals.agencies.directory_views import bp as directory_bp
 from referrals.accounts.sign_in import init_sign_in
 from referrals.accounts.staff_views import bp as accounts_bp
 from referrals.agencies.staff_views import bp as agencies_bp
@@ -167,6 +169,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(oversight_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(officers_bp)
+    app.register_blueprint(directory_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(portal_bp)
 
@@ -206,7 +209,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     compliance_api.register(api)
     audit_api.register(api)
 
-    for group in (accounts_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
+    for group in (accounts_cli, agencies_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
                   work_cli, ncmec_cli, packages_cli, backup_cli):
         app.cli.add_command(group.cli)
     app.cli.add_command(transparency_cli.cli)

@@ -1,5 +1,7 @@
 """Every background task, imported in one place so the worker knows them all."""
 
+from referrals.accounts.jobs import sweep_officer_standing_job  # noqa: F401
+
 from referrals.audit.checkpoints import post_checkpoint  # noqa: F401
 from referrals.audit.alerts import post_alert  # noqa: F401
 from referrals.audit.jobs import write_checkpoint_job  # noqa: F401

@@ -8,6 +8,8 @@ from referrals.cases.models import (  # noqa: F401
 from referrals.evidence.models import CustodyEvent, EvidenceItem, StoredBlob  # noqa: F401
 from referrals.tokens.models import ApiToken  # noqa: F401
 from referrals.agencies.models import AgencyDomain, AgencyKey, AgencyPhone  # noqa: F401
+from referrals.directory.models import (  # noqa: F401
+    DirectoryEntry, DirectoryNameChange, LookalikeKey, OfficialDomain)
 from referrals.requests.models import (  # noqa: F401
     DisclosureRequest, LegalProcessDocument, RequestCollaborator, RequestCounter,
     RequestMessage, RequestTarget, UserNoticeTask)

@@ -123,6 +123,15 @@ EXPECTED: dict[str, dict[str, int]] = {
     "agencies.add_key":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
     "agencies.remove_key":                  {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
     "officers.approve":                     {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "officers.lift":                        {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    # the agency directory: every staff role reads it; managers link entries and keep the
+    # official list (a made-up entry is not found)
+    "directory.index":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    "directory.entry":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    "directory.link":                       {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
+    "directory.official":                   {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 404},
+    "directory.add_official":               {ANON: 302, AGENT: 403, SUPER: 422, COMPL: 403, ADMIN: 422, OFFICER: 404},
+    "directory.remove_official":            {ANON: 302, AGENT: 403, SUPER: 302, COMPL: 403, ADMIN: 302, OFFICER: 404},
     # disclosure requests, staff side: read like cases; supervisors approve and disclose
     "requests.index":                       {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
     "requests.detail":                      {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
@@ -206,6 +215,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     # portal registration is public; a made-up confirmation token is "not found"
     "portal_public.register":               {ANON: 200, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 200, OFFICER: 200},
     "portal_public.confirm":                {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
+    "portal_public.reconfirm":              {ANON: 404, AGENT: 404, SUPER: 404, COMPL: 404, ADMIN: 404, OFFICER: 404},
     # preservation holds: read by agents, supervisors and compliance; worked by agents and
     # supervisors; ended early (release, conversion) by supervisors only
     "holds.index":                          {ANON: 302, AGENT: 200, SUPER: 200, COMPL: 200, ADMIN: 403, OFFICER: 404},
@@ -543,6 +553,29 @@ class Samples:
 
     def fmt(self):
         return "csv"
+    # the agency directory
+
+    def entry_id(self):
+        from referrals.directory.models import DirectoryEntry
+        from referrals.extensions import db
+
+        def make():
+            entry = DirectoryEntry(domain="grid-sample-city.gov", domain_type="City",
+                                   organization="Grid Sample City", suborganization="",
+                                   city="Sample", state="CA")
+            db.session.add(entry)
+            db.session.flush()
+            return entry
+
+        return self._once("entry", make).id
+
+    def official_id(self):
+        from referrals.directory.services import add_official_domain
+
+        return self._once("official", lambda: add_official_domain(
+            SYSTEM, domain="grid-sample.police.uk", organization="Grid Sample Police",
+            country="GB", method="government_website",
+            evidence="Listed on the force's own website (grid sample)")).id
 
     # referrals from a case
 
@@ -638,6 +671,7 @@ class Samples:
             "security.static": {"filename": "js/webauthn.js"},  # exists in Flask-Security
             "security.two_factor_setup_validate": {"token": "not-a-real-setup-token"},
             "portal_public.confirm": {"token": "not-a-real-confirmation-token"},
+            "portal_public.reconfirm": {"token": "not-a-real-confirmation-token"},
         }
         values = dict(special.get(self.endpoint, {}))
         for name in arguments - set(values):

@@ -71,6 +71,15 @@ class User(db.Model, UserMixin):
     badge_number: Mapped[str] = mapped_column(String(64), default="")
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The agency's e-mail domains when the officer was approved: a re-confirmation asks for a
+    # staff approval again when they have changed since (accounts/reconfirmation.py).
+    approved_domains: Mapped[str] = mapped_column(Text, default="")
+    # The periodic re-confirmation: when its link was last sent (None: none outstanding).
+    reconfirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Suspended pending review (e.g. the officer's domain left the .gov registry): no
+    # sign-in until staff lift it. The reason is what the officer is told.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suspended_reason: Mapped[str] = mapped_column(String(300), default="")
 
     # Lockout: consecutive failures inside a window, then locked until an admin unlocks.
     failed_sign_in_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -117,6 +126,8 @@ class User(db.Model, UserMixin):
             message = UNCONFIRMED_MESSAGE
         elif self.agency_suspended:
             message = AGENCY_SUSPENDED_MESSAGE
+        elif self.kind == "agency" and self.suspended_at is not None:
+            message = OFFICER_SUSPENDED_MESSAGE.format(reason=self.suspended_reason)
         elif self.is_locked_out:
             message = LOCKED_MESSAGE
         else:
@@ -167,6 +178,10 @@ class SignInFailure(db.Model):
 LOCKED_MESSAGE = (
     "This account is locked after too many failed sign-ins. "
     "Ask an administrator to unlock it."
+)
+OFFICER_SUSPENDED_MESSAGE = (
+    "Your account is suspended while the LER team reviews it: {reason} "
+    "They will contact you; for an emergency, call the LER team's published number."
 )
 UNCONFIRMED_MESSAGE = (
     "Confirm your e-mail address first: follow the link in the message we sent you."

@@ -10,16 +10,18 @@ from flask_security import hash_password
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from referrals.accounts.models import User
+from referrals.accounts.models import OFFICER_SUSPENDED_MESSAGE, User
 from referrals.accounts.passwords import password_problems
 from referrals.accounts.services import find_user_by_email, normalize_email
-from referrals.agencies.services import agency_for_email, agency_policy
-from referrals.agencies.validation import FREE_MAIL_DOMAINS
+from referrals.accounts.standing import reconfirmation_overdue
+from referrals.agencies.services import agency_domain_list, agency_for_email, agency_policy
 from referrals.audit.services import record_event
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import ANONYMOUS, Identity
 from referrals.core.mail import queue_mail
+from referrals.directory.lookup import DomainAssessment, assess_email
+from referrals.directory.names import is_free_mail
 from referrals.extensions import db
 from referrals.vocabulary.identifiers import email_domain
 
@@ -38,7 +40,7 @@ def register_officer(*, email: str, full_name: str, badge_number: str, password:
     same either way, so registration cannot be used to find out who has an account.
     """
     email = normalize_email(email)
-    if email_domain(email) in FREE_MAIL_DOMAINS:
+    if is_free_mail(email_domain(email)):
         raise InvalidInput("Use your official agency e-mail address, not a free-mail address.",
                            field="email")
     agency = agency_for_email(email)
@@ -64,9 +66,11 @@ def register_officer(*, email: str, full_name: str, badge_number: str, password:
                 badge_number=(badge_number or "").strip()[:64])
     db.session.add(user)
     db.session.flush()
+    # What the directory says of the address, as the approving staff member will see it.
     record_event(Identity(kind="anonymous", label=f"registration as {email}"), "account.registered",
                  object_type="user", object_id=user.id, agency_id=agency.id,
-                 after={"email": email, "agency": agency.name})
+                 after={"email": email, "agency": agency.name,
+                        "directory": assess_email(email).snapshot()})
     send_confirmation(user)
     return user
 
@@ -105,6 +109,12 @@ def pending_officers() -> list[User]:
         User.active.is_(True)).order_by(User.created_at)))
 
 
+def officer_signals(users: list[User]) -> dict[int, DomainAssessment]:
+    """What the directory says of each officer's address: the organisation it is registered
+    to, or why to look twice (a domain in no list, free mail, a look-alike)."""
+    return {user.id: assess_email(user.email) for user in users}
+
+
 def approve_officer(actor: Identity, user: User) -> User:
     agency_policy.require(actor, "manage")
     if user.kind != "agency":
@@ -115,9 +125,13 @@ def approve_officer(actor: Identity, user: User) -> User:
         raise DomainError("This officer is already approved.")
     user.approved_at = now()
     user.approved_by_id = actor.user_id
+    user.approved_domains = agency_domain_list(user.agency)
     db.session.flush()
+    # The signals the approver was shown go on the record with the approval.
     record_event(actor, "account.approved", object_type="user", object_id=user.id,
-                 agency_id=user.agency_id)
+                 agency_id=user.agency_id,
+                 after={"directory": assess_email(user.email).snapshot(),
+                        "agency_domains": user.approved_domains})
     settings = current_app.config["REFERRALS_SETTINGS"]
     queue_mail(user.email, "Your portal account is approved",
                f"You can now submit requests on the agency portal:\n\n{settings.base_url}/portal/\n")
@@ -144,6 +158,13 @@ def require_approved(identity: Identity, *, emergency: bool = False) -> bool:
     if user.agency is None or user.agency.status != "verified":
         raise PermissionDenied("Your agency's access to the portal is suspended or not yet "
                                "verified. Contact the LER team.")
+    if user.suspended_at is not None:
+        raise PermissionDenied(OFFICER_SUSPENDED_MESSAGE.format(reason=user.suspended_reason))
+    # An emergency is never held up for the yearly re-confirmation.
+    if reconfirmation_overdue(user) and not emergency:
+        raise PermissionDenied("Confirm your e-mail address again first: follow the link in the "
+                               "message we sent you (a new one comes within a day if it has "
+                               "expired).")
     return unverified
 
 
@@ -164,6 +185,7 @@ def verify_officer_by_callback(actor: Identity, user: User, *, reference: str,
         return
     user.approved_at = now()
     user.approved_by_id = actor.user_id
+    user.approved_domains = agency_domain_list(user.agency)
     db.session.flush()
     record_event(actor, "account.approved", object_type="user", object_id=user.id,
                  agency_id=user.agency_id,

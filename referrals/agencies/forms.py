@@ -3,6 +3,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from referrals.agencies.models import AGENCY_KINDS, AGENCY_STATUSES
+from referrals.directory.models import CHECK_METHODS
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 
 
@@ -34,3 +35,18 @@ class AgencyForm(FlaskForm):
 class KeyForm(FlaskForm):
     public_key = StringField("Public key (age1… or ssh-ed25519 …)", validators=[DataRequired(), Length(max=400)])
     label = StringField("Label", validators=[Length(max=100)])
+
+
+class LinkEntryForm(FlaskForm):
+    agency_id = SelectField("Agency", coerce=int, choices=[])
+
+
+class OfficialDomainForm(FlaskForm):
+    domain = StringField("Domain", validators=[DataRequired(), Length(max=253)])
+    organization = StringField("Force or government body", validators=[DataRequired(),
+                                                                       Length(max=300)])
+    country = StringField("Country (ISO 3166 two letters)", validators=[DataRequired(),
+                                                                        Length(max=2)])
+    method = SelectField("How you checked", choices=list(CHECK_METHODS.items()))
+    evidence = TextAreaField("What you saw (page address, number called and who answered, "
+                             "letter reference)", validators=[DataRequired(), Length(max=5000)])

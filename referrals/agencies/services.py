@@ -13,6 +13,7 @@ from referrals.core.clock import now
 from referrals.core.errors import InvalidInput, NotFound
 from referrals.core.identity import Identity
 from referrals.core.policy import Policy, has_role, system_or
+from referrals.directory.models import DirectoryEntry
 from referrals.extensions import db
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 from referrals.vocabulary.identifiers import email_domain
@@ -56,6 +57,11 @@ def agency_for_email(email: str) -> Agency | None:
         .where(AgencyDomain.domain.in_(candidates), Agency.status == "verified")
         .order_by(func.length(AgencyDomain.domain).desc()))
     return row.agency if row else None
+
+
+def agency_domain_list(agency: Agency | None) -> str:
+    """The agency's e-mail domains as one comparable string ("a.gov b.gov")."""
+    return " ".join(sorted(d.domain for d in agency.domains)) if agency else ""
 
 
 def _lines(text: str) -> list[str]:
@@ -119,6 +125,40 @@ def update_agency(actor: Identity, agency: Agency, **fields) -> Agency:
     record_event(actor, "agency.updated", object_type="agency", object_id=agency.id,
                  agency_id=agency.id, before=before, after=snapshot(agency))
     return agency
+
+
+def link_directory_entry(actor: Identity, agency: Agency, entry: DirectoryEntry) -> Agency:
+    """Add a .gov registry entry's domain to the agency's verified domains."""
+    agency_policy.require(actor, "manage", agency)
+    if entry.removed_at is not None:
+        raise InvalidInput(f"{entry.domain} has left the .gov registry: it cannot be linked.")
+    owner = db.session.scalar(select(AgencyDomain).where(AgencyDomain.domain == entry.domain))
+    if owner is not None:
+        raise InvalidInput(f"{entry.domain} is already verified for {owner.agency.name}.")
+    before = snapshot(agency)
+    agency.domains.append(AgencyDomain(domain=entry.domain))
+    db.session.flush()
+    record_event(actor, "agency.directory_linked", object_type="agency", object_id=agency.id,
+                 agency_id=agency.id, before=before,
+                 after={**snapshot(agency), "directory_entry": {
+                     "domain": entry.domain, "organization": entry.organization}})
+    return agency
+
+
+def prefill_from_entry(entry: DirectoryEntry) -> dict:
+    """A new agency's fields from a registry entry (staff still choose and save)."""
+    name = entry.organization
+    if entry.suborganization:
+        name = f"{entry.organization} – {entry.suborganization}"
+    return {"name": name[:200], "kind": "law_enforcement", "country": "US", "status": "pending",
+            "domains": entry.domain,
+            "notes": f"From the US .gov registry: {entry.domain} ({entry.domain_type}"
+                     f"{', ' + entry.place if entry.place else ''})."}
+
+
+def agencies_on_domain(domain: str) -> list[Agency]:
+    return list(db.session.scalars(select(Agency).join(AgencyDomain)
+                                   .where(AgencyDomain.domain == domain).order_by(Agency.name)))
 
 
 def add_key(actor: Identity, agency: Agency, public_key: str, label: str = "") -> AgencyKey:

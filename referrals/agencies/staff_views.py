@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from referrals.agencies import services
@@ -14,6 +14,7 @@ from referrals.core.acting import act, attempt
 from referrals.core.forms import ConfirmForm
 from referrals.core.guards import roles_required, staff_blueprint
 from referrals.core.identity import current_identity
+from referrals.directory.services import get_entry
 from referrals.extensions import db
 from referrals.vocabulary.entities import LEGAL_ENTITIES
 
@@ -50,6 +51,10 @@ def index():
 @roles_required(*MANAGERS)
 def create():
     form = AgencyForm()
+    entry_id = request.args.get("entry", type=int)
+    if entry_id and not form.is_submitted():
+        # "Create an agency from this entry" on a directory entry: the form comes filled in.
+        form.process(data=services.prefill_from_entry(get_entry(entry_id)))
     if form.validate_on_submit():
         created = attempt(services.create_agency, current_identity(), **_fields(form),
                           form=form, field="name")

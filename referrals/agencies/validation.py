@@ -9,22 +9,8 @@ import struct
 import pyrage
 
 from referrals.core.errors import InvalidInput
+from referrals.directory.names import is_free_mail
 from referrals.vocabulary.identifiers import e164, normalize_phone, parse_phone
-
-# Addresses anyone can open: never proof of working for an agency.
-FREE_MAIL_DOMAINS = frozenset("""
-gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.fr yahoo.de yahoo.es yahoo.it ymail.com
-rocketmail.com outlook.com hotmail.com hotmail.co.uk hotmail.fr hotmail.de hotmail.it hotmail.es
-live.com live.co.uk live.fr msn.com aol.com aim.com icloud.com me.com mac.com mail.com email.com
-gmx.com gmx.net gmx.de gmx.at gmx.ch web.de t-online.de freenet.de proton.me protonmail.com
-protonmail.ch pm.me tutanota.com tutanota.de tuta.io zoho.com zohomail.com yandex.com yandex.ru
-mail.ru inbox.ru list.ru bk.ru rambler.ru qq.com 163.com 126.com sina.com sohu.com naver.com
-daum.net hanmail.net rediffmail.com libero.it virgilio.it tiscali.it orange.fr wanadoo.fr free.fr
-laposte.net sfr.fr btinternet.com sky.com talktalk.net virginmedia.com ntlworld.com comcast.net
-verizon.net att.net sbcglobal.net bellsouth.net cox.net charter.net earthlink.net juno.com
-hushmail.com fastmail.com fastmail.fm mailfence.com disroot.org riseup.net cock.li guerrillamail.com
-mailinator.com 10minutemail.com temp-mail.org yopmail.com sharklasers.com
-""".split())
 
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -34,7 +20,7 @@ def normalize_domain(value: str) -> str:
     if not _DOMAIN.match(domain):
         raise InvalidInput(f"“{value.strip()}” is not an e-mail domain such as police.example.gov.",
                            field="domains")
-    if domain in FREE_MAIL_DOMAINS:
+    if is_free_mail(domain):
         raise InvalidInput(f"{domain} is a free-mail domain: anyone can have an address there.",
                            field="domains")
     return domain

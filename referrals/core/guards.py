@@ -34,6 +34,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "metrics",  # checks its own bearer token (REFERRALS_METRICS_TOKEN)
         "portal_public.register",
         "portal_public.confirm",
+        "portal_public.reconfirm",
     }
 )
 # Flask-Security registers these, but with TOTP as the only second factor they serve

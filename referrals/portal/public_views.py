@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from referrals.core.acting import attempt
 from referrals.extensions import limiter
 from referrals.accounts.registration import confirm_email, register_officer
+from referrals.accounts.standing import reconfirm_email
 from referrals.requests.forms import RegistrationForm
 
 bp = Blueprint("portal_public", __name__, url_prefix="/portal")
@@ -29,4 +30,16 @@ def confirm(token: str):
     confirm_email(token)
     flash("Your e-mail address is confirmed. Sign in to set up two-factor sign-in; the LER team "
           "will then approve your account.", "success")
+    return redirect(url_for("security.login"))
+
+
+@bp.get("/reconfirm/<token>")
+def reconfirm(token: str):
+    user = reconfirm_email(token)
+    if user.approved_at is None:
+        flash("Thank you: your address is confirmed. Your agency's e-mail domains have changed "
+              "since your account was approved, so the LER team will approve it again before "
+              "your next submission.", "success")
+    else:
+        flash("Thank you: your address is confirmed for another year.", "success")
     return redirect(url_for("security.login"))

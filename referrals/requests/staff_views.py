@@ -26,6 +26,8 @@ from referrals.evidence.services import open_content
 from referrals.evidence.staff_views import bytes_response, content_disposition
 from referrals.requests import canned, clock, collection, preservation, rules
 from referrals.requests.canned import canned_policy
+from referrals.requests.requester import who_is_asking
+from referrals.requests import clock, collection, preservation, rules
 from referrals.requests.letters import LETTERS, issue_request_letter
 from referrals.requests import services as requests
 from referrals.requests.forms import (AssignForm, CallbackForm, ClockNoteForm, MoveForm,
@@ -104,6 +106,7 @@ def _detail_page(identity, found, message_form: StaffMessageForm):
         and requests.request_policy.can(identity, "work", found),
         collecting=collection.collection_progress(found), progress_labels=PROGRESS_STATES,
         clock_facts=clock.clock_facts(found), clock_form=ClockNoteForm(),
+        requester=who_is_asking(found),
     )
     record_view(identity, "request", found.reference, agency_id=found.agency_id)  # last
     return page

@@ -69,10 +69,12 @@ def keep_uploads(files: list[tuple[str, BinaryIO]], *, max_bytes: int,
 
 def kept_uploads(tokens: list[str], dropped: list[str] = ()) -> list[KeptUpload]:
     """The kept files these tokens name in this session (those ``dropped`` forgotten)."""
+    stored = session.get(SESSION_KEY) or {}
     kept = _all()
     for token in dropped:
         kept.pop(token, None)
-    session[SESSION_KEY] = kept
+    if kept != stored:  # only then: a page view must not rewrite the session cookie
+        session[SESSION_KEY] = kept
     return [KeptUpload(**kept[t]) for t in dict.fromkeys(tokens) if t in kept]
 
 

@@ -70,7 +70,7 @@ class EmergencyForm(FlaskForm):
     date_to = DayField("To", validators=[Optional(), LegalDate()])
     documents = MultipleFileField("Supporting document (PDF, optional)")
     # The statement's words are its label: what the officer reads is what is recorded.
-    good_faith_attested = BooleanField(rules.GOOD_FAITH.text)
+    good_faith_attested = BooleanField(rules.GOOD_FAITH.text, description="Good-faith statement")
 
 
 for _form in (RequestForm, EmergencyForm):

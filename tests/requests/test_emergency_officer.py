@@ -45,6 +45,8 @@ def test_an_emergency_without_the_good_faith_statement_is_refused_plainly(new_cl
     assert response.status_code == 422
     box = unescape(response.text).split('id="good-faith"')[1].split("</div>\n    </div>")[0]
     assert GOOD_FAITH_MISSING in box
+    summary = unescape(response.text).split('id="error-summary"')[1].split("</div>")[0]
+    assert f'<a href="#good_faith_attested">Good-faith statement</a>: {GOOD_FAITH_MISSING}' in summary
     assert oncall.messages == []
 
 

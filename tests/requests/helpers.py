@@ -209,8 +209,10 @@ def follow(client, response):
 
 
 def normalized(html: str) -> str:
-    """A page without what differs between two requests of the same page (CSRF tokens)."""
-    return re.sub(r'name="csrf_token"( type="hidden")? value="[^"]+"', 'name="csrf_token"', html)
+    """A page without what differs between two requests of the same page (CSRF tokens, and
+    the random tokens of files a refused form keeps: core.kept_uploads)."""
+    html = re.sub(r'name="csrf_token"( type="hidden")? value="[^"]+"', 'name="csrf_token"', html)
+    return re.sub(r'name="(kept_upload|drop_upload)" value="[^"]+"', r'name="\1"', html)
 
 
 def unescape(html: str) -> str:

@@ -19,7 +19,7 @@ from referrals.core.errors import DomainError, InvalidInput
 from referrals.core.identity import Identity
 from referrals.core.states import TransitionRefused
 from referrals.extensions import db
-from referrals.requests import rules
+from referrals.requests import pause, rules
 from referrals.requests.intake import attach_documents, check_documents
 from referrals.requests.models import DisclosureRequest, LegalProcessDocument
 from referrals.requests.services import get_request_for_officer, post_message, snapshot
@@ -70,7 +70,8 @@ def add_documents(actor: Identity, request: DisclosureRequest,
 def answer_needs_info(actor: Identity, request: DisclosureRequest, body: str,
                       documents: list[tuple[str, BinaryIO]]) -> DisclosureRequest:
     """The officer answers "needs information": their message (and any documents) go on the
-    request, and it goes back to staff ("verifying")."""
+    request, it goes back to staff ("verifying"), and its clock runs again (every deadline
+    moved on by the time it stood waiting for the agency)."""
     request = _officer_request(actor, request)
     answer = rules.REQUEST_STATES.find(request.status, "verifying", by="answer")
     if answer is None:
@@ -87,10 +88,13 @@ def answer_needs_info(actor: Identity, request: DisclosureRequest, body: str,
     added = _attach(actor, request, checked) if checked else []
     text = body + (f"\n\nAdded: {_documents_text(added)}." if added else "")
     post_message(actor, request, text.strip())
+    at = now()
     request.status = answer.target
-    request.updated_at = now()
+    request.updated_at = at
+    # The clock stood while we waited on the agency (requests.pause): it runs again now.
+    clock = pause.follow_status(request, answer.target, at)
     db.session.flush()
     record_event(actor, "request.answered", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id, before=before,
-                 after={**snapshot(request), "documents": [d.id for d in added]})
+                 after={**snapshot(request), "documents": [d.id for d in added], **clock})
     return request

@@ -83,6 +83,26 @@ def test_the_officer_answers_needs_information_with_a_document(new_client, offic
     assert "Here is page 2, made up." in staff and "page-2.pdf" in staff
 
 
+def test_the_answer_runs_the_clock_again(new_client, officer_a, make_user, frozen):
+    from datetime import UTC, datetime, timedelta
+
+    frozen(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    request = submit(officer_a)
+    due = request.deadline_at
+    agent = make_user("agent")
+    move(agent, request, "verifying")
+    move(agent, request, "needs_info", reason=NEEDS)
+    assert reload_request(request.reference).clock_paused_at is not None
+    frozen(datetime(2026, 11, 5, 9, 0, tzinfo=UTC))  # the agency answers three days later
+    browser = new_client(officer_a)
+    _post(browser, request.reference, "answer", body="Here it is, made up.")
+    stored = reload_request(request.reference)
+    assert stored.status == "verifying" and stored.clock_paused_at is None
+    assert stored.deadline_at == due + timedelta(days=3)
+    [event] = audit_events("request.answered", request.reference)
+    assert after(event)["stood_seconds"] == 3 * 86400
+
+
 def test_an_answer_when_nothing_was_asked_is_refused(new_client, officer_a):
     request = submit(officer_a)
     page = _post(new_client(officer_a), request.reference, "answer", body="Unasked")

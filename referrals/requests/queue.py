@@ -95,4 +95,4 @@ def agencies_to_filter(filters: RequestFilters) -> list[tuple[int, str]]:
         with_requests = with_requests.where(DisclosureRequest.is_open.is_(True))
     return list(db.session.execute(
         select(Agency.id, Agency.name).where(Agency.id.in_(with_requests.distinct()))
-        .order_by(Agency.name)).tuples())
+        .order_by(Agency.name)).all())

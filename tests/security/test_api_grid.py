@@ -48,6 +48,14 @@ REACHED = {
                               404),
     "packages_api.take_key": ("POST", "/api/v1/requests/{request}/packages/999999/key", None,
                               404),
+    # referrals to the officer's agency: none yet (a listing, and "no such referral")
+    "referrals_api.index": ("GET", "/api/v1/referrals", None, 200),
+    "referrals_api.detail": ("GET", "/api/v1/referrals/RFL-999999", None, 404),
+    "referrals_api.download": ("GET", "/api/v1/referrals/RFL-999999/package", None, 404),
+    "referrals_api.checksum": ("GET", "/api/v1/referrals/RFL-999999/package/sha256", None, 404),
+    "referrals_api.take_key": ("POST", "/api/v1/referrals/RFL-999999/package/key", None, 404),
+    "referrals_api.acknowledge": ("POST", "/api/v1/referrals/RFL-999999/acknowledge",
+                                  {"agency_reference": "GRID-1"}, 404),
     "holds_api.index": ("GET", "/api/v1/holds", None, 200),
     "holds_api.detail": ("GET", "/api/v1/holds/{hold}", None, 200),
     # compliance review: the log, a disclosure that does not exist, a half-year's report

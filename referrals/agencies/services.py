@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from referrals.agencies.models import (AGENCY_KINDS, AGENCY_STATUSES, Agency,
                                        AgencyDomain, AgencyKey, AgencyPhone)
@@ -157,8 +157,11 @@ def prefill_from_entry(entry: DirectoryEntry) -> dict:
 
 
 def agencies_on_domain(domain: str) -> list[Agency]:
-    return list(db.session.scalars(select(Agency).join(AgencyDomain)
-                                   .where(AgencyDomain.domain == domain).order_by(Agency.name)))
+    """Our agencies on a registry domain or a sub-domain of it (police.29palms.gov)."""
+    return list(db.session.scalars(
+        select(Agency).join(AgencyDomain)
+        .where(or_(AgencyDomain.domain == domain, AgencyDomain.domain.endswith("." + domain)))
+        .distinct().order_by(Agency.name)))
 
 
 def add_key(actor: Identity, agency: Agency, public_key: str, label: str = "") -> AgencyKey:

@@ -179,3 +179,15 @@ def test_official_domains_keep_their_evidence_and_count_as_listed(app, make_user
     # rn for m: a look-alike of the listed force.
     assert [item.domain for item in assess_domain("rnet.police.uk").lookalikes] == ["met.police.uk"]
     assert audit_events("directory.official_added", object_id=row.id)
+
+
+def test_an_entry_page_lists_our_agencies_on_its_sub_domains(registry, town_agency, as_role,
+                                                             client):
+    from referrals.directory.models import DirectoryEntry
+    from sqlalchemy import select
+    entry = db.session.scalar(select(DirectoryEntry).where(
+        DirectoryEntry.domain == "madeupville.gov"))
+    as_role("supervisor")
+    page = client.get(f"/agencies/directory/entries/{entry.id}").text
+    assert "Madeupville Police" in page.split("Our agencies on this domain")[1]
+    assert 'id="create-from-entry"' not in page

@@ -9,13 +9,12 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from huey import crontab  # noqa: F401  (the schedules below are huey's)
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from referrals.audit.alerts import Alert, send_alert
 from referrals.audit.checkpoints import write_checkpoint
 from referrals.audit.models import AuditEvent
-from referrals.audit.services import event_digest, hashed_fields, record_event
+from referrals.audit.services import record_event
 from referrals.audit.verification import (checkpoint_status, last_result, latest_verification,
                                           start_verification, verify_chain_nightly,
                                           watch_checkpoints)
@@ -23,6 +22,7 @@ from referrals.core.clock import now
 from referrals.core.identity import Identity, system_identity
 from referrals.core.transaction import commit
 from referrals.extensions import db, jobs
+from tests.audit.tampering import rewrite_from
 from tests.conftest import csrf_from
 from tests.requests.fixtures import (mailbox, override_settings, smtp_server,  # noqa: F401
                                      webhook)
@@ -36,24 +36,7 @@ def _events(action: str) -> list[AuditEvent]:
 
 
 def _rewrite_from(seq: int) -> None:
-    """Edit one event and recompute every hash after it (and the head), as an attacker with
-    the product's own functions would: the chain alone still checks."""
-    connection = db.session.connection()
-    table = AuditEvent.__table__
-    rows = connection.execute(select(table).where(table.c.seq >= seq - 1)
-                              .order_by(table.c.seq)).all()
-    prev_hash = rows[0].hash
-    for row in rows[1:]:
-        fields = dict(row._mapping)
-        if row.seq == seq:
-            fields["after"] = '{"label":"nothing to see"}'
-        fields["prev_hash"] = prev_hash
-        fields["hash"] = event_digest(hashed_fields(SimpleNamespace(**fields)))
-        connection.execute(table.update().where(table.c.id == row.id).values(
-            after=fields["after"], prev_hash=fields["prev_hash"], hash=fields["hash"]))
-        prev_hash = fields["hash"]
-    connection.execute(text("UPDATE audit_chain_head SET seq = :seq, last_hash = :hash"),
-                       {"seq": rows[-1].seq, "hash": prev_hash})
+    rewrite_from(db.session.connection(), seq)
     db.session.expire_all()
 
 

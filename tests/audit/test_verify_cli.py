@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from referrals.audit.models import GENESIS_HASH, AuditEvent
-from referrals.audit.services import event_digest, hashed_fields
 from referrals.core.signing import PlatformSigner
+from tests.audit.tampering import move_head as _move_head
+from tests.audit.tampering import rewrite_from as _rewrite_from
 from tests.separate_databases import checkpoint_dir_for, cli_environ, run_flask, separate_database
 
 
@@ -108,35 +109,12 @@ def _swap(connection, a, b):
     connection.execute(text("UPDATE audit_events SET seq = :b WHERE seq = -1"), {"b": b})
 
 
-def _move_head(connection, seq: int, last_hash: str) -> None:
-    connection.execute(text("UPDATE audit_chain_head SET seq = :seq, last_hash = :hash"),
-                       {"seq": seq, "hash": last_hash})
-
-
 def _cut_tail(connection, keep: int) -> None:
     """Delete every event after ``keep`` and move the head back to it, as an attacker would."""
     connection.execute(text("DELETE FROM audit_events WHERE seq > :keep"), {"keep": keep})
     last = connection.execute(text("SELECT hash FROM audit_events WHERE seq = :keep"),
                               {"keep": keep}).scalar()
     _move_head(connection, keep, last)
-
-
-def _rewrite_from(connection, seq: int) -> None:
-    """Edit one event and recompute every hash after it with the product's own functions."""
-    table = AuditEvent.__table__
-    rows = connection.execute(select(table).where(table.c.seq >= seq - 1)
-                              .order_by(table.c.seq)).all()
-    prev_hash = rows[0].hash
-    for row in rows[1:]:
-        fields = dict(row._mapping)
-        if row.seq == seq:
-            fields["after"] = '{"label":"nothing to see"}'
-        fields["prev_hash"] = prev_hash
-        fields["hash"] = event_digest(hashed_fields(SimpleNamespace(**fields)))
-        connection.execute(table.update().where(table.c.id == row.id).values(
-            after=fields["after"], prev_hash=fields["prev_hash"], hash=fields["hash"]))
-        prev_hash = fields["hash"]
-    _move_head(connection, rows[-1].seq, prev_hash)
 
 
 def _empty(connection) -> None:

@@ -25,6 +25,21 @@ def _views(action: str) -> list[AuditEvent]:
                                    .order_by(AuditEvent.seq)))
 
 
+def _statements_of(client, url: str) -> list[str]:
+    """Every SQL statement a page load sent, in order, upper-cased on one line."""
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()).upper())
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return statements
+
+
 @pytest.fixture
 def sensitive(make_user):
     """A case with an evidence item and an internal hold, and a request, by made-up people."""
@@ -74,16 +89,7 @@ def test_the_chain_head_is_taken_after_every_read_of_the_page(client, as_role, s
     """The view event is the page's last statement: the head (a row lock on PostgreSQL) is held
     from there to the commit, not while the page's queries run."""
     as_role("agent")
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()).upper())
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        assert client.get(f"/cases/{sensitive['case'].reference}").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
+    statements = _statements_of(client, f"/cases/{sensitive['case'].reference}")
     head = next(i for i, s in enumerate(statements) if s.startswith("UPDATE AUDIT_CHAIN_HEAD"))
     page_reads = [i for i, s in enumerate(statements) if s.startswith("SELECT")
                   and "AUDIT_CHAIN_HEAD" not in s and "SESSION" not in s and "USERS" not in s]
@@ -94,16 +100,7 @@ def test_the_view_is_written_after_the_page_transaction_ended(client, as_role, s
     """The view event is a short transaction of its own, after the page's transaction has
     ended (committed): the page's reads never run while the chain head is taken."""
     as_role("agent")
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()).upper())
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        assert client.get(f"/cases/{sensitive['case'].reference}").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
+    statements = _statements_of(client, f"/cases/{sensitive['case'].reference}")
     head = next(i for i, s in enumerate(statements) if s.startswith("UPDATE AUDIT_CHAIN_HEAD"))
     ended = [i for i, s in enumerate(statements[:head])
              if s.startswith(("COMMIT", "RELEASE SAVEPOINT"))]

@@ -2,7 +2,7 @@
 and PostgreSQL, beside the same server's static-file floor (issue 17).
 
 Each database gets a fresh one (a file in a temporary instance directory; on PostgreSQL a
-``referrals_bench`` database created and dropped) and a child process
+``referrals_bench_concurrency`` database created and dropped) and a child process
 (``bench.concurrency_child``) that seeds it, starts gunicorn and sends the requests. The static
 file touches no database: its rate is what the server and this machine allow at all, the
 ceiling the pages are compared against. Goals: p99 under 150 ms (PostgreSQL) or 300 ms
@@ -24,6 +24,7 @@ P99_LIMIT_MS = {"postgresql": 150.0, "sqlite": 300.0}
 BEFORE_RPS = 154.0  # issue 17: four workers served no more database pages than one
 THROUGHPUT_FACTOR = 2.0
 PAGES = ("queue", "case page")
+DATABASE = "referrals_bench_concurrency"  # its own: part A's may be in use on the same server
 
 
 def run_concurrency(databases: list[str], *, cases: int, connections: int, requests: int,
@@ -36,7 +37,7 @@ def run_concurrency(databases: list[str], *, cases: int, connections: int, reque
         url = None
         try:
             url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
-                   else _create_postgres_database(postgres_url))
+                   else _create_postgres_database(postgres_url, DATABASE))
             result = run_child("bench.concurrency_child", "--cases", str(cases),
                                "--connections", str(connections), "--requests", str(requests),
                                "--workers", str(workers), env=app_environment(instance, url))
@@ -46,7 +47,7 @@ def run_concurrency(databases: list[str], *, cases: int, connections: int, reque
             continue
         finally:
             if database == "postgresql" and url:
-                _drop_postgres_database(postgres_url)
+                _drop_postgres_database(postgres_url, DATABASE)
             shutil.rmtree(instance, ignore_errors=True)
         results[database] = result
         print(concurrency_table(result), flush=True)

@@ -72,30 +72,30 @@ def _server(url: str):
     return create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
-def _create_postgres_database(server_url: str) -> str:
+def _create_postgres_database(server_url: str, name: str = BENCH_DATABASE) -> str:
     """A fresh ``referrals_bench`` on the server that ``server_url`` names."""
     engine = _server(server_url)
     try:
         with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:
         reason = str(error).splitlines()[0]
-        raise BenchError(f"cannot create the database {BENCH_DATABASE}: {reason}") from error
+        raise BenchError(f"cannot create the database {name}: {reason}") from error
     finally:
         engine.dispose()
-    progress(f"created the PostgreSQL database {BENCH_DATABASE}")
-    return make_url(server_url).set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    progress(f"created the PostgreSQL database {name}")
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def _drop_postgres_database(server_url: str) -> None:
+def _drop_postgres_database(server_url: str, name: str = BENCH_DATABASE) -> None:
     engine = _server(server_url)
     try:
         with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        progress(f"dropped {BENCH_DATABASE}")
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        progress(f"dropped {name}")
     except Exception as error:  # the run's own result or error matters more than this
-        progress(f"could not drop {BENCH_DATABASE}: {str(error).splitlines()[0]}")
+        progress(f"could not drop {name}: {str(error).splitlines()[0]}")
     finally:
         engine.dispose()
 

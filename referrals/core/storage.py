@@ -229,6 +229,7 @@ class BlobStore:
             with open(temp, "wb") as out:
                 fcntl.flock(out, fcntl.LOCK_EX)  # a live writer: see partial_in_progress
                 out.write(header)
+                out.flush()  # a write that dies from here on leaves a partial with something in it
                 try:
                     sealed = seal_stream(stream, out, key=self.keys[key_id], header=header,
                                          prefix=prefix, max_bytes=max_bytes)

@@ -72,7 +72,9 @@ def test_a_write_killed_half_way_leaves_a_partial_that_goes_at_the_next_start(st
     child.stdin.write(os.urandom(3 * 1024 * 1024))  # then the upload stalls, mid-write
     child.stdin.flush()
     deadline = time.monotonic() + 30
-    while not list(store.root.glob("*/*.partial")) and time.monotonic() < deadline:
+    # Until the writer has written (the pipeline's threads may lag behind its reads).
+    while not [p for p in store.root.glob("*/*.partial") if p.stat().st_size > 16] \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     [partial] = list(store.root.glob("*/*.partial"))
     # While its writer lives, the sweep leaves it alone.

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from referrals.core.identity import Identity
+from referrals.core.kept_uploads import SESSION_KEY as KEPT_UPLOADS
 from referrals.extensions import db
 from referrals.holds.models import PreservationHold
 from referrals.holds.reading import get_hold_for_officer, officer_hold_clause, officer_sees_hold
@@ -237,6 +238,10 @@ def _form(officer: Officer, reference: str, renewal: bool):
             "documents": (io.BytesIO(PDF), "order.pdf")}
     if renewal:
         data["request_type"] = "preservation_renewal"
+    # A refused form keeps its PDF in the session, up to a few: start each lookup without any,
+    # so that answers differ by the reference only, not by how many forms came before.
+    with officer.browser.session_transaction() as session:
+        session.pop(KEPT_UPLOADS, None)
     return officer.browser.post("/portal/requests/new", data=data)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 from sqlalchemy import literal, select, union_all
 
+from referrals.core.timefmt import format_day
 from referrals.core.types import UTCDateTime
 from referrals.directory.models import DirectoryEntry, LookalikeKey, OfficialDomain
 from referrals.directory.names import (FUZZY_MIN_LENGTH, clean_domain, is_free_mail,
@@ -107,7 +108,7 @@ def listing_of(domain: str) -> Listing | None:
     found: list[tuple[int, Listing]] = []
     for row in _listing_rows(names):
         if row.list_kind == "official":
-            checked = row.at.strftime("%Y-%m-%d") if row.at else "?"
+            checked = format_day(row.at) if row.at else "?"
             detail = f"{row.a} · checked by {row.b or 'staff'} on {checked}"
             listing = Listing("official", row.domain, row.organization, detail)
         else:
@@ -115,7 +116,7 @@ def listing_of(domain: str) -> Listing | None:
             removed = row.removed_at
             listing = Listing("dotgov", row.domain, row.organization, detail,
                               removed=removed is not None,
-                              removed_on=removed.strftime("%Y-%m-%d") if removed else "")
+                              removed_on=format_day(removed) if removed else "")
         found.append((len(row.domain), listing))
     if not found:
         return None

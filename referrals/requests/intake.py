@@ -23,7 +23,7 @@ from referrals.core.identity import Identity
 from referrals.core.mail import queue_mail
 from referrals.core.staging import stage_blob
 from referrals.core.storage import PendingFile
-from referrals.core.timefmt import format_instant
+from referrals.core.timefmt import format_day, format_instant
 from referrals.evidence.services import safe_file_name
 from referrals.extensions import db
 from referrals.remote.webhooks import queue_webhook
@@ -303,7 +303,7 @@ def submit_request(actor: Identity, data: dict, documents: list[tuple[str, Binar
             request_id=request.id,
             due_at=nondisclosure_notice_due(request.nondisclosure_until, zone),
             reason=f"The non-disclosure order is in force until the end of "
-                   f"{request.nondisclosure_until:%Y-%m-%d}."))
+                   f"{format_day(request.nondisclosure_until)}."))
     db.session.flush()
     record_event(actor, "request.submitted", object_type="request", object_id=request.reference,
                  agency_id=request.agency_id,

@@ -484,7 +484,7 @@ def test_notice_falls_due_the_day_after_the_nondisclosure_order_ends(officer_a, 
     task = db.session.scalar(select(UserNoticeTask).where(UserNoticeTask.request_id == request.id))
     # The start of 1 July in the legal time zone (Los Angeles, PDT).
     assert task.due_at == datetime(2026, 7, 1, 7, 0, tzinfo=UTC)
-    assert task.reason == "The non-disclosure order is in force until the end of 2026-06-30."
+    assert task.reason == "The non-disclosure order is in force until the end of 30 Jun 2026."
 
     for moment, due in [(datetime(2026, 6, 30, 12, 0, tzinfo=UTC), False),
                         (datetime(2026, 7, 1, 6, 59, tzinfo=UTC), False),   # 23:59 on 30 June, LA
@@ -494,7 +494,7 @@ def test_notice_falls_due_the_day_after_the_nondisclosure_order_ends(officer_a, 
         keep_signed_in(browser, moment)
         assert (task in services.user_notices_due()) is due, moment
         page = unescape(browser.get("/requests/").text)
-        assert ("The non-disclosure order is in force until the end of 2026-06-30." in page) is due, moment
+        assert ("The non-disclosure order is in force until the end of 30 Jun 2026." in page) is due, moment
 
 
 def test_giving_notice_takes_the_task_off_the_queue(officer_a, agent, new_client):

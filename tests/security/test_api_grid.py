@@ -62,6 +62,13 @@ REACHED = {
     "compliance_api.disclosures": ("GET", "/api/v1/disclosures", None, 200),
     "compliance_api.disclosure": ("GET", "/api/v1/disclosures/999999", None, 404),
     "compliance_api.transparency": ("GET", "/api/v1/transparency/2026-H2", None, 200),
+    # the audit log (compliance only): a page, an event that does not exist, an export, the
+    # checks' state, and starting a verification (a job)
+    "audit_api.events": ("GET", "/api/v1/audit/events", None, 200),
+    "audit_api.event": ("GET", "/api/v1/audit/events/99999999", None, 404),
+    "audit_api.export": ("GET", "/api/v1/audit/export/csv", None, 200),
+    "audit_api.integrity": ("GET", "/api/v1/audit/verification", None, 200),
+    "audit_api.start": ("POST", "/api/v1/audit/verification", None, 202),
 }
 
 

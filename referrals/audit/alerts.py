@@ -24,6 +24,7 @@ from referrals.core.clock import now
 from referrals.core.http import http_client
 from referrals.core.identity import Identity
 from referrals.core.mail import send_mail_job
+from referrals.core.timefmt import format_instant
 from referrals.extensions import db, jobs
 
 SENT = "audit.alert_sent"
@@ -69,7 +70,7 @@ def send_alert(actor: Identity, alert: Alert) -> Sent:
         return Sent(mailed, webhook, True)
     subject = f"AUDIT TRAIL: {KINDS[alert.kind]}"
     body = (f"{alert.problem[:1].upper()}{alert.problem[1:]}.\n\n"
-            f"Found at {at:%Y-%m-%d %H:%M} UTC. Nothing in the log should be trusted from "
+            f"Found at {format_instant(at)}. Nothing in the log should be trusted from "
             f"there on until this is explained.\n"
             + (f"First bad event: #{alert.bad_seq}.\n" if alert.bad_seq is not None else "")
             + f"\nCheck it: flask --app referrals audit verify\n{link}\n")

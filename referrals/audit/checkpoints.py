@@ -34,6 +34,7 @@ from referrals.core.identity import Identity
 from referrals.core import outbox
 from referrals.core.http import http_client
 from referrals.core.signing import BadSignature, PlatformSigner, get_signer
+from referrals.core.timefmt import format_instant
 from referrals.extensions import db, jobs
 
 NAMESPACE = "referrals-audit-checkpoint"
@@ -58,7 +59,7 @@ class Checkpoint:
 
     @property
     def described(self) -> str:
-        return f"{self.name} (event #{self.seq}, signed {self.signed_at:%Y-%m-%d %H:%M:%S} UTC)"
+        return f"{self.name} (event #{self.seq}, signed {format_instant(self.signed_at, seconds=True)})"
 
 
 # --- sealing and opening ------------------------------------------------------------------

@@ -37,6 +37,7 @@ from referrals.core.progress import (JobProgress, latest_progress, report_progre
                                      start_progress)
 from referrals.core.signing import get_signer
 from referrals.core.transaction import commit
+from referrals.core.timefmt import format_instant
 from referrals.extensions import db, jobs
 
 KIND, OBJECT_TYPE, OBJECT_ID = "audit.verify", "audit_chain", "chain"
@@ -227,7 +228,7 @@ def checkpoint_status(at: datetime | None = None) -> CheckpointStatus:
     limit = timedelta(minutes=2 * settings.audit_checkpoint_minutes) + SLACK
     if age > limit:
         return CheckpointStatus("stale", latest, kept_in, age=age, events_since=since, problem=(
-            f"the latest signed checkpoint is from {latest.signed_at:%Y-%m-%d %H:%M} UTC, "
+            f"the latest signed checkpoint is from {format_instant(latest.signed_at)}, "
             f"older than {int(limit.total_seconds() // 60)} minutes: checkpoints are not "
             "being written (is the worker running?)"))
     return CheckpointStatus("ok", latest, kept_in, age=age, events_since=since)

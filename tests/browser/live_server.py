@@ -189,8 +189,23 @@ class LiveServer:
         self.stop()
 
 
+# The time step whose code was last handed out, per key: the server takes each code once.
+_HANDED_OUT: dict[str, int] = {}
+
+
 def totp_code(key: str, *, offset_steps: int = 0) -> str:
-    """The code an authenticator app shows now (or ``offset_steps`` time steps away)."""
+    """The code an authenticator app shows now (or ``offset_steps`` time steps away).
+
+    The server accepts each code once, and several walks sign the same demo account in within
+    30 seconds: a key's code for the current step is handed out once, and asking again in
+    that step waits for the next one, as a person would."""
     from passlib.totp import TOTP
 
-    return TOTP(key=key, format="base32").generate(time=time.time() + 30 * offset_steps).token
+    if offset_steps:
+        return TOTP(key=key, format="base32").generate(time=time.time() + 30 * offset_steps).token
+    step = int(time.time() // 30)
+    if _HANDED_OUT.get(key, -1) >= step:
+        time.sleep((step + 1) * 30 - time.time() + 0.5)
+        step = int(time.time() // 30)
+    _HANDED_OUT[key] = step
+    return TOTP(key=key, format="base32").generate(time=step * 30 + 1).token

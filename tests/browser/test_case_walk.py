@@ -289,9 +289,11 @@ def test_an_identifier_shared_with_another_case_is_pointed_out(new_page, live_se
     # An identifier typed in by the agent is normalised and matched the same way.
     subject = subjects.locator(".subject").filter(has_text=f"second_{tag}")
     subject.get_by_text("Add an identifier").click()
-    subject.get_by_label("Type").select_option(label="E-mail")
-    subject.get_by_label("Value").fill(f"  shared.person.{tag}@example.net ")
-    subject.get_by_role("button", name="Add", exact=True).click()
+    # Each identifier row has its own correction form (Type, Value): use the add form's.
+    adding = subject.locator("details.inline-form").filter(has_text="Add an identifier")
+    adding.get_by_label("Type").select_option(label="E-mail")
+    adding.get_by_label("Value").fill(f"  shared.person.{tag}@example.net ")
+    adding.get_by_role("button", name="Add", exact=True).click()
     email = f"shared.person.{tag}@example.net"
     expect(page.get_by_role("status").filter(has_text=f"Identifier added as {email}.")).to_be_visible()
     email_row = panel(page, "Subjects and identifiers").locator("tr").filter(has_text=email)

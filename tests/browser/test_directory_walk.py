@@ -90,8 +90,17 @@ def test_a_supervisor_sees_who_is_asking(page: Page):
     page.click("#search-directory")
     page.locator("#directory-results").get_by_text("29palms.gov", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("29palms.gov")
-    expect(page.locator("#create-from-entry")).to_be_visible()
+    # Our agency on a sub-domain of the entry is listed; there is nothing to create.
+    expect(page.get_by_role("link", name="Made-up Palms Police")).to_be_visible()
+    expect(page.locator("#create-from-entry")).to_have_count(0)
     shoot(page, "entry")
+    # An entry none of our agencies is on offers to create one from it.
+    page.goto("/agencies/directory/")
+    page.get_by_label("Organisation or domain").fill("metropolisil.gov")
+    page.click("#search-directory")
+    page.locator("#directory-results").get_by_text("metropolisil.gov", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("metropolisil.gov")
+    expect(page.locator("#create-from-entry")).to_be_visible()
 
     page.goto("/requests/")
     page.locator("table a[href^='/requests/REQ-']").first.click()

@@ -21,6 +21,14 @@ from statistics import median
 
 from bench.children import emit
 from bench.report import progress
+from flask_migrate import upgrade
+from referrals import create_app
+from referrals.audit.services import record_events_in_bulk
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
+from referrals.audit.log import AuditFilters, event_page, export_events
+from referrals.core.identity import Identity
+from referrals.core.transaction import commit, rollback
 
 ACTIONS = ("case.viewed", "request.viewed", "case.assigned", "request.status_changed",
            "hold.placed", "evidence.page_viewed", "sign_in.succeeded", "package.downloaded")
@@ -40,12 +48,7 @@ def _reset_peak() -> None:
 
 
 def seed(count: int) -> dict:
-    from flask_migrate import upgrade
 
-    from referrals import create_app
-    from referrals.audit.services import record_events_in_bulk
-    from referrals.core.identity import system_identity
-    from referrals.core.transaction import unit_of_work
 
     app = create_app()
     step = timedelta(seconds=365 * 24 * 3600 / max(count, 1))
@@ -85,10 +88,6 @@ def _timed(call, repeat: int = 5) -> float:
 def export() -> dict:
     from flask import Response, stream_with_context
 
-    from referrals import create_app
-    from referrals.audit.log import AuditFilters, event_page, export_events
-    from referrals.core.identity import Identity
-    from referrals.core.transaction import commit, rollback
 
     app = create_app()
     reviewer = Identity(kind="staff", label="bench.reviewer@bench.example",

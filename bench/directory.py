@@ -12,6 +12,13 @@ import time
 from pathlib import Path
 
 from bench.report import Check, heading, table
+from flask_migrate import upgrade
+from referrals import create_app
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
+from referrals.directory.lookup import find_lookalikes, listing_of
+from referrals.directory.registry import import_registry, read_registry_file
+from referrals.extensions import db
 
 IMPORT_LIMIT = 10.0
 LOOKUP_NAMES = ("police.29palms.gov", "rnetropolisil.gov", "29pa1ms-gov.com",
@@ -54,14 +61,7 @@ def run_directory() -> dict:
     os.environ.setdefault("REFERRALS_ENV", "development")
     os.environ["REFERRALS_INSTANCE_PATH"] = instance
     os.environ["DATABASE_URL"] = f"sqlite:///{instance}/bench.db"
-    from flask_migrate import upgrade  # noqa: PLC0415
 
-    from referrals import create_app  # noqa: PLC0415
-    from referrals.core.identity import system_identity  # noqa: PLC0415
-    from referrals.core.transaction import unit_of_work  # noqa: PLC0415
-    from referrals.directory.lookup import find_lookalikes, listing_of  # noqa: PLC0415
-    from referrals.directory.registry import import_registry, read_registry_file  # noqa: PLC0415
-    from referrals.extensions import db  # noqa: PLC0415
 
     app = create_app()
     result: dict = {}

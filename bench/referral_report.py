@@ -9,6 +9,8 @@ import tempfile
 import time
 
 from bench.report import Check, heading, table
+from referrals import create_app
+from referrals.outbound.report import TEMPLATE, render_report
 
 SUBJECTS, ITEMS = 10, 200
 SECONDS_LIMIT = 2.0
@@ -54,8 +56,6 @@ def run_referral_report() -> dict[str, float]:
     from flask import render_template  # noqa: PLC0415  (the app only when this part runs)
     from weasyprint import HTML  # noqa: PLC0415
 
-    from referrals import create_app  # noqa: PLC0415
-    from referrals.outbound.report import TEMPLATE, render_report  # noqa: PLC0415
 
     app = create_app()
     values = synthetic_values()

@@ -15,7 +15,23 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from flask_migrate import upgrade
+from sqlalchemy import insert
+
 from bench.report import Check, heading, progress, table
+from config import load_settings
+from referrals.accounts.models import User
+from referrals.agencies.models import Agency
+from referrals.disclosures.models import Disclosure
+from referrals.extensions import db
+from referrals.holds.models import PreservationHold
+from referrals.requests.models import DisclosureRequest, RequestTarget, UserNoticeTask
+from referrals.requests.rules import REQUEST_TYPES
+from referrals import create_app
+from referrals.compliance.transparency import build_report, parse_period
+from referrals.compliance.transparency_export import write_report
+from referrals.core.identity import system_identity
+from referrals.core.transaction import unit_of_work
 
 SECONDS_LIMIT = 10.0
 PERIOD = "2026-H2"
@@ -32,16 +48,6 @@ def _batched(insert, table_, rows):
 def seed(requests: int) -> dict[str, int]:
     """Bulk rows through SQLAlchemy Core (no ORM objects, no audit events: nothing here is
     what the report reads)."""
-    from sqlalchemy import insert
-
-    from referrals.accounts.models import User
-    from referrals.agencies.models import Agency
-    from referrals.disclosures.models import Disclosure
-    from referrals.extensions import db
-    from referrals.holds.models import PreservationHold
-    from referrals.requests.models import DisclosureRequest, RequestTarget, UserNoticeTask
-    from referrals.requests.rules import REQUEST_TYPES
-
     def run(model, rows):
         db.session.execute(insert(model), rows)
 
@@ -109,15 +115,6 @@ def seed(requests: int) -> dict[str, int]:
 def run_transparency(requests: int = 100_000) -> dict:
     heading(f"Transparency report: a half-year of {requests:,} requests (SQLite)")
     directory = Path(tempfile.mkdtemp(prefix="referrals-bench-transparency-"))
-    from flask_migrate import upgrade  # noqa: PLC0415  (the app only when this part runs)
-
-    from config import load_settings  # noqa: PLC0415
-    from referrals import create_app  # noqa: PLC0415
-    from referrals.compliance.transparency import build_report, parse_period  # noqa: PLC0415
-    from referrals.compliance.transparency_export import write_report  # noqa: PLC0415
-    from referrals.core.identity import system_identity  # noqa: PLC0415
-    from referrals.core.transaction import unit_of_work  # noqa: PLC0415
-
     settings = load_settings({**os.environ, "REFERRALS_ENV": "development",
                               "REFERRALS_INSTANCE_PATH": str(directory),
                               "DATABASE_URL": f"sqlite:///{directory / 'bench.db'}"})

@@ -56,7 +56,6 @@ def run_referral_report() -> dict[str, float]:
     from flask import render_template  # noqa: PLC0415  (the app only when this part runs)
     from weasyprint import HTML  # noqa: PLC0415
 
-
     app = create_app()
     values = synthetic_values()
     with app.test_request_context():

@@ -4,7 +4,8 @@ A backup is a directory:
 
 - ``database.sqlite3`` (SQLite's online backup API) or ``database.pgdump`` (``pg_dump
   --format=custom``, one consistent snapshot): the whole database, audit chain included;
-- ``blobs/<xx>/<name>.blob``: every stored evidence file, copied as it is on disk (still
+- ``blobs/<xx>/<name>.blob``: every stored evidence file, copied as it is stored, from the
+  local directory or the S3 bucket (still
   encrypted with the storage keys, which the backup does NOT hold: keep
   ``REFERRALS_STORAGE_KEYS`` apart from the backups, or the backup is unreadable);
 - ``manifest.json``, written last: when, from which schema revision, the audit chain's head,
@@ -16,7 +17,7 @@ before the database snapshot until the last file is copied, so every file the sn
 is still there to copy. Files written after the snapshot are copied too (harmless: no row
 names them in the restored database, and the orphan sweep removes them a day later).
 
-A restore goes into an empty database and an empty evidence directory, checks every copied
+A restore goes into an empty database and an empty evidence store (directory or bucket), checks every copied
 file against the manifest on the way, then proves the result: the audit chain verifies, and
 every stored file decrypts to the SHA-256 its row and its evidence items record.
 """
@@ -42,6 +43,7 @@ from referrals.audit.models import AuditChainHead
 from referrals.audit.services import verify_chain
 from referrals.core.clock import now
 from referrals.core.leases import exclusive, periodic_lease
+from referrals.core.objectstore import Objects
 from referrals.core.storage import StorageError, get_store
 from referrals.evidence.models import EvidenceItem, StoredBlob
 from referrals.extensions import db
@@ -76,16 +78,39 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy(source: Path, target: Path) -> str:
-    """Copy ``source`` to ``target`` (fsynced), returning the SHA-256 of the bytes copied."""
+def _save_object(objects: Objects, name: str, target: Path) -> tuple[str, int]:
+    """The stored bytes of ``name`` (still encrypted) into ``target``, fsynced: their SHA-256
+    and size. Streams from either backend."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    reader = objects.open(name)
+    try:
+        with open(target, "wb") as writer:
+            while chunk := reader.read(COPY_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+            writer.flush()
+            os.fsync(writer.fileno())
+    finally:
+        reader.close()
+    return digest.hexdigest(), size
+
+
+def _load_object(source: Path, objects: Objects, name: str) -> str:
+    """``source``'s bytes stored as ``name`` (finished only if the whole file was read):
+    their SHA-256."""
     digest = hashlib.sha256()
-    with open(source, "rb") as reader, open(target, "wb") as writer:
-        while chunk := reader.read(COPY_CHUNK):
-            digest.update(chunk)
-            writer.write(chunk)
-        writer.flush()
-        os.fsync(writer.fileno())
+    writer = objects.writer(name)
+    try:
+        with open(source, "rb") as reader:
+            while chunk := reader.read(COPY_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
     return digest.hexdigest()
 
 
@@ -155,12 +180,12 @@ def create_backup(out: Path) -> dict:
         for name, size, sha256 in db.session.execute(
                 select(StoredBlob.storage_name, StoredBlob.size, StoredBlob.sha256)
                 .order_by(StoredBlob.id)):
-            source = store.file_of(name)
-            if not source.exists():
+            if not store.exists(name):
                 continue  # destroyed bytes whose row stays as a tombstone
-            relative = source.relative_to(store.root)
-            stored_sha256 = _copy(source, out / "blobs" / relative)
-            blobs.append({"name": name, "path": str(relative), "bytes": source.stat().st_size,
+            relative = Path(name[:2]) / f"{name}.blob"
+            stored_sha256, stored_size = _save_object(store.objects, name,
+                                                      out / "blobs" / relative)
+            blobs.append({"name": name, "path": str(relative), "bytes": stored_size,
                           "stored_sha256": stored_sha256, "plaintext_sha256": sha256,
                           "plaintext_size": size})
     manifest = {
@@ -220,15 +245,13 @@ def _restore_database(manifest: dict, source: Path, url: str) -> None:
 
 def _restore_blobs(manifest: dict, source: Path) -> int:
     store = get_store()
-    store.root.mkdir(parents=True, exist_ok=True)
     for blob in manifest["blobs"]:
-        target = store.file_of(blob["name"])
-        if target.exists():
-            raise BackupError(f"The evidence directory already holds {blob['name']}: restore "
+        if store.exists(blob["name"]):
+            raise BackupError(f"The evidence store already holds {blob['name']}: restore "
                               "into an empty one.")
-        copied = _copy(source / "blobs" / blob["path"], target)
+        copied = _load_object(source / "blobs" / blob["path"], store.objects, blob["name"])
         if copied != blob["stored_sha256"]:
-            target.unlink(missing_ok=True)
+            store.delete(blob["name"])
             raise BackupError(f"Stored file {blob['name']} does not match the manifest's "
                               "SHA-256: the backup was altered or damaged.")
     return len(manifest["blobs"])

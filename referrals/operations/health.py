@@ -6,7 +6,6 @@ answer. Neither needs a signed-in user, and neither says more than which check f
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 
 from flask import Flask, current_app, jsonify
@@ -28,10 +27,8 @@ def _job_queue() -> None:
 
 
 def _storage() -> None:
-    root = get_store().root
-    root.mkdir(parents=True, exist_ok=True)
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise OSError(f"{root} is not writable")
+    # The local directory: writable; an S3 bucket: reachable (HeadBucket).
+    get_store().objects.check()
 
 
 CHECKS: dict[str, Callable[[], None]] = {

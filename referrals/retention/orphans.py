@@ -33,7 +33,7 @@ from sqlalchemy import select
 from referrals.audit.services import record_event
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity, system_identity
-from referrals.core.storage import BlobStore, get_store
+from referrals.core.storage import BlobStore, StoredObject, get_store
 from referrals.core.transaction import outside_transaction
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
@@ -69,13 +69,6 @@ def _named(names: list[str]) -> set[str]:
     return found
 
 
-def _size(store: BlobStore, name: str, suffix: str = ".blob") -> int:
-    try:
-        return store._path(name).with_suffix(suffix).stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
 def _settle_pending(store: BlobStore, report: OrphanReport) -> None:
     """Pending markers nobody holds: the row decides. Asked after taking the marker's lock,
     so a transaction that was committing has committed."""
@@ -83,7 +76,7 @@ def _settle_pending(store: BlobStore, report: OrphanReport) -> None:
         if pending.name in _named([pending.name]):
             pending.keep()  # committed before its process could clear the marker
             continue
-        size = _size(store, pending.name) + _size(store, pending.name, ".partial")
+        size = store.objects.stored_bytes(pending.name)
         if size:
             report.files += 1
             report.crash_leftovers += 1
@@ -94,19 +87,16 @@ def _settle_pending(store: BlobStore, report: OrphanReport) -> None:
             outside_transaction(pending.remove)
 
 
-def _remove(store: BlobStore, rows: list[tuple[str, object, bool]], report: OrphanReport) -> None:
-    named = _named([name for name, _, partial in rows if not partial])
+def _remove(store: BlobStore, rows: list[StoredObject], report: OrphanReport) -> None:
+    named = _named([row.name for row in rows if not row.partial])
     doomed = []
-    for name, path, partial in rows:
+    for row in rows:
+        name, partial = row.name, row.partial
         if store.is_pending(name):  # its transaction is running, or _settle_pending decides
             continue
         if (partial and store.partial_in_progress(name)) or (not partial and name in named):
             continue
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            continue
-        report.bytes += size
+        report.bytes += row.size
         if partial:
             report.unfinished += 1
         else:
@@ -130,15 +120,10 @@ def _sweep(at: datetime, actor: Identity | None, *, min_age: timedelta, dry_run:
     # Unfinished writes a minute old (the time between a writer's creating its file and
     # locking it), other files a day old, and only with ``everything``.
     cutoff = (at - min_age).timestamp()
-    batch: list[tuple[str, object, bool]] = []
+    batch: list[StoredObject] = []
     for row in store.files_older_than((at - PARTIAL_MIN_AGE).timestamp()):
-        name, path, partial = row
-        if not partial:
-            try:
-                if not everything or path.stat().st_mtime >= cutoff:
-                    continue
-            except FileNotFoundError:
-                continue
+        if not row.partial and (not everything or row.modified >= cutoff):
+            continue
         batch.append(row)
         if len(batch) >= BATCH:
             _remove(store, batch, report)

@@ -148,6 +148,15 @@ class Settings:
     # directories are one shared mount that every server sees.
     cluster: bool = False
     storage_shared: bool = False
+    # Where evidence blobs and built packages live (referrals/core/objectstore.py): "local"
+    # (instance/evidence, package_dir) or "s3" (a bucket on any S3-compatible server; boto3's
+    # usual credential chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, a role).
+    storage_backend: str = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_path_style: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -388,12 +397,39 @@ def _cluster_problems(env: dict[str, str]) -> list[str]:
     if env.get("REFERRALS_RATE_LIMIT_STORAGE", "memory://").startswith("memory://"):
         problems.append("REFERRALS_CLUSTER is on but REFERRALS_RATE_LIMIT_STORAGE is memory://: "
                         "each server would count sign-in attempts on its own; use redis://…")
-    if not _bool(env.get("REFERRALS_STORAGE_SHARED"), False):
+    shared_mount = _bool(env.get("REFERRALS_STORAGE_SHARED"), False)
+    on_s3 = env.get("REFERRALS_STORAGE", "local") == "s3"
+    if not shared_mount and not on_s3:
         problems.append("REFERRALS_CLUSTER is on but REFERRALS_STORAGE_SHARED is not: evidence "
-                        "written on one server would be missing on the others; mount one "
+                        "written on one server would be missing on the others; set "
+                        "REFERRALS_STORAGE=s3 (a bucket every server reaches), or mount one "
                         "shared directory as REFERRALS_INSTANCE_PATH's evidence and packages "
                         "on every server and set REFERRALS_STORAGE_SHARED=1")
+    if on_s3 and not shared_mount and env.get("REFERRALS_AUDIT_CHECKPOINT_DIR"):
+        problems.append("REFERRALS_CLUSTER is on with REFERRALS_AUDIT_CHECKPOINT_DIR but no "
+                        "shared mount: each worker would write its checkpoints to its own "
+                        "disk; send them to REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL, or mount "
+                        "the directory on every server and set REFERRALS_STORAGE_SHARED=1")
     return problems
+
+
+def _storage_backend(env: dict[str, str]) -> dict:
+    backend = env.get("REFERRALS_STORAGE", "local")
+    if backend not in ("local", "s3"):
+        raise ConfigError("REFERRALS_STORAGE must be local or s3")
+    bucket = env.get("REFERRALS_S3_BUCKET", "").strip()
+    if backend == "s3" and not bucket:
+        raise ConfigError("REFERRALS_STORAGE is s3 but REFERRALS_S3_BUCKET (the bucket's name) "
+                          "is not set")
+    endpoint = (env.get("REFERRALS_S3_ENDPOINT_URL") or "").strip() or None
+    if endpoint and not endpoint.startswith(("https://", "http://")):
+        raise ConfigError("REFERRALS_S3_ENDPOINT_URL must be an http:// or https:// address "
+                          "(e.g. https://minio.internal:9000)")
+    return {"storage_backend": backend, "s3_bucket": bucket,
+            "s3_prefix": env.get("REFERRALS_S3_PREFIX", "").strip("/"),
+            "s3_endpoint_url": endpoint,
+            "s3_region": env.get("REFERRALS_S3_REGION") or None,
+            "s3_path_style": _bool(env.get("REFERRALS_S3_PATH_STYLE"), False)}
 
 
 def _log_format(raw: str | None, production: bool) -> str:
@@ -554,6 +590,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
         log_format=_log_format(env.get("REFERRALS_LOG_FORMAT"), production),
         cluster=_bool(env.get("REFERRALS_CLUSTER"), False),
         storage_shared=_bool(env.get("REFERRALS_STORAGE_SHARED"), False),
+        **_storage_backend(env),
     )
     if settings.api_token_days > settings.api_token_max_days:
         raise ConfigError("REFERRALS_API_TOKEN_DAYS cannot be more than "

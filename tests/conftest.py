@@ -24,6 +24,7 @@ from config import load_settings  # noqa: E402
 from referrals import create_app  # noqa: E402
 from referrals.extensions import db  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.s3 import objects, s3_endpoint, s3_objects  # noqa: E402,F401 (fixtures)
 
 TEST_PASSWORD = "correct horse battery staple 42"
 

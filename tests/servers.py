@@ -67,3 +67,33 @@ def private_redis(directory: Path) -> Iterator[str]:
     finally:
         stop(process)
         log.close()
+
+
+@contextmanager
+def moto_s3_server(directory: Path) -> Iterator[str]:
+    """moto's standalone S3-compatible server on a free port (a test dependency: the
+    registries offer no production S3 server); yields its endpoint URL. The code under test
+    talks to it over HTTP exactly as it would to AWS S3 or MinIO."""
+    import sys
+    import urllib.request
+
+    port = free_port()
+    log_path = directory / "moto.log"
+    log = log_path.open("w")
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("moto's S3 server did not start: " + log_path.read_text())
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop(process)
+        log.close()

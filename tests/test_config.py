@@ -289,6 +289,33 @@ def test_a_production_cluster_with_shared_engines_is_accepted(production):
     assert settings.log_format == "json", "production logs JSON unless told otherwise"
 
 
+def test_a_production_cluster_on_s3_needs_no_shared_mount(production):
+    cluster = {**production, "REFERRALS_CLUSTER": "1", "REDIS_URL": "redis://cache.internal/0",
+               "REFERRALS_RATE_LIMIT_STORAGE": "redis://cache.internal/1",
+               "REFERRALS_STORAGE": "s3", "REFERRALS_S3_BUCKET": "evidence"}
+    cluster.pop("REFERRALS_AUDIT_CHECKPOINT_DIR", None)
+    cluster["REFERRALS_AUDIT_CHECKPOINT_WEBHOOK_URL"] = "https://anchor.example.org/checkpoints"
+    settings = load_settings(cluster)
+    assert settings.storage_backend == "s3" and settings.s3_bucket == "evidence"
+    assert not settings.storage_shared
+    # A checkpoint directory would be one machine's disk unless it is a shared mount.
+    with pytest.raises(ConfigError, match="REFERRALS_AUDIT_CHECKPOINT_DIR but no shared mount"):
+        load_settings({**cluster, "REFERRALS_AUDIT_CHECKPOINT_DIR": "/var/lib/checkpoints"})
+    assert load_settings({**cluster, "REFERRALS_AUDIT_CHECKPOINT_DIR": "/var/lib/checkpoints",
+                          "REFERRALS_STORAGE_SHARED": "1"}).storage_shared
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REFERRALS_STORAGE": "gcs"}, "REFERRALS_STORAGE must be local or s3"),
+    ({"REFERRALS_STORAGE": "s3"}, "REFERRALS_S3_BUCKET"),
+    ({"REFERRALS_STORAGE": "s3", "REFERRALS_S3_BUCKET": "b",
+      "REFERRALS_S3_ENDPOINT_URL": "minio:9000"}, "REFERRALS_S3_ENDPOINT_URL"),
+])
+def test_s3_settings_are_checked(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings({"REFERRALS_INSTANCE_PATH": str(tmp_path), **env})
+
+
 def test_one_production_machine_may_keep_the_single_machine_defaults(production):
     assert not load_settings(production).cluster
 

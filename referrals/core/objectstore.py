@@ -506,6 +506,7 @@ class S3Objects:
             raise
 
     def exists(self, name: str) -> bool:
+        self.key(name)  # a name that is not ours is an error, not "absent"
         try:
             self.size(name)
         except StorageError:
@@ -664,7 +665,7 @@ class S3Objects:
 
 def open_objects(settings) -> Objects:
     """The backend the settings choose (``REFERRALS_STORAGE``)."""
-    if getattr(settings, "storage_backend", "local") == "s3":
+    if settings.storage_backend == "s3":
         return S3Objects.connect(settings.s3_bucket, prefix=settings.s3_prefix,
                                  endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
                                  path_style=settings.s3_path_style)

@@ -110,7 +110,8 @@ class Objects(Protocol):
     def describe(self) -> str: ...
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a directory's new or renamed entries durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -290,7 +291,7 @@ class LocalObjects:
             raise Busy(name) from None
         # The marker must be on disk before the file it speaks for.
         os.fsync(handle.fileno())
-        _fsync_directory(marker.parent)
+        fsync_directory(marker.parent)
         return _LocalMarker(name, marker, handle)
 
     def abandoned(self) -> Iterator[_LocalMarker]:

@@ -78,40 +78,43 @@ def _sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _pump(reader, writer) -> tuple[str, int]:
+    """Every byte from ``reader`` to ``writer``: their SHA-256 and count."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := reader.read(COPY_CHUNK):
+        digest.update(chunk)
+        writer.write(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def _save_object(objects: Objects, name: str, target: Path) -> tuple[str, int]:
     """The stored bytes of ``name`` (still encrypted) into ``target``, fsynced: their SHA-256
     and size. Streams from either backend."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
     reader = objects.open(name)
     try:
         with open(target, "wb") as writer:
-            while chunk := reader.read(COPY_CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
-                size += len(chunk)
+            copied = _pump(reader, writer)
             writer.flush()
             os.fsync(writer.fileno())
     finally:
         reader.close()
-    return digest.hexdigest(), size
+    return copied
 
 
 def _load_object(source: Path, objects: Objects, name: str) -> str:
     """``source``'s bytes stored as ``name`` (finished only if the whole file was read):
     their SHA-256."""
-    digest = hashlib.sha256()
     writer = objects.writer(name)
     try:
         with open(source, "rb") as reader:
-            while chunk := reader.read(COPY_CHUNK):
-                digest.update(chunk)
-                writer.write(chunk)
+            digest, _ = _pump(reader, writer)
         writer.finish()
     except BaseException:
         writer.abort()
         raise
-    return digest.hexdigest()
+    return digest
 
 
 def _libpq_url(url: str) -> str:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from referrals.core.objectstore import fsync_directory
 from referrals.core.signing import PlatformSigner
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
@@ -97,14 +98,6 @@ def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.kill()
     process.wait()
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -205,7 +198,7 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
     signature_path = checksum_path.with_name(checksum_path.name + ".sig")
     _write_atomically(checksum_path, checksum)
     _write_atomically(signature_path, signer.sign(checksum, PACKAGE_NAMESPACE).encode())
-    _fsync_directory(directory)
+    fsync_directory(directory)
     return BuiltPackage(final, checksum_path, signature_path, digest, size)
 
 

@@ -10,15 +10,21 @@ from referrals.core.storage import BlobStore
 STORE = "referrals_store"
 
 
-@pytest.fixture(autouse=True)
-def store(app, tmp_path):
+def swapped_store(app, where):
+    """The app's store replaced by a fresh one in ``where`` (a directory or a backend) for
+    the test's length."""
     before = app.extensions.get(STORE)
-    fresh = BlobStore(tmp_path / "evidence", app.config["REFERRALS_SETTINGS"].storage_keys)
+    fresh = BlobStore(where, app.config["REFERRALS_SETTINGS"].storage_keys)
     app.extensions[STORE] = fresh
     yield fresh
     if before is None:
         app.extensions.pop(STORE, None)
     else:
         app.extensions[STORE] = before
+
+
+@pytest.fixture(autouse=True)
+def store(app, tmp_path):
+    yield from swapped_store(app, tmp_path / "evidence")
 
 

@@ -15,20 +15,13 @@ from referrals.core import objectstore
 from referrals.core.objectstore import PART
 from referrals.core.storage import BlobStore
 from referrals.retention.orphans import remove_leftovers, remove_orphans
-from tests.retention.conftest import STORE
+from tests.retention.conftest import swapped_store
 from tests.retention.helpers import add_item, make_case
 
 
 @pytest.fixture
 def store(app, objects):
-    before = app.extensions.get(STORE)
-    fresh = BlobStore(objects, app.config["REFERRALS_SETTINGS"].storage_keys)
-    app.extensions[STORE] = fresh
-    yield fresh
-    if before is None:
-        app.extensions.pop(STORE, None)
-    else:
-        app.extensions[STORE] = before
+    yield from swapped_store(app, objects)
 
 
 def _die_mid_write(store: BlobStore, monkeypatch) -> str:

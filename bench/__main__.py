@@ -13,6 +13,7 @@ from bench.children import BenchError
 from bench.concurrency import concurrency_checks, run_concurrency
 from bench.directory import directory_checks, run_directory
 from bench.ingest import ingest_checks, run_ingest
+from bench.mixed import mixed_checks, run_mixed
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
 from bench.referral_report import referral_report_checks, run_referral_report
@@ -67,11 +68,20 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency-cases", type=int, default=None,
                         help="cases seeded for part G (default: --cases)")
     parser.add_argument("--connections", type=int, default=8,
-                        help="concurrent connections in part G (default 8)")
+                        help="concurrent connections in parts G and K (default 8)")
     parser.add_argument("--concurrency-requests", type=int, default=400,
                         help="requests per page at full concurrency in part G (default 400)")
-    parser.add_argument("--workers", type=int, default=4,
-                        help="gunicorn workers in part G (default 4)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers in parts G and K (default: what "
+                             "deploy/gunicorn.conf.py chooses, as production runs it)")
+    parser.add_argument("--skip-mixed", action="store_true",
+                        help="skip part K (mixed traffic through gunicorn: the queue, a case "
+                             "page, a portal request page, API escalations)")
+    parser.add_argument("--mixed-cases", type=int, default=20_000,
+                        help="cases seeded for part K (default 20,000: the pages cost the "
+                             "same at 100,000, part A shows it; the seed takes a fifth)")
+    parser.add_argument("--mixed-requests", type=int, default=200,
+                        help="requests of each kind in part K's mix (default 200)")
     parser.add_argument("--skip-audit-verify", action="store_true",
                         help="skip part H (audit verify on a long chain)")
     parser.add_argument("--audit-events", type=int, default=1_000_000,
@@ -137,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         checks += concurrency_checks(run_concurrency(
             databases, cases=options.concurrency_cases or options.cases,
             connections=options.connections, requests=options.concurrency_requests,
+            workers=options.workers, postgres_url=postgres_url))
+    if not options.skip_mixed:
+        databases, postgres_url = choose_databases(options)
+        checks += mixed_checks(run_mixed(
+            databases, cases=options.mixed_cases,
+            connections=options.connections, requests=options.mixed_requests,
             workers=options.workers, postgres_url=postgres_url))
     if not options.skip_audit_verify:
         try:

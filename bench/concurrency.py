@@ -28,19 +28,24 @@ DATABASE = "referrals_bench_concurrency"  # its own: part A's may be in use on t
 
 
 def run_concurrency(databases: list[str], *, cases: int, connections: int, requests: int,
-                    workers: int, postgres_url: str) -> dict[str, dict | str]:
+                    workers: int | None, postgres_url: str) -> dict[str, dict | str]:
+    """``workers``: gunicorn's worker processes (default: what deploy/gunicorn.conf.py
+    chooses, as production runs it)."""
     results: dict[str, dict | str] = {}
     for database in databases:
-        heading(f"Concurrency: {LABELS[database]}, {cases:,} cases, gunicorn {workers} "
-                f"workers, {connections} connections")
+        heading(f"Concurrency: {LABELS[database]}, {cases:,} cases, gunicorn "
+                f"(deploy/gunicorn.conf.py), {connections} connections")
         instance = Path(tempfile.mkdtemp(prefix="referrals-bench-concurrency-"))
         url = None
         try:
             url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
                    else _create_postgres_database(postgres_url, DATABASE))
+            env = app_environment(instance, url)
+            if workers:
+                env["REFERRALS_WEB_WORKERS"] = str(workers)
             result = run_child("bench.concurrency_child", "--cases", str(cases),
                                "--connections", str(connections), "--requests", str(requests),
-                               "--workers", str(workers), env=app_environment(instance, url))
+                               env=env)
         except BenchError as error:
             results[database] = str(error)
             print(f"Could not run: {error}", flush=True)
@@ -50,8 +55,14 @@ def run_concurrency(databases: list[str], *, cases: int, connections: int, reque
                 _drop_postgres_database(postgres_url, DATABASE)
             shutil.rmtree(instance, ignore_errors=True)
         results[database] = result
+        print(f"gunicorn: {server_description(result)}", flush=True)
         print(concurrency_table(result), flush=True)
     return results
+
+
+def server_description(result: dict) -> str:
+    threads = f" x {result['threads']} threads" if result["worker_class"] == "gthread" else ""
+    return f"{result['workers']} {result['worker_class']} workers{threads}"
 
 
 def concurrency_table(result: dict) -> str:

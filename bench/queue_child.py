@@ -138,23 +138,23 @@ def signed_in_client(app: Flask) -> FlaskClient:
     client = app.test_client()
     # Browsers send a same-origin Referer on form posts; Flask-WTF requires it on HTTPS.
     client.environ_base["HTTP_REFERER"] = "https://localhost/"
-    sign_in_supervisor(lambda path: client.get(path).text,
-                       lambda path, data: client.post(path, data=data).status_code)
+    sign_in_as(SUPERVISOR, lambda path: client.get(path).text,
+               lambda path, data: client.post(path, data=data).status_code)
     return client
 
 
-def sign_in_supervisor(get, post) -> None:
-    """The sign-in pages' steps with any client: ``get(path)`` gives the page's text,
-    ``post(path, data)`` the answer's status."""
+def sign_in_as(email: str, get, post) -> None:
+    """A demo account through the sign-in pages' steps with any client: ``get(path)`` gives
+    the page's text, ``post(path, data)`` the answer's status."""
     from referrals.demo.seed import demo_password, demo_totp_key
 
     status = post("/login", {
-        "email": SUPERVISOR, "password": demo_password(SUPERVISOR), "acknowledge_notice": "y",
+        "email": email, "password": demo_password(email), "acknowledge_notice": "y",
         "csrf_token": _csrf(get("/login"))})
     if status != 302:
         raise SystemExit(f"sign-in (password) answered {status}")
     page = get("/tf-validate")
-    code = TOTP(key=demo_totp_key(SUPERVISOR), format="base32").generate().token
+    code = TOTP(key=demo_totp_key(email), format="base32").generate().token
     status = post("/tf-validate", {"code": code, "csrf_token": _csrf(page)})
     if status != 302:
         raise SystemExit(f"sign-in (TOTP) answered {status}")

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
+from sqlalchemy import inspect
 
 access = logging.getLogger("referrals.access")
 
@@ -75,14 +76,21 @@ def _access_line(response):
     started = g.pop("referrals_log_started", None)
     if started is None or request.endpoint == "static":
         return response
-    # Only a user the request already loaded: logging never loads one.
-    user = g.get("_login_user")
-    user_id = getattr(user, "id", None) if user is not None and user.is_authenticated else None
     access.info("%s %s %s", request.method, request.path, response.status_code, extra={
         "method": request.method, "endpoint": request.endpoint, "path": request.path,
         "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1), "user_id": user_id})
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        "user_id": _loaded_user_id()})
     return response
+
+
+def _loaded_user_id() -> int | None:
+    """The id of the account the request signed in, if it loaded one; logging never loads
+    one. The line is written after the request's commit, which expires the user: its
+    ``id`` or ``is_authenticated`` would load the row again (a transaction and a query per
+    request), so the id is read from the identity the session keeps for it."""
+    state = inspect(g.get("_login_user"), raiseerr=False)
+    return state.identity[0] if state is not None and state.identity else None
 
 
 def init_logs(app: Flask) -> None:

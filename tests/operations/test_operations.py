@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from referrals.core.clock import now
 from referrals.core.outbox import OutboxEntry
@@ -110,3 +111,30 @@ def test_a_log_line_is_json_with_the_request_id_and_no_query_string(app, client)
         ("GET", "health", "/healthz", 200)
     assert "someone@example.test" not in stream.getvalue()
     assert line["level"] == "INFO" and line["time"].endswith("+00:00")
+
+
+def test_the_access_line_names_the_user_without_loading_it_again(app, client, as_role):
+    """The access line is written after the request's commit, which expires the signed-in
+    user: reading its id or whether it is signed in must not load it again (a transaction and
+    a query on every page, issue 16's mixed traffic)."""
+    user = as_role("agent")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    access = logging.getLogger("referrals.access")
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()).upper())
+
+    access.addHandler(handler)
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        assert client.get("/cases/?view=open").status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+        access.removeHandler(handler)
+    [line] = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert line["user_id"] == user.id
+    ended = max(i for i, s in enumerate(statements) if s.startswith(("COMMIT", "RELEASE")))
+    assert statements[ended + 1:] == []

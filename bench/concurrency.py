@@ -12,6 +12,7 @@ ceiling the pages are compared against. Goals: p99 under 150 ms (PostgreSQL) or 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -67,9 +68,20 @@ def server_description(result: dict) -> str:
 
 def concurrency_table(result: dict) -> str:
     rows = [(r["page"], r["connections"], r["requests"], f"{r['rps']:.0f}",
-             f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", r["errors"]) for r in result["pages"]]
-    return table(("page", "connections", "requests", "req/s", "p50 ms", "p99 ms", "errors"),
-                 rows)
+             f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", r["errors"],
+             f"{r['server_cpu_ms']:.1f}", f"{r['client_cpu_ms']:.1f}") for r in result["pages"]]
+    return table(("page", "connections", "requests", "req/s", "p50 ms", "p99 ms", "errors",
+                  "server CPU ms/req", "client CPU ms/req"), rows)
+
+
+def cpu_ceiling(measured: dict) -> str:
+    """What the CPU time per request allows on this machine's cores: the rate at which the
+    server and the load generator together would use every core."""
+    each = measured["server_cpu_ms"] + measured["client_cpu_ms"]
+    cores = os.cpu_count() or 1
+    return (f"server CPU {measured['server_cpu_ms']:.1f} ms/request + load generator "
+            f"{measured['client_cpu_ms']:.1f} ms: {cores} cores allow at most "
+            f"{cores * 1000 / each:.0f} req/s")
 
 
 def _at(result: dict, page: str, connections: int) -> dict:
@@ -99,6 +111,6 @@ def concurrency_checks(results: dict[str, dict | str]) -> list[Check]:
                 f"{label}: {page} at least {wanted:.0f} req/s at {many} connections",
                 f"{measured['rps']:.0f} req/s; one connection {alone['rps']:.0f} req/s; "
                 f"static floor {floor['rps']:.0f} req/s "
-                f"({measured['rps'] / floor['rps']:.0%} of it)",
+                f"({measured['rps'] / floor['rps']:.0%} of it); {cpu_ceiling(measured)}",
                 measured["rps"] >= wanted))
     return checks

@@ -57,7 +57,8 @@ def main() -> None:
         for name, request in pages:
             for connections in (1, options.connections):
                 requests = options.requests if connections > 1 else max(50, options.requests // 4)
-                measured = load(base, [request], connections, requests)[request.label]
+                measured = load(base, [request], connections, requests,
+                                server=server.pid)[request.label]
                 measured.update(page=name, path=request.path, connections=connections)
                 results.append(measured)
                 progress(f"{name}, {connections} connection(s): {measured['rps']:.0f} req/s, "

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from bench.children import ROOT
 from bench.report import percentile
@@ -80,12 +81,14 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def load(base: str, requests: list, connections: int, total: int,
-         warm_up: int = 2) -> dict[str, dict]:
+def load(base: str, requests: list, connections: int, total: int, *,
+         server: int | None = None, warm_up: int = 2) -> dict[str, dict]:
     """``total`` requests over ``connections`` at once, each connection sending its next
     request when the last one answered and going round ``requests`` (connection n starts at
     the n-th, so every kind is in flight at every moment). Returns, per label and for
-    ``"all"``: requests, req/s over the whole run's wall time, p50/p99 (ms), errors."""
+    ``"all"``: requests, req/s over the whole run's wall time, p50/p99 (ms), errors; and for
+    the run (the same in every entry) the CPU time per request of the server (the process
+    ``server`` and its workers) and of this load generator, in ms."""
     timings: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     lock = threading.Lock()
@@ -117,16 +120,39 @@ def load(base: str, requests: list, connections: int, total: int,
     for thread in threads:
         thread.start()
     start.wait()
-    began = time.perf_counter()
+    began, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(server), time.process_time()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - began
+    server_cpu, own_cpu = cpu_seconds(server) - server_cpu, time.process_time() - own_cpu
     timings["all"] = [t for label in list(timings) for t in timings[label]]
     errors["all"] = sum(errors.values())
     return {label: {"requests": len(samples), "seconds": wall, "rps": len(samples) / wall,
                     "p50_ms": percentile(samples, 0.5), "p99_ms": percentile(samples, 0.99),
-                    "errors": errors[label]}
+                    "errors": errors[label],
+                    "server_cpu_ms": server_cpu * 1000 / total if server else None,
+                    "client_cpu_ms": own_cpu * 1000 / total}
             for label, samples in timings.items()}
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user and system) used so far by the process ``pid`` and its children that
+    are running (gunicorn's master and its workers), from /proc; 0 without a pid."""
+    if pid is None:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        # After the name: state, ppid, ..., utime (14th field of the line), stime (15th).
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def server_settings() -> dict:

@@ -59,8 +59,10 @@ def run_mixed(databases: list[str], *, cases: int, connections: int, requests: i
 
 def mixed_table(result: dict) -> str:
     rows = [(r["kind"], "mix" if r["mixed"] else "alone", r["requests"], f"{r['rps']:.0f}",
-             f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", r["errors"]) for r in result["results"]]
-    return table(("requests", "run", "count", "req/s", "p50 ms", "p99 ms", "errors"), rows)
+             f"{r['p50_ms']:.0f}", f"{r['p99_ms']:.0f}", r["errors"],
+             f"{r['server_cpu_ms']:.1f}", f"{r['client_cpu_ms']:.1f}") for r in result["results"]]
+    return table(("requests", "run", "count", "req/s", "p50 ms", "p99 ms", "errors",
+                  "server CPU ms/req", "client CPU ms/req"), rows)
 
 
 def _kind(result: dict, kind: str) -> dict:
@@ -93,6 +95,7 @@ def mixed_checks(results: dict[str, dict | str]) -> list[Check]:
             f"({result['connections']} connections)",
             f"queue {queue['rps']:.0f} req/s, static {floor['rps']:.0f} req/s: "
             f"{floor['rps'] / queue['rps']:.1f}x (p50 {queue['p50_ms']:.0f} ms against "
-            f"{floor['p50_ms']:.0f} ms)",
+            f"{floor['p50_ms']:.0f} ms; server CPU {queue['server_cpu_ms']:.1f} ms against "
+            f"{floor['server_cpu_ms']:.1f} ms per request)",
             queue["rps"] * FLOOR_FACTOR >= floor["rps"]))
     return checks

@@ -65,13 +65,14 @@ def main() -> None:
         results = []
         for name, requests in (("static file (floor)", [static]), ("queue alone", [queue])):
             measured = load(base, requests, options.connections,
-                            options.requests * len(KINDS))
+                            options.requests * len(KINDS), server=server.pid)
             results.append({"kind": name, "mixed": False, **measured[requests[0].label]})
             report(name, results[-1])
         progress(f"the mix: {', '.join(KINDS)}, {options.connections} connections")
         mix = [queue.named("queue"), case.named("case page"),
                portal.named("portal request page"), escalation]
-        measured = load(base, mix, options.connections, options.requests * len(KINDS))
+        measured = load(base, mix, options.connections, options.requests * len(KINDS),
+                        server=server.pid)
         for kind in KINDS:
             results.append({"kind": kind, "mixed": True, **measured[kind]})
             report(kind, results[-1])

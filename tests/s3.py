@@ -9,7 +9,8 @@ import uuid
 
 import pytest
 
-from referrals.core.objectstore import LocalObjects, S3Objects
+from referrals.core.objectstore import LocalObjects
+from referrals.core.s3store import S3Objects
 from tests.servers import moto_s3_server
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing-key", "AWS_SECRET_ACCESS_KEY": "testing-secret",

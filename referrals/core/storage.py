@@ -27,7 +27,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from referrals.core.objectstore import (PENDING, Busy, LocalObjects, Marker, Objects,
-                                        StorageError, StoredObject, open_objects, read_exactly)
+                                        StorageError, StoredObject, read_exactly)
+from referrals.core.s3store import open_objects
 from referrals.core.sealing import CHUNK, HEAD_BYTES, TooLong, chunk_aad, seal_stream
 
 MAGIC = b"RFB1"

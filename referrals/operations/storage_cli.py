@@ -6,7 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from referrals.core.objectstore import LocalObjects, S3Objects
+from referrals.core.objectstore import LocalObjects
+from referrals.core.s3store import S3Objects
 from referrals.operations.storage_migration import LOG_NAME, MigrationError, migrate_to
 
 cli = AppGroup("storage", help="Where stored files live (a local directory or an S3 bucket).")
@@ -33,7 +34,9 @@ def migrate(to: str) -> None:
     click.echo(f"Copying the stored files in {source.describe()} to {target.describe()} …")
     try:
         report = migrate_to(source, target, settings.storage_keys,
-                            settings.instance_path / LOG_NAME, say=click.echo)
+                            settings.instance_path / LOG_NAME,
+                            packages=settings.package_dir or settings.instance_path / "packages",
+                            say=click.echo)
     except MigrationError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"{report.on_disk} stored file(s) on disk: {report.copied} copied and verified "

@@ -6,7 +6,9 @@ Copy, then switch. The installation keeps running on the local directory (``REFE
 and the rest). Each run copies what the bucket lacks:
 
 - every finished blob on disk (evidence, legal process documents, kept uploads), byte for byte
-  as stored (still encrypted under the same keys), streamed up part by part;
+  as stored (still encrypted under the same keys), streamed up part by part; and every built
+  package file (``REFERRALS_PACKAGE_DIR``: the ``.tar.age``, its ``.sha256`` and ``.sig``) into
+  the bucket's ``packages/``, where the installation on S3 serves them from;
 - then reads it back from the bucket and checks it: a blob a ``stored_blobs`` row names must
   decrypt to the SHA-256 taken at intake; any other (a legal process document, a kept upload)
   must read back to the SHA-256 of the bytes on disk. A blob that fails is removed from the
@@ -32,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from referrals.core.objectstore import LocalObjects, Objects, StorageError, copy_stream
+from referrals.core.s3store import S3Objects
 from referrals.core.storage import BlobStore
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
@@ -69,8 +72,19 @@ def _hash_of(objects: Objects, name: str) -> str:
     return digest.hexdigest()
 
 
-def _copy(source: Objects, target: Objects, name: str) -> tuple[str, int]:
-    """``name``'s stored bytes from ``source`` to ``target``: their SHA-256 and size."""
+class LocalFile:
+    """A file on disk as a reader (``open`` of the package copy)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def open(self, name: str):
+        return open(self.path, "rb")
+
+
+def _copy_file(source, target, name: str) -> tuple[str, int]:
+    """``name``'s bytes from ``source`` to ``target`` (anything with ``open`` and ``writer``):
+    their SHA-256 and size."""
     digest = hashlib.sha256()
     reader = source.open(name)
     writer = target.writer(name)
@@ -109,10 +123,11 @@ def _verify(store: BlobStore, name: str, intake_sha256: str | None, copied_sha25
     return ""
 
 
-def migrate_to(source: LocalObjects, target: Objects, keys: dict[int, bytes], log: Path, *,
-               say: Callable[[str], None] = lambda line: None,
+def migrate_to(source: LocalObjects, target: S3Objects, keys: dict[int, bytes], log: Path, *,
+               packages: Path | None = None, say: Callable[[str], None] = lambda line: None,
                every: int = 100) -> MigrationReport:
-    """Copy and verify every finished blob of ``source`` into ``target`` (see the module)."""
+    """Copy and verify every finished blob of ``source`` into ``target``, and every built
+    package file in ``packages`` into its ``packages/`` folder (see the module)."""
     if not source.root.is_dir():
         raise MigrationError(f"There is no evidence directory at {source.root}: nothing to "
                              "migrate (is REFERRALS_INSTANCE_PATH the installation's?).")
@@ -139,7 +154,7 @@ def migrate_to(source: LocalObjects, target: Objects, keys: dict[int, bytes], lo
                 report.already_there += 1
             else:
                 try:
-                    sent, size = _copy(source, target, name)
+                    sent, size = _copy_file(source, target, name)
                 except StorageError:  # removed from disk meanwhile (a purge): nothing to copy
                     continue
                 problem = _verify(bucket_store, name, intake.get(name), sent)
@@ -155,9 +170,50 @@ def migrate_to(source: LocalObjects, target: Objects, keys: dict[int, bytes], lo
             if number % every == 0:
                 say(f"{number}/{report.on_disk} stored files: {report.copied} copied, "
                     f"{report.already_there} already in the bucket")
-        gone = verified - set(on_disk)
+        gone = {name for name in verified - set(on_disk) if "/" not in name}
         for name in sorted(gone):
             if not source.exists(name) and target.exists(name):
                 target.delete(name)
                 report.removed_from_bucket += 1
+        if packages is not None:
+            _migrate_packages(packages, target.folder("packages"), verified, record, report)
     return report
+
+
+def _migrate_packages(directory: Path, folder, verified: set[str], record,
+                      report: MigrationReport) -> None:
+    """Built package files (and their .sha256 and .sig): copied, read back, compared."""
+    files = sorted(path.name for path in directory.iterdir()
+                   if path.is_file() and not path.name.startswith(".")) \
+        if directory.is_dir() else []
+    for file_name in files:
+        entry = f"packages/{file_name}"
+        report.on_disk += 1
+        if entry in verified and folder.exists(file_name):
+            report.already_there += 1
+            continue
+        local = LocalFile(directory / file_name)
+        try:
+            sent, size = _copy_file(local, folder, file_name)
+        except FileNotFoundError:  # expired meanwhile
+            continue
+        reader = folder.open(file_name)
+        try:
+            digest = hashlib.sha256()
+            while chunk := reader.read(READ):
+                digest.update(chunk)
+        finally:
+            reader.close()
+        if digest.hexdigest() != sent:
+            folder.delete(file_name)
+            report.failed.append(f"{entry}: reads back to other bytes than were sent")
+            continue
+        record.write(entry + "\n")
+        record.flush()
+        report.copied += 1
+        report.bytes_copied += size
+    for entry in sorted(name for name in verified if name.startswith("packages/")):
+        file_name = entry.split("/", 1)[1]
+        if file_name not in files and folder.exists(file_name):
+            folder.delete(file_name)
+            report.removed_from_bucket += 1

@@ -1,4 +1,5 @@
-"""Build one package file: bag → tar → age → disk, as one stream, crash-safe.
+"""Build one package file: bag → tar → age → its shelf (a directory, or the S3 bucket:
+``referrals.packages.shelf``), as one stream, crash-safe.
 
 Three workers share the two cores, joined by pipes, so memory does not grow with the
 package:
@@ -11,9 +12,10 @@ package:
   them to a temporary name beside the final one, reporting progress on the way.
 
 Hashing and file I/O let go of the GIL, so the two threads overlap; all pieces are 1 MiB.
-Only a complete, fsynced file is renamed to its final name, with its ``.sha256`` and that
-file's SSH signature beside it. A build that fails or is killed leaves only a ``.partial``
-file, which ``remove_partial_packages`` (and the next build) clears; the encrypting process
+Only a complete, fsynced file is renamed to its final name (on S3: a completed multipart
+upload), with its ``.sha256`` and that file's SSH signature beside it. A build that fails or
+is killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
+clears; the encrypting process
 ends with it (a broken pipe) and writes nothing anywhere.
 """
 
@@ -21,26 +23,27 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import select
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from referrals.core.objectstore import fsync_directory
 from referrals.core.signing import PlatformSigner
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
 from referrals.packages.recipients import parse_recipient
+from referrals.packages.shelf import (PARTIAL, DirectoryShelf, Shelf, remove_partial_packages,
+                                      write_all)
+
+__all__ = ["PARTIAL", "BuiltPackage", "PackageBuildError", "build_package",
+           "remove_partial_packages"]
 
 AGE_PROCESS = Path(__file__).with_name("age_process.py")
 CHUNK = 1024 * 1024
-PARTIAL = ".partial"
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 
 
@@ -50,17 +53,12 @@ class PackageBuildError(Exception):
 
 @dataclass(frozen=True)
 class BuiltPackage:
-    path: Path  # <label>.tar.age
-    checksum_path: Path  # <label>.tar.age.sha256
-    signature_path: Path  # <label>.tar.age.sha256.sig
+    # Where each file is: a path in a directory shelf, the object's key on a bucket shelf.
+    path: PurePosixPath  # <label>.tar.age
+    checksum_path: PurePosixPath  # <label>.tar.age.sha256
+    signature_path: PurePosixPath  # <label>.tar.age.sha256.sig
     sha256: str
     size: int
-
-
-def _write_all(fd: int, data) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 class _PipeWriter:
@@ -70,7 +68,7 @@ class _PipeWriter:
         self.fd = fd
 
     def write(self, data) -> int:
-        _write_all(self.fd, data)
+        write_all(self.fd, data)
         return len(data)
 
 
@@ -100,39 +98,13 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{PARTIAL}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def remove_partial_packages(directory: Path, older_than: float = 0) -> list[Path]:
-    """Leftovers of builds that did not finish (crash, kill, refusal). ``older_than``
-    (seconds): spare the files a build still running may be writing."""
-    removed = []
-    if not directory.is_dir():
-        return removed
-    limit = time.time() - older_than
-    for path in directory.glob(f".*{PARTIAL}"):
-        try:
-            if older_than and path.stat().st_mtime > limit:
-                continue
-        except FileNotFoundError:
-            continue
-        path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
-
-def build_package(contents: PackageContents, recipients: list[str], directory: Path,
+def build_package(contents: PackageContents, recipients: list[str], directory: Path | Shelf,
                   signer: PlatformSigner, *,
                   on_progress: Callable[[BagProgress], None] | None = None,
                   progress_every: float = 1.0,
                   before_publish: Callable[[], None] | None = None) -> BuiltPackage:
-    """Write ``<label>.tar.age`` (+ ``.sha256`` and its ``.sig``) into ``directory``.
+    """Write ``<label>.tar.age`` (+ ``.sha256`` and its ``.sig``) into ``directory`` (or onto
+    the shelf given: ``referrals.packages.shelf``).
 
     ``on_progress`` is called in this thread with how far the payload got, at most every
     ``progress_every`` seconds, while the payload moves on. ``before_publish`` is called once
@@ -142,9 +114,8 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
         raise ValueError("a package needs at least one recipient")
     for recipient in recipients:
         parse_recipient(recipient)  # a plain refusal before anything starts
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / f"{contents.label}.tar.age"
-    temporary = directory / f".{final.name}.{uuid.uuid4().hex}{PARTIAL}"
+    shelf = DirectoryShelf(directory) if isinstance(directory, Path) else directory
+    final = f"{contents.label}.tar.age"
     progress = BagProgress(files=len(contents.files),
                            total_bytes=sum(item.size for item in contents.files))
     failure: list[BaseException] = []
@@ -163,43 +134,39 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
             encryption.stdin.close()
 
     producer = threading.Thread(target=produce, name=f"package {contents.label}", daemon=True)
+    handle = shelf.start(final)
     try:
-        with open(temporary, "wb", buffering=0) as handle:
-            producer.start()
-            digest, size = _take_encrypted(encryption, handle, progress, on_progress,
-                                           progress_every)
-            producer.join()
-            ended = encryption.wait()
-            # The bag's own failure first; a broken pipe only says the encryption ended early.
-            if failure and not isinstance(failure[0], BrokenPipeError):
-                raise failure[0]
-            if ended != 0:
-                reason = encryption.stderr.read().decode(errors="replace").strip()
-                raise PackageBuildError("The package could not be encrypted"
-                                        + (f": {reason.splitlines()[-1]}" if reason else "."))
-            if failure:
-                raise failure[0]
-            os.fsync(handle.fileno())
-        if before_publish is not None:
-            before_publish()
-        os.replace(temporary, final)
+        producer.start()
+        digest, size = _take_encrypted(encryption, handle, progress, on_progress,
+                                       progress_every)
+        producer.join()
+        ended = encryption.wait()
+        # The bag's own failure first; a broken pipe only says the encryption ended early.
+        if failure and not isinstance(failure[0], BrokenPipeError):
+            raise failure[0]
+        if ended != 0:
+            reason = encryption.stderr.read().decode(errors="replace").strip()
+            raise PackageBuildError("The package could not be encrypted"
+                                    + (f": {reason.splitlines()[-1]}" if reason else "."))
+        if failure:
+            raise failure[0]
+        handle.publish(before_publish)  # durable under its final name, whole
     except BaseException:
         _stop(encryption)  # its output is not wanted; the producer's writes end with it
         if producer.is_alive():
             producer.join(timeout=60)
-        temporary.unlink(missing_ok=True)
+        handle.discard()
         raise
     finally:
         encryption.stdin.close()
         encryption.stdout.close()
         encryption.stderr.close()
-    checksum = f"{digest}  {final.name}\n".encode()
-    checksum_path = final.with_name(final.name + ".sha256")
-    signature_path = checksum_path.with_name(checksum_path.name + ".sig")
-    _write_atomically(checksum_path, checksum)
-    _write_atomically(signature_path, signer.sign(checksum, PACKAGE_NAMESPACE).encode())
-    fsync_directory(directory)
-    return BuiltPackage(final, checksum_path, signature_path, digest, size)
+    checksum = f"{digest}  {final}\n".encode()
+    shelf.put(final + ".sha256", checksum)
+    shelf.put(final + ".sha256.sig", signer.sign(checksum, PACKAGE_NAMESPACE).encode())
+    shelf.settle()
+    return BuiltPackage(shelf.where(final), shelf.where(final + ".sha256"),
+                        shelf.where(final + ".sha256.sig"), digest, size)
 
 
 def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
@@ -227,7 +194,7 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
                 break
             piece = view[:count]
             digest.update(piece)  # hashlib lets the bag's thread run meanwhile
-            _write_all(handle.fileno(), piece)
+            handle.write(piece)
             size += count
         if (on_progress is not None and time.monotonic() >= next_report
                 and progress.done_bytes != told):

@@ -30,6 +30,7 @@ from referrals.core.identity import Identity, system_identity
 from referrals.core.progress import JobProgress, report_progress, start_progress
 from referrals.core.signing import get_signer
 from referrals.core.sizes import format_size
+from referrals.core.storage import get_store
 from referrals.disclosures.models import Disclosure
 from referrals.disclosures.services import record_packaged
 from referrals.core.transaction import commit, on_commit, rollback
@@ -39,10 +40,11 @@ from referrals.evidence.policies import evidence_policy
 from referrals.evidence.services import record_custody
 from referrals.extensions import db, jobs
 from referrals.packages.bag import BagProgress, PackageContentError, PackageContents
-from referrals.packages.builder import build_package, remove_partial_packages
+from referrals.packages.builder import build_package
 from referrals.packages.contents import (case_contents, case_items, production_contents,
                                          production_items)
 from referrals.packages.models import EvidencePackage, PackageDownload
+from referrals.packages.shelf import BucketShelf, DirectoryShelf, ShelvedFile, Shelf
 from referrals.packages.recipients import (escrow_recipient, one_time_identity, parse_recipient,
                                            seal_secret, unseal_secret)
 from referrals.requests.models import DisclosureRequest
@@ -72,7 +74,23 @@ def package_dir() -> Path:
 
 
 def package_path(package: EvidencePackage) -> Path:
+    """Where a directory shelf keeps the package's file (tests and the local CLI)."""
     return package_dir() / package.file_name
+
+
+def package_shelf() -> Shelf:
+    """Where built packages are kept: the evidence bucket when storage is S3 (every server
+    reaches it), else ``package_dir``."""
+    if _settings().storage_backend == "s3":
+        return BucketShelf(get_store().objects.folder("packages"))
+    return DirectoryShelf(package_dir())
+
+
+def _shelved(package: EvidencePackage, missing: str) -> ShelvedFile:
+    stored = ShelvedFile(package_shelf(), package.file_name)
+    if not stored.exists():
+        raise PackageUnavailable(missing)
+    return stored
 
 
 # --- starting a build --------------------------------------------------------------------
@@ -244,14 +262,15 @@ def reissue_package(actor: Identity, package: EvidencePackage, *, expiry_days: i
     package.sealed_secret = None
     record_event(actor, "package.withdrawn", object_type="package", object_id=package.label,
                  before={"status": before}, after={"status": "withdrawn"})
-    on_commit(_remove_files, package_path(package))
+    on_commit(_remove_files, package.file_name)
     return _start(actor, purpose=package.purpose, label=label, recipients=recipients, kind=kind,
                   days=days, limit=limit, reissue_of=package, **owner)
 
 
-def _remove_files(path: Path) -> None:
+def _remove_files(file_name: str) -> None:
+    shelf = package_shelf()
     for suffix in ("", ".sha256", ".sha256.sig"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+        shelf.remove(file_name + suffix)
 
 
 # --- the build (a job) ---------------------------------------------------------------------
@@ -308,7 +327,7 @@ def build_package_job(package_id: int) -> None:
         report_progress(progress_id, done=0, total=_kib(total),
                         message=BagProgress(len(contents.files), total).text())
         commit()  # nothing pending; no transaction open while the file is built
-        built = build_package(contents, recipients, package_dir(), get_signer(),
+        built = build_package(contents, recipients, package_shelf(), get_signer(),
                               on_progress=lambda bag: report_progress(
                                   progress_id, done=_kib(bag.done_bytes),
                                   message=bag.text()),
@@ -401,9 +420,10 @@ def latest_disclosure(request: DisclosureRequest) -> Disclosure | None:
                              .order_by(Disclosure.id.desc()).limit(1))
 
 
-def remove_leftovers(older_than: float) -> list[Path]:
-    """Partial files of builds that did not finish, older than ``older_than`` seconds."""
-    return remove_partial_packages(package_dir(), older_than)
+def remove_leftovers(older_than: float) -> list[str]:
+    """Partial files of builds that did not finish, older than ``older_than`` seconds (on
+    S3: uploads whose writer stopped showing life)."""
+    return package_shelf().remove_unfinished(older_than)
 
 
 @jobs.on_worker_start
@@ -495,7 +515,7 @@ def downloads_left(package: EvidencePackage) -> int:
 
 
 def start_download(actor: Identity, package: EvidencePackage, *, via: str,
-                   byte_range: tuple[int, int] | None) -> Path:
+                   byte_range: tuple[int, int] | None) -> ShelvedFile:
     """Record one download (or one range of it) and hand back the file to stream.
 
     A download that starts at the first byte counts against the limit; a range further on
@@ -508,10 +528,8 @@ def start_download(actor: Identity, package: EvidencePackage, *, via: str,
                                     and as_utc(package.expires_at) > now()
                                     and package.downloads_used > 0):
         raise PackageUnavailable(state.reason)
-    path = package_path(package)
-    if not path.is_file():
-        raise PackageUnavailable("The package's file is missing. Ask the LER team to issue it "
-                                 "again.")
+    stored = _shelved(package, "The package's file is missing. Ask the LER team to issue it "
+                               "again.")
     start, stop = byte_range if byte_range is not None else (0, package.size)
     if not resuming:
         package.downloads_used += 1
@@ -533,7 +551,7 @@ def start_download(actor: Identity, package: EvidencePackage, *, via: str,
                  after={"via": via, "range": [start, stop - 1] if stop else [start, None],
                         "bytes": stop - start, "counted": not resuming,
                         "downloads_used": package.downloads_used})
-    return path
+    return stored
 
 
 def checksum_file(package: EvidencePackage, which: str) -> tuple[str, bytes]:
@@ -541,14 +559,14 @@ def checksum_file(package: EvidencePackage, which: str) -> tuple[str, bytes]:
     if package.status != "ready":
         raise PackageUnavailable(availability(package).reason)
     name = package.file_name + (".sha256" if which == "sha256" else ".sha256.sig")
-    path = package_dir() / name
-    if not path.is_file():
+    shelf = package_shelf()
+    if not shelf.exists(name):
         raise PackageUnavailable("The package's file is missing. Ask the LER team to issue it "
                                  "again.")
-    return name, path.read_bytes()
+    return name, shelf.read_bytes(name)
 
 
-def staff_download(actor: Identity, package: EvidencePackage) -> Path:
+def staff_download(actor: Identity, package: EvidencePackage) -> ShelvedFile:
     """Staff take the file for hand delivery: recorded and audited, not counted against the
     agency's downloads."""
     if not actor.has_role("agent", "supervisor"):
@@ -556,15 +574,13 @@ def staff_download(actor: Identity, package: EvidencePackage) -> Path:
     if package.status != "ready":
         raise PackageUnavailable(f"This package is {package.status_label.lower()}: only a "
                                  "ready package is downloaded.")
-    path = package_path(package)
-    if not path.is_file():
-        raise PackageUnavailable("The package's file is missing: re-issue it.")
+    stored = _shelved(package, "The package's file is missing: re-issue it.")
     db.session.add(PackageDownload(package_id=package.id, user_id=actor.user_id,
                                    user_label=actor.label, via="staff", at=now(), range_start=0,
                                    range_end=(package.size or 1) - 1, bytes=package.size or 0))
     record_event(actor, "package.downloaded", object_type="package", object_id=package.label,
                  after={"via": "staff", "bytes": package.size, "counted": False})
-    return path
+    return stored
 
 
 def reveal_staff_key(actor: Identity, package: EvidencePackage) -> str:
@@ -604,7 +620,7 @@ def expire_packages(actor: Identity) -> int:
         package.sealed_secret = None
         record_event(actor, "package.expired", object_type="package", object_id=package.label,
                      before={"status": "ready"}, after={"status": "expired"})
-        on_commit(_remove_files, package_path(package))
+        on_commit(_remove_files, package.file_name)
     return len(expired)
 
 

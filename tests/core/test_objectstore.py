@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from referrals.core import objectstore
+from referrals.core import objectstore, s3store
 from referrals.core.objectstore import PART, Busy, StorageError
 from referrals.core.storage import BlobStore, TooLarge
 
@@ -31,7 +31,7 @@ def _leftovers(objects) -> list:
 def _later(monkeypatch, seconds: float) -> None:
     """Move this process's clock on (the S3 backend's markers name moments)."""
     moved = time.time() + seconds
-    monkeypatch.setattr(objectstore.time, "time", lambda: moved)
+    monkeypatch.setattr(s3store.time, "time", lambda: moved)
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024 * 1024 + 1, BIG])
@@ -95,7 +95,7 @@ def test_a_write_whose_process_died_is_unfinished_until_swept(objects, monkeypat
     [left] = _leftovers(objects)
     assert left.name == name and left.partial and left.size >= PART
     assert not objects.exists(name)
-    if isinstance(objects, objectstore.S3Objects):
+    if isinstance(objects, s3store.S3Objects):
         # The writer could still be alive: a live marker says so until its time runs out.
         assert objects.partial_in_progress(name)
         _later(monkeypatch, objectstore.WRITE_LEASE + 1)
@@ -153,7 +153,7 @@ def test_on_s3_a_holder_that_never_let_go_is_abandoned_when_its_time_runs_out(
 
 
 def test_readiness_fails_for_a_bucket_that_is_not_there(s3_endpoint):
-    missing = objectstore.S3Objects.connect("no-such-bucket-here", endpoint_url=s3_endpoint,
+    missing = s3store.S3Objects.connect("no-such-bucket-here", endpoint_url=s3_endpoint,
                                             path_style=True)
     with pytest.raises(Exception):
         missing.check()

@@ -98,3 +98,25 @@ def test_a_copy_that_does_not_verify_is_removed_and_reported(app, tmp_path, s3_o
     assert not report.ok and name in report.failed[0]
     assert "decrypts to another SHA-256" in report.failed[0]
     assert list(s3_objects.names()) == []
+
+
+def test_built_packages_move_too_and_an_expired_one_leaves_the_bucket(app, tmp_path,
+                                                                       s3_objects):
+    source = BlobStore(tmp_path / "evidence", KEYS)
+    source.write(io.BytesIO(b"synthetic stored bytes"))
+    packages = tmp_path / "packages"
+    packages.mkdir()
+    for name, data in (("REQ-1.tar.age", os.urandom(10_000)), ("REQ-1.tar.age.sha256", b"x\n"),
+                       (".REQ-2.tar.age.abc.partial", b"half a build")):
+        (packages / name).write_bytes(data)
+    log = tmp_path / "log"
+    report = migrate_to(source.objects, s3_objects, KEYS, log, packages=packages)
+    assert report.ok and (report.on_disk, report.copied) == (3, 3)
+    folder = s3_objects.folder("packages")
+    assert sorted(folder.names()) == ["REQ-1.tar.age", "REQ-1.tar.age.sha256"]
+    assert folder.read_bytes("REQ-1.tar.age") == (packages / "REQ-1.tar.age").read_bytes()
+
+    (packages / "REQ-1.tar.age.sha256").unlink()  # the package expired meanwhile
+    again = migrate_to(source.objects, s3_objects, KEYS, log, packages=packages)
+    assert (again.copied, again.already_there, again.removed_from_bucket) == (0, 2, 1)
+    assert list(folder.names()) == ["REQ-1.tar.age"]

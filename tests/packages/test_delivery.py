@@ -412,3 +412,68 @@ def test_a_bad_recipient_for_a_case_package_is_refused_plainly(agent, new_client
     url = f"/cases/{case.reference}"
     response = post_form(staff, url, f"{url}/packages", {"recipient": "age1notakey"})
     assert any("not valid" in text for _, text in flashes(follow(staff, response).text))
+
+
+# --- on S3 ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def on_s3(app, s3_objects):
+    """This test's installation keeps evidence and packages in a bucket (moto's server)."""
+    from dataclasses import replace
+
+    from referrals.core.storage import BlobStore
+
+    settings = app.config["REFERRALS_SETTINGS"]
+    before = app.extensions.get("referrals_store")
+    app.config["REFERRALS_SETTINGS"] = replace(settings, storage_backend="s3",
+                                               s3_bucket=s3_objects.bucket)
+    app.extensions["referrals_store"] = BlobStore(s3_objects, settings.storage_keys)
+    yield s3_objects
+    app.config["REFERRALS_SETTINGS"] = settings
+    if before is None:
+        app.extensions.pop("referrals_store", None)
+    else:
+        app.extensions["referrals_store"] = before
+
+
+def test_on_s3_the_package_lives_in_the_bucket_and_ranges_still_resume(
+        on_s3, released, officer_a, releaser, new_client):
+    request, package = released
+    shelf = on_s3.folder("packages")
+    assert sorted(shelf.names()) == sorted(package.file_name + suffix
+                                           for suffix in ("", ".sha256", ".sha256.sig"))
+    assert not package_path(package).exists(), "nothing on this server's disk"
+
+    officer = new_client(officer_a)
+    url = f"/portal/requests/{request.reference}/packages/{package.id}"
+    first = officer.get(url, headers={"Range": "bytes=0-99"})
+    assert first.status_code == 206 and len(first.data) == 100
+    assert first.headers["Content-Range"] == f"bytes 0-99/{package.size}"
+    rest = officer.get(url, headers={"Range": "bytes=100-", "If-Range": f'"{package.sha256}"'})
+    assert rest.status_code == 206 and len(rest.data) == package.size - 100
+    assert hashlib.sha256(first.data + rest.data).hexdigest() == package.sha256
+    whole = officer.get(url)
+    assert whole.status_code == 200 and hashlib.sha256(whole.data).hexdigest() == package.sha256
+    assert officer.get(f"{url}/sha256").data.decode().startswith(package.sha256)
+
+    response = post_form(releaser, f"/requests/{request.reference}",
+                         f"/packages/{package.id}/reissue")
+    assert response.status_code == 302
+    old, new = packages_of(request)
+    names = set(shelf.names())
+    assert old.file_name not in names and new.file_name in names
+
+
+def test_on_s3_an_upload_left_by_a_killed_build_is_swept(on_s3, app, monkeypatch):
+    from referrals.core import s3store
+    from referrals.packages.services import remove_leftovers
+
+    shelf = on_s3.folder("packages")
+    upload = shelf.writer("REQ-0000-synthetic.tar.age")
+    upload.write(b"\0" * (s3store.PART + 1))  # a part went up; then the worker was killed
+    assert remove_leftovers(0) == [], "its writer may still be alive"
+    moved = s3store.time.time() + s3store.WRITE_LEASE + 1
+    monkeypatch.setattr(s3store.time, "time", lambda: moved)
+    assert remove_leftovers(0) == ["REQ-0000-synthetic.tar.age"]
+    assert list(on_s3._uploads(shelf.base)) == []

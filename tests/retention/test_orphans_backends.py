@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from referrals.core import objectstore
+from referrals.core import objectstore, s3store
 from referrals.core.objectstore import PART
 from referrals.core.storage import BlobStore
 from referrals.retention.orphans import remove_leftovers, remove_orphans
@@ -29,9 +29,9 @@ def _die_mid_write(store: BlobStore, monkeypatch) -> str:
     name = "ab" + "0" * 30
     out = store.objects.writer(name)
     out.write(os.urandom(PART + 10))
-    if isinstance(store.objects, objectstore.S3Objects):
+    if isinstance(store.objects, s3store.S3Objects):
         moved = time.time() + objectstore.PENDING_LEASE + 1
-        monkeypatch.setattr(objectstore.time, "time", lambda: moved)
+        monkeypatch.setattr(s3store.time, "time", lambda: moved)
     else:
         out.handle.close()  # the dead process's lock goes with it
     return name

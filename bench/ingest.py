@@ -5,7 +5,12 @@ A file of random bytes is written to a temporary directory; then child processes
 with fsync, the disk's pace; the four primitives on two threads with the durable write, the
 pace the ingest is held to), BlobStore.write, and the whole add_evidence service in an
 app on a fresh SQLite database. The file is in the page cache for every one of them, so
-they read it on the same footing; the two that write fsync what they wrote.
+they read it on the same footing; the ones that write fsync what they wrote.
+
+The pipeline and add_evidence take turns ``rounds`` times and the best wall time of each
+counts: both wait on the disk, which the machine's other users share, and a goal of 1.2×
+between them is lost in a neighbour's write burst between two runs otherwise. Peak memory is
+the highest of every round.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from bench.report import MB, Check, heading, progress, table
 PEAK_RSS_LIMIT = 150 * MB
 PIPELINE_RATIO_LIMIT = 1.2
 PIPELINE = "two-thread pipeline + fsync"
+APP = "add_evidence (app, SQLite)"
 MIB = 1024 * 1024
 
 
@@ -42,8 +48,9 @@ class IngestRun:
         return self.result["bytes"] / self.result["seconds"] / MB
 
 
-def run_ingest(size_mib: int) -> list[IngestRun]:
-    heading(f"Evidence ingest: a {size_mib:,} MiB file")
+def run_ingest(size_mib: int, rounds: int = 2) -> list[IngestRun]:
+    heading(f"Evidence ingest: a {size_mib:,} MiB file "
+            f"(pipeline and add_evidence: best of {rounds} round(s))")
     work = Path(tempfile.mkdtemp(prefix="referrals-bench-ingest-"))
     try:
         source = work / "evidence.bin"
@@ -53,12 +60,17 @@ def run_ingest(size_mib: int) -> list[IngestRun]:
                                                              str(source))),
             IngestRun("copy + fsync (the disk)", run_child("bench.ingest_child", "copy",
                                                            str(source), str(work / "copy.bin"))),
-            IngestRun(PIPELINE, run_child("bench.ingest_child", "pipeline", str(source),
-                                          str(work / "pipeline.bin"))),
             IngestRun("BlobStore.write", run_child("bench.ingest_child", "blobstore",
                                                    str(source), str(work / "store"))),
-            IngestRun("add_evidence (app, SQLite)", _through_app(source, work / "instance")),
         ]
+        taken: dict[str, list[dict]] = {PIPELINE: [], APP: []}
+        for number in range(1, rounds + 1):
+            taken[PIPELINE].append(run_child("bench.ingest_child", "pipeline", str(source),
+                                             str(work / "pipeline.bin")))
+            taken[APP].append(_through_app(source, work / f"instance-{number}"))
+            progress(f"round {number}: {PIPELINE} {taken[PIPELINE][-1]['seconds']:.2f} s, "
+                     f"{APP} {taken[APP][-1]['seconds']:.2f} s")
+        runs[2:2] = [IngestRun(name, _best(each)) for name, each in taken.items()]
     finally:
         shutil.rmtree(work, ignore_errors=True)
         progress(f"removed {work}")
@@ -67,10 +79,22 @@ def run_ingest(size_mib: int) -> list[IngestRun]:
 
 
 def _through_app(source: Path, instance: Path) -> dict:
+    """add_evidence in a fresh app (its own database and store, removed afterwards: a GiB
+    each round)."""
     env = app_environment(instance, f"sqlite:///{instance / 'referrals.db'}")
-    made = run_child("bench.ingest_child", "prepare_app", "-", env=env)
-    return run_child("bench.ingest_child", "add_evidence", str(source), str(made["user_id"]),
-                     str(made["case_id"]), env=env)
+    try:
+        made = run_child("bench.ingest_child", "prepare_app", "-", env=env)
+        return run_child("bench.ingest_child", "add_evidence", str(source),
+                         str(made["user_id"]), str(made["case_id"]), env=env)
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def _best(results: list[dict]) -> dict:
+    """The fastest round's time, with the highest peak memory of them all."""
+    best = min(results, key=lambda result: result["seconds"])
+    return {**best, "peak_rss": max(result["peak_rss"] for result in results),
+            "baseline_rss": max(result["baseline_rss"] for result in results)}
 
 
 def _write_random_file(path: Path, size_mib: int) -> None:
@@ -99,7 +123,7 @@ def ingest_checks(runs: list[IngestRun]) -> list[Check]:
     yardstick = runs[0].throughput
     by_name = {run.name: run for run in runs}
     pipeline = by_name[PIPELINE].result["seconds"]
-    service = next(run for run in runs if run.name.startswith("add_evidence")).result["seconds"]
+    service = by_name[APP].result["seconds"]
     ratio = service / pipeline
     return [Check(f"add_evidence within {PIPELINE_RATIO_LIMIT}× of the {PIPELINE}",
                   f"{service:.2f} s vs {pipeline:.2f} s ({ratio:.2f}×)",

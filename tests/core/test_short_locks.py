@@ -5,6 +5,7 @@ own where concurrency is the point."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -15,7 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import event, select, text
 
 from referrals.core.bookkeeping import NoteNotWritten, note, pending_notes, write_notes
-from referrals.core.sqlite import holds_write_lock, is_write
+from referrals.core.sqlite import begin_immediate, holds_write_lock, is_write
 from referrals.core.transaction import has_written
 from referrals.extensions import db
 from referrals.tokens.models import ApiToken
@@ -151,6 +152,61 @@ def test_many_readers_and_writers_at_once_never_see_database_is_locked(file_data
     with engine.connect() as connection:
         assert connection.execute(text(
             "SELECT last FROM case_counters WHERE year = 1")).scalar() == 4 * 15
+
+
+def _sqlite_file(tmp_path) -> str:
+    path = str(tmp_path / "lock.db")
+    with sqlite3.connect(path, isolation_level=None) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x INTEGER)")
+    return path
+
+
+def test_a_waiting_writer_gets_the_write_lock_when_it_is_released(tmp_path):
+    """Not up to 100 ms later, as SQLite's own busy handler would (its sleeps grow to 100 ms:
+    a lock released at 250 ms is found at 328 ms), which made the tail of a few writers'
+    waits hundreds of milliseconds long."""
+    path = _sqlite_file(tmp_path)
+    holding, released, got = threading.Event(), [], []
+
+    def holder():
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        holding.set()
+        time.sleep(0.25)
+        connection.execute("COMMIT")
+        released.append(time.monotonic())
+        connection.close()
+
+    def waiter():
+        holding.wait(5)
+        connection = sqlite3.connect(path, isolation_level=None, timeout=10)
+        begin_immediate(connection)
+        got.append(time.monotonic())
+        connection.execute("INSERT INTO t VALUES (1)")
+        connection.execute("COMMIT")
+        connection.close()
+
+    assert _run(holder, waiter) == []
+    assert 0 <= got[0] - released[0] < 0.04
+
+
+def test_a_writer_that_waited_the_whole_timeout_is_told_the_database_is_locked(tmp_path):
+    path = _sqlite_file(tmp_path)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    waiter = sqlite3.connect(path, isolation_level=None)
+    try:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            begin_immediate(waiter, timeout_ms=200)
+        assert time.monotonic() - started >= 0.2
+        # the connection's busy timeout is its own again for every other statement
+        assert waiter.execute("PRAGMA busy_timeout").fetchone()[0] == 200
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiter.close()
 
 
 def test_what_counts_as_a_write():

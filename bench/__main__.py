@@ -14,6 +14,7 @@ from bench.concurrency import concurrency_checks, run_concurrency
 from bench.directory import directory_checks, run_directory
 from bench.ingest import ingest_checks, run_ingest
 from bench.mixed import mixed_checks, run_mixed
+from bench.objectstore import objectstore_checks, run_objectstore
 from bench.packages import package_checks, run_packages
 from bench.queue import DEFAULT_POSTGRES_URL, queue_checks, run_queue, summary_table
 from bench.referral_report import referral_report_checks, run_referral_report
@@ -92,6 +93,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-audit-export", action="store_true",
                         help="skip part I (exporting the audit log as CSV, its filtered "
                              "pages; as many events as --audit-events)")
+    parser.add_argument("--skip-objectstore", action="store_true",
+                        help="skip part L (1 GiB ingest into the local directory and into S3, "
+                             "moto's server)")
+    parser.add_argument("--objectstore-mib", type=int, default=1024,
+                        help="size of the blob of part L in MiB (default 1024: 1 GiB)")
     parser.add_argument("--skip-directory", action="store_true",
                         help="skip part J (loading the .gov registry file, domain look-ups)")
     return parser.parse_args(argv)
@@ -169,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             checks.append(Check("the audit export benchmark runs", str(error), False))
     if not options.skip_directory:
         checks += directory_checks(run_directory())
+    if not options.skip_objectstore:
+        try:
+            checks += objectstore_checks(run_objectstore(options.objectstore_mib))
+        except BenchError as error:
+            checks.append(Check("the object-storage benchmark runs", str(error), False))
     if any(run.result for run in queue_runs):
         heading("Queue summary (server time through the Flask test client)")
         print(summary_table(queue_runs), flush=True)

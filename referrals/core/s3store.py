@@ -88,7 +88,9 @@ class _S3Writer:
                                                             Key=self.key)["UploadId"]
         number = len(self.parts) + 1
         size = part_size(number)
-        body, self.buffer = bytes(self.buffer[:size]), self.buffer[size:]
+        with memoryview(self.buffer) as view:
+            body = bytes(view[:size])  # one copy, sent while the next part fills
+        del self.buffer[:size]
         answer = client.upload_part(Bucket=bucket, Key=self.key, PartNumber=number,
                                     UploadId=self.upload_id, Body=body)
         self.parts.append({"ETag": answer["ETag"], "PartNumber": number})

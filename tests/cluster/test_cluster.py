@@ -1,10 +1,12 @@
-"""Two app servers behind HAProxy and two job workers on PostgreSQL, Redis and one shared
-instance directory -- what deploy/ describes -- under a bounded mixed load.
+"""Two app servers behind HAProxy and two job workers on PostgreSQL, Redis and an S3 bucket
+(moto's standalone server), each process with an instance directory of its own -- what
+deploy/ describes -- under a bounded mixed load.
 
 Checked afterwards: no 5xx; a staff session works on either server; sign-in attempts are
 counted across both (the rate limit lives in Redis); every durable job ran exactly once;
 the every-minute audit checkpoint ran once per minute although both workers' schedulers
-enqueue it; ``audit verify`` passes; every evidence file matches its hash.
+enqueue it; ``audit verify`` passes; every evidence file matches its hash; and every stored
+file is in the bucket, none on any server's disk.
 
 Runs in the PostgreSQL pass of ``make test`` (marker ``cluster``): a cluster needs
 PostgreSQL, and the SQLite pass leaves it out.
@@ -12,8 +14,10 @@ PostgreSQL, and the SQLite pass leaves it out.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -29,6 +33,7 @@ from sqlalchemy import create_engine, text
 from referrals.demo.seed import demo_password
 from tests.requests.helpers import api_body
 from tests.separate_databases import ROOT, cli_environ, run_flask, separate_database
+from tests.s3 import new_bucket
 from tests.servers import free_port, private_redis, stop
 
 pytestmark = pytest.mark.cluster
@@ -53,8 +58,9 @@ class Cluster:
 
     def spawn(self, name: str, *command: str, **extra: str) -> None:
         log = (self.directory / f"{name}.log").open("w")
+        own = {"REFERRALS_INSTANCE_PATH": str(self.directory / name)}  # no shared directory
         self.processes.append(subprocess.Popen(
-            command, cwd=ROOT, env={**self.environ, **extra}, stdout=log,
+            command, cwd=ROOT, env={**self.environ, **own, **extra}, stdout=log,
             stderr=subprocess.STDOUT))
 
     def start(self) -> None:
@@ -92,26 +98,41 @@ class Cluster:
             stop(process)
 
 
+def shared_secrets(directory: Path) -> dict[str, str]:
+    """What every server of a cluster has the same of (from a secrets manager in production);
+    synthetic here."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                    str(directory / "signing-key")], check=True)
+    return {"SECRET_KEY": secrets.token_urlsafe(40), "REFERRALS_PASSWORD_SALT": "cluster-salt-" * 2,
+            "REFERRALS_TOTP_SECRETS": "1:" + secrets.token_urlsafe(32),
+            "REFERRALS_STORAGE_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode(),
+            "REFERRALS_SIGNING_KEY_FILE": str(directory / "signing-key")}
+
+
 @pytest.fixture
-def cluster(settings, tmp_path):
+def cluster(settings, tmp_path, s3_endpoint):
+    bucket = new_bucket(s3_endpoint)
     with separate_database(settings, tmp_path, "cluster") as url, \
             private_redis(tmp_path) as redis_url:
         base = redis_url.rsplit("/", 1)[0]
         environ = cli_environ(
             settings, url, REFERRALS_ENV="development",
-            REFERRALS_INSTANCE_PATH=str(tmp_path / "shared"),
+            REFERRALS_INSTANCE_PATH=str(tmp_path / "operator"),
             REDIS_URL=f"{base}/0", REFERRALS_RATE_LIMIT_STORAGE=f"{base}/1",
-            REFERRALS_CLUSTER="1", REFERRALS_STORAGE_SHARED="1", REFERRALS_TRUSTED_PROXIES="1",
+            REFERRALS_CLUSTER="1", REFERRALS_TRUSTED_PROXIES="1",
+            REFERRALS_STORAGE="s3", REFERRALS_S3_BUCKET=bucket.bucket,
+            REFERRALS_S3_ENDPOINT_URL=s3_endpoint, REFERRALS_S3_PATH_STYLE="1",
             REFERRALS_SECURE_COOKIES="0", REFERRALS_JOBS_IMMEDIATE="0",
             REFERRALS_AUDIT_CHECKPOINT_MINUTES="1", REFERRALS_SIGN_IN_RATE_LIMIT="5 per minute",
-            REFERRALS_AUDIT_CHECKPOINT_DIR=str(tmp_path / "shared" / "audit-checkpoints"),
-            REFERRALS_LOG_FORMAT="json")
+            # Kept apart from the servers, as an anchor is (production: the webhook).
+            REFERRALS_AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints-kept-elsewhere"),
+            REFERRALS_LOG_FORMAT="json", **shared_secrets(tmp_path))
         ok(run_flask(environ, "db", "upgrade"))
         ok(run_flask(environ, "demo", "seed"))
         running = Cluster(environ, tmp_path)
         try:
             running.start()
-            yield running, url
+            yield running, url, bucket
         finally:
             running.stop()
 
@@ -139,7 +160,7 @@ def sign_in(client: httpx.Client, environ, email: str) -> None:
 
 
 def test_two_servers_two_workers_under_mixed_load(cluster):
-    running, database_url = cluster
+    running, database_url, bucket = cluster
     environ, url = running.environ, running.url
     statuses: list[tuple[str, int, str]] = []
 
@@ -240,3 +261,9 @@ def test_two_servers_two_workers_under_mixed_load(cluster):
     running.stop()
     assert "Audit chain intact" in ok(run_flask(environ, "audit", "verify"))
     assert "Everything matches." in ok(run_flask(environ, "backup", "check"))
+    # every stored file is in the bucket (read back by the operator's machine just now), and
+    # no server kept one on its disk
+    stored = list(bucket.names())
+    assert len(stored) > 10, stored
+    for name in ("app1", "app2", "worker1", "worker2"):
+        assert not list((running.directory / name).glob("evidence/*/*.blob")), name

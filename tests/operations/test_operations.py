@@ -39,6 +39,24 @@ def test_not_ready_names_the_failed_check_and_nothing_more(client, monkeypatch, 
     assert "stale file handle" in caplog.text, "the cause goes to the log"
 
 
+def test_on_s3_ready_means_the_bucket_answers(app, client, s3_endpoint, s3_objects):
+    from referrals.core.s3store import S3Objects
+    from referrals.core.storage import BlobStore
+
+    keys = app.config["REFERRALS_SETTINGS"].storage_keys
+    before = app.extensions.get("referrals_store")
+    try:
+        app.extensions["referrals_store"] = BlobStore(s3_objects, keys)
+        assert client.get("/readyz").json["checks"]["storage"] == "ok"
+        gone = S3Objects.connect("a-bucket-nobody-made", endpoint_url=s3_endpoint,
+                                 path_style=True)
+        app.extensions["referrals_store"] = BlobStore(gone, keys)
+        response = client.get("/readyz")
+        assert response.status_code == 503 and response.json["checks"]["storage"] == "failed"
+    finally:
+        app.extensions["referrals_store"] = before
+
+
 @pytest.fixture
 def metrics_token(app):
     settings = app.config["REFERRALS_SETTINGS"]

@@ -63,8 +63,8 @@ class _HelperPeak:
         self._started = builder._start_encryption
 
     def __enter__(self):
-        def start(recipients):
-            process = self._started(recipients)
+        def start(*args):
+            process = self._started(*args)
             threading.Thread(target=self._watch, args=(process.pid,), daemon=True).start()
             return process
         builder._start_encryption = start

@@ -1,28 +1,32 @@
 """Build one package file: bag → tar → age → its shelf (a directory, or the S3 bucket:
 ``referrals.packages.shelf``), as one stream, crash-safe.
 
-Three workers share the two cores, joined by pipes, so memory does not grow with the
-package:
+Three workers share the two cores, so memory does not grow with the package:
 
-- a thread writes the bag (tar): each item's plaintext comes from the evidence store
-  (decrypted as it goes) and is hashed against its intake SHA-256;
+- a thread writes the bag (tar) into a pipe: each item's plaintext comes from the evidence
+  store (decrypted as it goes) and is hashed against its intake SHA-256;
 - a process of its own (``age_process.py``) age-encrypts it with pyrage, which holds the
-  GIL while it encrypts and so cannot share a process with the rest;
-- the calling thread takes the encrypted bytes, hashes them for the ``.sha256`` and writes
-  them to a temporary name beside the final one, reporting progress on the way.
+  GIL while it encrypts and so cannot share a process with the rest. On a directory shelf
+  it writes the age file itself, to the temporary name beside the final one;
+- the calling thread hashes the encrypted bytes for the ``.sha256``, reporting progress on
+  the way. On a directory shelf it reads the file as it grows, from the page cache, and
+  sends the pages it has hashed to the disk behind the writing (``_follow``); a shelf that
+  is not a local file (S3) gets the bytes through a second pipe, hashed on the way
+  (``_take_encrypted``).
 
 Hashing and file I/O let go of the GIL, so the two threads overlap; all pieces are 1 MiB.
 Only a complete, fsynced file is renamed to its final name (on S3: a completed multipart
 upload), with its ``.sha256`` and that file's SSH signature beside it. A build that fails or
 is killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
-clears; the encrypting process
-ends with it (a broken pipe) and writes nothing anywhere.
+clears. If the builder dies, the encrypting process ends too: killed, or at the end of its
+input (what it then writes stays under the ``.partial`` name, which nothing renames).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import select
 import subprocess
 import sys
@@ -45,6 +49,11 @@ __all__ = ["PARTIAL", "BuiltPackage", "PackageBuildError", "build_package",
 AGE_PROCESS = Path(__file__).with_name("age_process.py")
 CHUNK = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+# Following the age file as it is written: when caught up, look again after this many
+# milliseconds (at most this long a wait once the encryption has ended).
+FOLLOW_MS = 5
+# The hashed pages of the age file are sent to the disk in runs of this size.
+WRITE_BEHIND = 8 * CHUNK
 
 
 class PackageBuildError(Exception):
@@ -80,15 +89,19 @@ def _widen(fd: int) -> None:
         pass
 
 
-def _start_encryption(recipients: list[str]) -> subprocess.Popen:
+def _start_encryption(recipients: list[str], output: int | None) -> subprocess.Popen:
+    """The encrypting process. It writes the age file to ``output`` (the descriptor of the
+    file being built) as its standard output, or, with None, to a pipe (``stdout``)."""
     # -P: the script's folder is not put on the path (only pyrage and the standard library
     # are imported). close_fds (the default) matters: a pipe of another build inherited
     # here would never see its end.
     process = subprocess.Popen([sys.executable, "-P", str(AGE_PROCESS), *recipients],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE if output is None else output,
                                stderr=subprocess.PIPE, bufsize=0)
     _widen(process.stdin.fileno())
-    _widen(process.stdout.fileno())
+    if process.stdout is not None:
+        _widen(process.stdout.fileno())
     return process
 
 
@@ -119,7 +132,14 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
     progress = BagProgress(files=len(contents.files),
                            total_bytes=sum(item.size for item in contents.files))
     failure: list[BaseException] = []
-    encryption = _start_encryption(recipients)
+    handle = shelf.start(final)
+    # A local file (a directory shelf) is written by the encrypting process itself.
+    file = handle.fileno() if hasattr(handle, "fileno") else None
+    try:
+        encryption = _start_encryption(recipients, file)
+    except BaseException:
+        handle.discard()
+        raise
 
     def produce() -> None:
         try:
@@ -134,23 +154,28 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
             encryption.stdin.close()
 
     producer = threading.Thread(target=produce, name=f"package {contents.label}", daemon=True)
-    handle = shelf.start(final)
     try:
         producer.start()
-        digest, size = _take_encrypted(encryption, handle, progress, on_progress,
-                                       progress_every)
+        if file is None:
+            digest, size = _take_encrypted(encryption, handle, progress, on_progress,
+                                           progress_every)
+            complaint = b""
+        else:
+            digest, size, complaint = _follow(encryption, file, progress, on_progress,
+                                              progress_every)
         producer.join()
         ended = encryption.wait()
         # The bag's own failure first; a broken pipe only says the encryption ended early.
         if failure and not isinstance(failure[0], BrokenPipeError):
             raise failure[0]
         if ended != 0:
-            reason = encryption.stderr.read().decode(errors="replace").strip()
+            reason = (complaint or encryption.stderr.read()).decode(errors="replace").strip()
             raise PackageBuildError("The package could not be encrypted"
                                     + (f": {reason.splitlines()[-1]}" if reason else "."))
         if failure:
             raise failure[0]
-        handle.publish(before_publish)  # durable under its final name, whole
+        handle.publish(before_publish)  # durable under its final name, whole (on a directory
+        # shelf the fsync is short: the pages went to the disk behind the writing)
     except BaseException:
         _stop(encryption)  # its output is not wanted; the producer's writes end with it
         if producer.is_alive():
@@ -158,9 +183,9 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
         handle.discard()
         raise
     finally:
-        encryption.stdin.close()
-        encryption.stdout.close()
-        encryption.stderr.close()
+        for pipe in (encryption.stdin, encryption.stdout, encryption.stderr):
+            if pipe is not None:
+                pipe.close()
     checksum = f"{digest}  {final}\n".encode()
     shelf.put(final + ".sha256", checksum)
     shelf.put(final + ".sha256.sig", signer.sign(checksum, PACKAGE_NAMESPACE).encode())
@@ -202,3 +227,58 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
             on_progress(progress)
             next_report = time.monotonic() + every
     return digest.hexdigest(), size
+
+
+def _follow(encryption: subprocess.Popen, fd: int, progress: BagProgress,
+            on_progress: Callable[[BagProgress], None] | None,
+            every: float) -> tuple[str, int, bytes]:
+    """Hash the age file as the encrypting process writes it to ``fd``, until that process
+    has ended. Returns (SHA-256, size, what the process said on its standard error).
+
+    The file only grows (age writes its header, then each chunk in turn, never going back),
+    and a read below the file's size finds bytes already written, so each byte is read once,
+    from the page cache, at its final value: the hash is the file's, and the encrypted bytes
+    never cross a pipe. Behind the reading, the pages hashed are sent to the disk
+    (``POSIX_FADV_DONTNEED`` starts their write-back, and lets them leave the page cache once
+    written), so the closing fsync has little left to wait for and a large package does not
+    push everything else out of memory.
+
+    Progress is told as in ``_take_encrypted``."""
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    complaint = bytearray()
+    errors = encryption.stderr.fileno()
+    waiting = select.poll()
+    waiting.register(errors, select.POLLIN)
+    size = handed = 0
+    running = True
+    told = -1
+    next_report = time.monotonic() + every
+    while True:
+        count = os.preadv(fd, [buffer], size)
+        if count:
+            digest.update(view[:count])  # hashlib lets the bag's thread run meanwhile
+            size += count
+            if size - handed >= WRITE_BEHIND:
+                _write_behind(fd, handed, size - handed)
+                handed = size
+        elif not running:
+            break  # the process has ended, and all it wrote has been read
+        elif waiting.poll(FOLLOW_MS):
+            said = os.read(errors, 4096)  # nothing more (end of file): the process has ended
+            complaint += said
+            running = bool(said)
+        if (on_progress is not None and time.monotonic() >= next_report
+                and progress.done_bytes != told):
+            told = progress.done_bytes
+            on_progress(progress)
+            next_report = time.monotonic() + every
+    return digest.hexdigest(), size, bytes(complaint)
+
+
+def _write_behind(fd: int, offset: int, length: int) -> None:
+    try:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+    except (AttributeError, OSError):  # no such advice here: the closing fsync writes it all
+        pass

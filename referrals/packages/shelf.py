@@ -65,7 +65,13 @@ class _DirectoryWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self.final = directory / file_name
         self.temporary = directory / f".{file_name}.{uuid.uuid4().hex}{PARTIAL}"
-        self.handle = open(self.temporary, "wb", buffering=0)
+        # Read as well as written: the builder hashes what the encryption writes here.
+        self.handle = open(self.temporary, "w+b", buffering=0)
+
+    def fileno(self) -> int:
+        """The temporary file's descriptor: the builder's encrypting process writes the
+        package straight into it (``builder._follow``), instead of through ``write``."""
+        return self.handle.fileno()
 
     def write(self, data) -> None:
         write_all(self.handle.fileno(), data)

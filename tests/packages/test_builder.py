@@ -56,8 +56,8 @@ def encryptions(monkeypatch):
     started = []
     original = builder._start_encryption
 
-    def start(recipients):
-        process = original(recipients)
+    def start(*args):
+        process = original(*args)
         started.append(process)
         return process
 

@@ -138,3 +138,53 @@ def test_a_build_refused_just_before_publication_publishes_nothing(tmp_path, sig
         build_package(contents([synthetic(1, 100)]), [one_time_identity().recipient],
                       tmp_path / "out", signer, before_publish=refuse)
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_the_encrypting_process_writes_the_file_and_its_hash_is_the_files(tmp_path, signer,  # noqa: F811
+                                                                          monkeypatch):
+    """The age file does not pass through the building process (two pipe copies and a write
+    saved): the encrypting process's standard output is the package file. The builder hashes
+    it as it grows; written in uneven pieces, with pauses that let the reader catch up and
+    wait many times, the hash is still the whole file's."""
+    writer = tmp_path / "uneven_age.py"
+    writer.write_text(
+        "import os, stat, sys, time\n"
+        "kind = b'file' if stat.S_ISREG(os.fstat(1).st_mode) else b'pipe'\n"
+        "os.write(1, kind + b'\\n')\n"
+        "data = sys.stdin.buffer.read()\n"  # the whole bag first: the builder waits on us
+        "at, step = 0, 1\n"
+        "while at < len(data):\n"
+        "    at += os.write(1, data[at:at + step])\n"
+        "    step = step * 7 % 300007 + 1\n"
+        "    if step % 5 == 0:\n"
+        "        time.sleep(0.002)\n")
+    monkeypatch.setattr(builder, "AGE_PROCESS", writer)
+    built = build_package(contents([synthetic(1, 3 * MIB)]), [one_time_identity().recipient],
+                          tmp_path / "out", signer)
+    written = built.path.read_bytes()
+    assert written.startswith(b"file\n")
+    assert built.size == len(written) > 3 * MIB
+    assert built.sha256 == hashlib.sha256(written).hexdigest()
+    assert built.checksum_path.read_text() == f"{built.sha256}  {built.path.name}\n"
+
+
+def test_the_written_pages_go_to_the_disk_behind_the_writing(tmp_path, signer, monkeypatch):  # noqa: F811
+    """Each run of hashed pages is handed to the disk (and out of the page cache) while the
+    build goes on, so the closing fsync does not wait for the whole file at once."""
+    handed = []
+    advise = os.posix_fadvise
+
+    def spy(fd, offset, length, advice):
+        handed.append((offset, length, advice))
+        return advise(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", spy)
+    built = build_package(contents([synthetic(1, 40 * MIB)]), [one_time_identity().recipient],
+                          tmp_path / "out", signer)
+    assert {advice for _, _, advice in handed} == {os.POSIX_FADV_DONTNEED}
+    offsets = [offset for offset, _, _ in handed]
+    assert offsets[0] == 0 and offsets == sorted(offsets)
+    assert all(offset + length == after
+               for (offset, length, _), after in zip(handed, offsets[1:]))  # no gap, no overlap
+    covered = handed[-1][0] + handed[-1][1]
+    assert built.size - builder.WRITE_BEHIND < covered <= built.size

@@ -5,14 +5,16 @@ Why a process: pyrage's ``encrypt_io`` holds the GIL for the whole encryption (i
 back into Python to read and write, and never lets go in between), so no thread of the
 building process can hash, decrypt or write while it runs: the two cores took turns and a
 1 GiB build took 3.7 times as long as ``age -r``. In a process of its own it has a core to
-itself while the builder's threads (store, hashes, tar; the encrypted bytes' hash and the
-file) run on the other. See ``builder.py``.
+itself while the builder's threads (store, hashes, tar; the encrypted file's hash) run on
+the other. See ``builder.py``.
 
 Run by the builder as ``python -P age_process.py RECIPIENT…``, never imported by the app
 (so it starts in a few milliseconds: only pyrage is loaded). The recipients were checked by
 ``recipients.parse_recipient`` before; the same two constructors read them here. Nothing is
-written anywhere but standard output: a builder that dies closes the pipes, and this process
-ends on the broken pipe without leaving a trace.
+written anywhere but standard output, which is the package's temporary file (on a directory
+shelf) or a pipe back to the builder. A builder that dies closes this process's input: it
+ends, on a broken pipe, or having encrypted a cut tar into a temporary file that nothing
+will rename and the package sweep removes.
 """
 
 from __future__ import annotations

@@ -13,7 +13,18 @@ from prometheus_client import multiprocess
 
 bind = os.environ.get("REFERRALS_BIND", "127.0.0.1:8000")
 # Threads, not more processes: a request mostly waits on the database or the disk, and an
-# upload streams for as long as its body takes. Two processes per core by default.
+# upload streams for as long as its body takes. Two processes per core by default, four
+# threads each. Measured on this 2-core machine with 8 connections (the queue and a case page
+# at 100,000 cases on SQLite, alternating runs; the machine was shared, so the spread is wide):
+# - sync workers: a worker holds one connection at a time and cannot keep it alive, and a
+#   request that waits (an upload streaming in for minutes) holds its whole process. On the
+#   pages they did no better: queue 38-122 req/s, p99 155-445 ms.
+# - 2 processes x 4 threads (one per core, less switching): queue 62-128 req/s, p99 186-474
+#   ms; 4 x 4: queue 90-141 req/s, p99 100-562 ms, the better of the two in the runs that
+#   alternated them (122-141 against 62-76 req/s, p99 100-118 against 216-324 ms).
+# - A queue page costs 10-19 ms of CPU in Python, a case page 15-31 ms, a static file 1-3 ms;
+#   two cores serve at most about 2,000 / (CPU ms per request) pages a second, whatever the
+#   worker count.
 workers = int(os.environ.get("REFERRALS_WEB_WORKERS", 2 * multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = int(os.environ.get("REFERRALS_WEB_THREADS", 4))

@@ -74,14 +74,16 @@ def concurrency_table(result: dict) -> str:
                   "server CPU ms/req", "client CPU ms/req"), rows)
 
 
-def cpu_ceiling(measured: dict) -> str:
+def cpu_ceiling(measured: dict, database: str) -> str:
     """What the CPU time per request allows on this machine's cores: the rate at which the
-    server and the load generator together would use every core."""
+    server and the load generator together would use every core (PostgreSQL's own processes
+    are not counted: on PostgreSQL the true ceiling is lower still)."""
     each = measured["server_cpu_ms"] + measured["client_cpu_ms"]
     cores = os.cpu_count() or 1
+    uncounted = ", PostgreSQL's own CPU not counted" if database == "postgresql" else ""
     return (f"server CPU {measured['server_cpu_ms']:.1f} ms/request + load generator "
             f"{measured['client_cpu_ms']:.1f} ms: {cores} cores allow at most "
-            f"{cores * 1000 / each:.0f} req/s")
+            f"{cores * 1000 / each:.0f} req/s{uncounted}")
 
 
 def _at(result: dict, page: str, connections: int) -> dict:
@@ -111,6 +113,7 @@ def concurrency_checks(results: dict[str, dict | str]) -> list[Check]:
                 f"{label}: {page} at least {wanted:.0f} req/s at {many} connections",
                 f"{measured['rps']:.0f} req/s; one connection {alone['rps']:.0f} req/s; "
                 f"static floor {floor['rps']:.0f} req/s "
-                f"({measured['rps'] / floor['rps']:.0%} of it); {cpu_ceiling(measured)}",
+                f"({measured['rps'] / floor['rps']:.0%} of it); "
+                f"{cpu_ceiling(measured, database)}",
                 measured["rps"] >= wanted))
     return checks

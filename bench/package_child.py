@@ -31,6 +31,7 @@ import pyrage
 
 from bench.children import emit
 from bench.ingest_child import peak_rss
+from referrals.core.blob_keys import MemoryKeyRows
 from referrals.core.signing import PlatformSigner
 from referrals.core.storage import BlobStore
 from referrals.packages import builder
@@ -89,14 +90,16 @@ def store(path: Path, work: Path) -> dict:
     key = os.urandom(32)
     with open(path, "rb") as handle:
         blob = BlobStore(work / "store", {1: key}).write(handle)
-    stored = {"name": blob.name, "size": blob.size, "key": key.hex(), **_digests(path)}
+    stored = {"name": blob.name, "size": blob.size, "key": key.hex(),
+              "wrapped_key": blob.wrapped_key.hex(), **_digests(path)}
     (work / "stored.json").write_text(json.dumps(stored))
     return {"bytes": blob.size}
 
 
 def build(path: Path, work: Path) -> dict:
     stored = json.loads((work / "stored.json").read_text())
-    blob_store = BlobStore(work / "store", {1: bytes.fromhex(stored["key"])})
+    rows = MemoryKeyRows({stored["name"]: (1, bytes.fromhex(stored["wrapped_key"]))})
+    blob_store = BlobStore(work / "store", {1: bytes.fromhex(stored["key"])}, rows)
     item = PackageFile(item_id=1, file_name=path.name, size=stored["size"],
                        chunks=lambda: blob_store.read(stored["name"]),
                        **{name: stored[name] for name in ("sha256", "sha1", "md5")})

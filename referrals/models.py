@@ -15,6 +15,7 @@ from referrals.requests.models import (  # noqa: F401
     RequestMessage, RequestTarget, UserNoticeTask)
 from referrals.holds.models import (  # noqa: F401
     HeldIdentifier, HoldCounter, HoldEvent, HoldReminder, PreservationHold)
+from referrals.core.blob_keys import BlobKey  # noqa: F401
 from referrals.core.leases import Lease  # noqa: F401
 from referrals.core.outbox import OutboxEntry  # noqa: F401
 from referrals.core.progress import JobProgress  # noqa: F401

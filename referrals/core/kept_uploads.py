@@ -20,6 +20,8 @@ from typing import BinaryIO
 
 from flask import session
 
+from referrals.core.blob_keys import add_key_row, forget_keys
+from referrals.core.bookkeeping import note
 from referrals.core.clock import now
 from referrals.core.storage import StorageError, get_store
 from referrals.core.transaction import on_commit, outside_transaction
@@ -59,6 +61,9 @@ def keep_uploads(files: list[tuple[str, BinaryIO]], *, max_bytes: int,
             written = outside_transaction(get_store().write, io.BytesIO(data))
         except StorageError:
             continue  # not kept: the person attaches it again, as before
+        # Without its key row the kept copy is unreadable: the page must not offer it then.
+        note(add_key_row, written.name, written.master_key_id, written.wrapped_key,
+             required=True)
         upload = KeptUpload(secrets.token_urlsafe(16), name, written.size, written.sha256,
                             written.name, now().isoformat())
         kept[upload.token] = asdict(upload)
@@ -87,6 +92,7 @@ def open_kept(uploads: list[KeptUpload]) -> list[tuple[str, BinaryIO]]:
 def forget_kept(uploads: list[KeptUpload]) -> None:
     """Used: out of the session now, the kept bytes removed once the transaction commits."""
     kept = _all()
+    forget_keys([upload.blob for upload in uploads])  # in the transaction that used them
     for upload in uploads:
         kept.pop(upload.token, None)
         on_commit(get_store().delete, upload.blob)

@@ -8,9 +8,12 @@ known hash on disk would say what is stored). Each chunk's nonce and additional
 data carry its index and whether it is the last, so a truncated, reordered or
 spliced file fails to decrypt.
 
-File layout: ``RFB1`` | key id (4 bytes) | nonce prefix (8 bytes) | then per chunk:
-length (4 bytes) | ciphertext+tag. Keys rotate: new writes use the highest key id;
-every key still configured decrypts what it wrote.
+File layout: ``RFB2`` | 4 zero bytes | nonce prefix (8 bytes) | then per chunk:
+length (4 bytes) | ciphertext+tag. Each blob has its own data key, kept wrapped by a master
+key in the database, never in the file (``referrals.core.blob_keys``): reading needs the
+blob's key row, and a purge deletes it. Files written before envelope encryption (``RFB1``:
+the 4 bytes are the master key id that encrypted the chunks directly) are still read;
+``storage reencrypt-legacy`` converts them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import secrets
 import struct
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -26,13 +29,16 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from referrals.core.blob_keys import DatabaseKeyRows, KeyRows, MasterKeys, new_data_key
 from referrals.core.objectstore import (PENDING, Busy, LocalObjects, Marker, Objects,
-                                        StorageError, StoredObject, read_exactly)
+                                        StorageError, StoredObject, check_name, read_exactly)
 from referrals.core.s3store import open_objects
 from referrals.core.sealing import CHUNK, HEAD_BYTES, TooLong, chunk_aad, seal_stream
 
-MAGIC = b"RFB1"
-__all__ = ["CHUNK", "HEAD_BYTES", "MAGIC", "PENDING", "BlobStore", "PendingFile", "StorageError",
+MAGIC = b"RFB2"  # envelope: the data key is in the blob's key row
+MAGIC_V1 = b"RFB1"  # the master key (id in the header) encrypted the chunks directly
+HEADER = 16
+__all__ = ["CHUNK", "HEAD_BYTES", "MAGIC", "MAGIC_V1", "PENDING", "BlobStore", "PendingFile", "StorageError",
            "StoredObject", "TooLarge", "WrittenBlob", "get_store", "parse_keys"]
 
 
@@ -45,12 +51,17 @@ class TooLarge(StorageError):
 @dataclass(frozen=True)
 class WrittenBlob:
     name: str
-    key_id: int
+    key_id: int  # the master key that wrapped the data key
     size: int
     md5: str
     sha1: str
     sha256: str
     head: bytes
+    wrapped_key: bytes = b""  # the data key, wrapped: the caller's transaction records it
+
+    @property
+    def master_key_id(self) -> int:
+        return self.key_id
 
 
 class PendingFile:
@@ -69,6 +80,7 @@ class PendingFile:
         self.written = written
         self._open = True
         self._unwanted = False
+        self.on_unwanted: Callable[["PendingFile"], None] | None = None  # core.staging's
 
     def keep(self) -> None:
         if not self._open:
@@ -84,6 +96,17 @@ class PendingFile:
         it instead, so that the removal (an overwrite, as slow as the write) happens once
         the transaction has ended, not inside it."""
         self._unwanted = True
+        if self.on_unwanted is not None:
+            self.on_unwanted(self)
+
+    @property
+    def is_unwanted(self) -> bool:
+        return self._unwanted
+
+    @property
+    def is_open(self) -> bool:
+        """Neither kept, removed nor released yet."""
+        return self._open
 
     def remove(self) -> None:
         if not self._open:
@@ -105,7 +128,11 @@ class BlobStore:
     """Encrypted blobs in a backend (``referrals.core.objectstore``): a local directory when
     given a path, else the ``Objects`` given."""
 
-    def __init__(self, objects: "Objects | Path | str", keys: dict[int, bytes]):
+    def __init__(self, objects: "Objects | Path | str", keys: dict[int, bytes],
+                 key_rows: KeyRows | None = None):
+        """``keys``: the master keys by id. ``key_rows``: where blobs' wrapped data keys are
+        read from (the ``blob_keys`` table unless given: ``MemoryKeyRows`` for a store used
+        without a database)."""
         if not keys:
             raise StorageError("no storage keys configured")
         for key_id, key in keys.items():
@@ -114,7 +141,9 @@ class BlobStore:
         self.objects = LocalObjects(Path(objects)) if isinstance(objects, (Path, str)) \
             else objects
         self.keys = dict(keys)
-        self.current_key_id = max(keys)
+        self.master = MasterKeys(keys)
+        self.current_key_id = self.master.current_id
+        self.key_rows = key_rows if key_rows is not None else DatabaseKeyRows()
 
     @property
     def root(self) -> Path:
@@ -167,43 +196,77 @@ class BlobStore:
         return self.objects.partial_in_progress(name)
 
     def write(self, stream: BinaryIO, *, max_bytes: int | None = None,
-              name: str | None = None, keepalive=None) -> WrittenBlob:
-        """Write a blob under a new name (or ``name``, fresh from ``stage``). Nothing marks
-        it pending: a file written this way and never named waits out the orphan sweep's
-        grace period. Application code stages instead."""
+              name: str | None = None, keepalive=None, data_key: bytes | None = None,
+              expect_sha256: str | None = None) -> WrittenBlob:
+        """Write a blob under a new name (or ``name``, fresh from ``stage``) with a new data
+        key (or ``data_key``: re-encrypting a legacy blob whose row is committed already).
+        The returned ``wrapped_key`` must be recorded (``core.staging`` does, in the caller's
+        transaction): without its row the file can never be read. Nothing marks it pending:
+        a file written this way and never named waits out the orphan sweep's grace period.
+        Application code stages instead. ``expect_sha256``: refuse to put the file in place
+        unless the plaintext has this hash."""
         name = name or uuid.uuid4().hex
-        key_id = self.current_key_id
+        data_key = data_key or new_data_key()
+        key_id, wrapped = self.master.wrap(name, data_key)
         prefix = secrets.token_bytes(8)
-        header = MAGIC + struct.pack(">I", key_id) + prefix
+        header = MAGIC + bytes(4) + prefix
         out = self.objects.writer(name, keepalive)
         try:
             out.write(header)
             out.flush()  # a write that dies from here on leaves a partial with something in it
             try:
-                sealed = seal_stream(stream, out, key=self.keys[key_id], header=header,
+                sealed = seal_stream(stream, out, key=data_key, header=header,
                                      prefix=prefix, max_bytes=max_bytes)
             except TooLong:
                 raise TooLarge(max_bytes) from None
+            if expect_sha256 is not None and sealed.sha256 != expect_sha256:
+                raise StorageError(f"blob {name} does not match its recorded SHA-256")
             out.finish()
         except BaseException:
             out.abort()
             raise
-        return WrittenBlob(name, key_id, sealed.size, sealed.md5, sealed.sha1, sealed.sha256,
-                           sealed.head)
+        written = WrittenBlob(name, key_id, sealed.size, sealed.md5, sealed.sha1,
+                              sealed.sha256, sealed.head, wrapped)
+        self.key_rows.written(written)
+        return written
 
     def read(self, name: str) -> Iterator[bytes]:
-        """The plaintext, chunk by chunk; raises StorageError on any damage."""
+        """The plaintext, chunk by chunk; raises StorageError on any damage. The blob's key
+        row is looked up now (in the caller's session), the bytes read as it is iterated."""
+        return self.reader(name)()
+
+    def reader(self, name: str) -> Callable[[], Iterator[bytes]]:
+        """A function giving ``name``'s plaintext chunks, its key looked up now: for reading
+        later, in another thread or after the request's session has closed."""
+        check_name(name)
+        data_key, problem = None, None
+        row = self.key_rows.get(name)
+        if row is not None:
+            try:
+                data_key = self.master.unwrap(name, *row)
+            except StorageError as error:  # raised if the file turns out to need the row
+                problem = error
+        return lambda: self._chunks(name, data_key, problem)
+
+    def _chunks(self, name: str, data_key: bytes | None,
+                problem: StorageError | None) -> Iterator[bytes]:
         handle = self.objects.open(name)
         try:
-            header = read_exactly(handle, 16)
-            if len(header) != 16 or header[:4] != MAGIC:
+            header = read_exactly(handle, HEADER)
+            if len(header) != HEADER or header[:4] not in (MAGIC, MAGIC_V1):
                 raise StorageError("not a stored blob")
-            (key_id,) = struct.unpack(">I", header[4:8])
-            if key_id not in self.keys:
-                raise StorageError(f"storage key {key_id} is no longer configured")
-            aead = AESGCM(self.keys[key_id])
+            if header[:4] == MAGIC_V1:
+                (key_id,) = struct.unpack(">I", header[4:8])
+                if key_id not in self.keys:
+                    raise StorageError(f"storage key {key_id} is no longer configured")
+                data_key = self.keys[key_id]
+            elif problem is not None:
+                raise problem
+            elif data_key is None:
+                raise StorageError("the stored file has no key: purged, or never recorded")
+            aead = AESGCM(data_key)
             prefix = header[8:16]
-            index, position = 0, 16
+            index, position = 0, HEADER
             while True:
                 length_bytes = read_exactly(handle, 4)
                 if len(length_bytes) != 4:
@@ -241,12 +304,17 @@ class BlobStore:
         file; on S3 the multipart upload is aborted)."""
         self.objects.delete_partial(name)
 
-    def key_id_of(self, name: str) -> int:
+    def legacy_key_id(self, name: str) -> int | None:
+        """The master key that encrypted ``name`` directly (a file from before envelope
+        encryption), or None for an envelope blob (its key is in its row)."""
         handle = self.objects.open(name, 0, 8)
         try:
-            return struct.unpack(">I", read_exactly(handle, 8)[4:8])[0]
+            header = read_exactly(handle, 8)
         finally:
             handle.close()
+        if header[:4] != MAGIC_V1:
+            return None
+        return struct.unpack(">I", header[4:8])[0]
 
 
 def parse_keys(raw: str) -> dict[int, bytes]:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from referrals.audit.services import record_event
 from referrals.cases.models import Case, Escalation
 from referrals.cases.services import add_case_event, note_response
+from referrals.core.blob_keys import forget_keys
 from referrals.core.clock import now
 from referrals.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from referrals.core.identity import Identity
@@ -131,6 +132,7 @@ def _record_blob(staged: PendingFile) -> StoredBlob:
             # The stored copy is gone (lost disk, restore from an old backup): keep this
             # one instead of deleting the only good copy and pointing at a missing file.
             log.warning("stored blob %s was missing; replaced by a new upload", existing.id)
+            forget_keys([existing.storage_name])
             existing.storage_name, existing.key_id = written.name, written.key_id
             db.session.flush()
         return existing
@@ -310,12 +312,12 @@ def open_content(actor: Identity, item: EvidenceItem, *, action: str, purpose: s
                         **({} if custody else {"custody_event": "within the view window"})})
     # The bytes stream after the request has committed and closed its session:
     # take plain values now, touch no ORM object later.
-    return _checked_stream(store, item.blob.storage_name, item.id)
+    return _checked_stream(store.read(item.blob.storage_name), item.id)
 
 
-def _checked_stream(store, storage_name: str, item_id: int) -> Iterator[bytes]:
+def _checked_stream(chunks: Iterator[bytes], item_id: int) -> Iterator[bytes]:
     try:
-        yield from store.read(storage_name)
+        yield from chunks
     except StorageError:
         log.exception("evidence %s could not be read", item_id)
         raise

@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers) and ``/readyz`` (it can do its work: the database, the
-job queue and the evidence store are reachable). A load balancer sends traffic only to a
+job queue and the evidence store are reachable, and every master key that blobs' data keys are
+wrapped with is configured). A load balancer sends traffic only to a
 server whose ``/readyz`` says 200; an orchestrator restarts one whose ``/healthz`` does not
 answer. Neither needs a signed-in user, and neither says more than which check failed."""
 
@@ -11,8 +12,9 @@ from collections.abc import Callable
 from flask import Flask, current_app, jsonify
 from sqlalchemy import text
 
-from referrals.core.storage import get_store
+from referrals.core.storage import StorageError, get_store
 from referrals.extensions import db, jobs
+from referrals.operations.storage_keys import missing_master_keys
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,18 @@ def _storage() -> None:
     get_store().objects.check()
 
 
+def _storage_keys() -> None:
+    missing = missing_master_keys(get_store())
+    if missing:
+        raise StorageError(f"master key(s) {', '.join(map(str, missing))} wrap stored data "
+                           "keys but are not in REFERRALS_STORAGE_KEYS")
+
+
 CHECKS: dict[str, Callable[[], None]] = {
     "database": _database,
     "job_queue": _job_queue,
     "storage": _storage,
+    "storage_keys": _storage_keys,
 }
 
 

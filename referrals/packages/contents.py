@@ -5,7 +5,6 @@ production, the cover letter with the certificate of authenticity of business re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -58,10 +57,9 @@ def db_items(condition) -> list[EvidenceItem]:
 
 
 def _chunks(store, storage_name: str):
-    # The store is taken now: the bytes are read by the builder's thread, outside the app.
-    def read() -> Iterator[bytes]:
-        return store.read(storage_name)
-    return read
+    # The blob's key is looked up now: the bytes are read by the builder's thread, outside
+    # the app and its database session.
+    return store.reader(storage_name)
 
 
 def _package_file(item: EvidenceItem, category: str | None) -> PackageFile:

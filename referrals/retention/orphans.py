@@ -16,21 +16,26 @@ say whose they are or when they must go.
 - Any other stored file that no row names goes once it is a day old: it was written without
   a marker, and an upload may still be on its way to naming it.
 
+- Key rows (``referrals.core.blob_keys``) go with the files they open, in the sweep's
+  transaction; a key row with neither a file nor a row naming its blob (its file was removed
+  after a transaction that did not delete the row committed) goes once it is a day old.
+
 ``remove_leftovers`` does only the first two, cheaply: the worker runs it when it starts.
 Every run that removes something records one audit event with the counts. A file a row names
 (evidence blobs, legal process documents) is never touched. A new table that names stored
-files must be added to ``_named``, or its files would look like orphans
+files must be added to ``NAMING_TABLES``, or its files would look like orphans
 (tests/retention/test_orphans.py stores one of each kind).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from referrals.audit.services import record_event
+from referrals.core.blob_keys import BlobKey, forget_keys
 from referrals.core.clock import as_utc, now
 from referrals.core.identity import Identity, system_identity
 from referrals.core.storage import BlobStore, StoredObject, get_store
@@ -54,18 +59,24 @@ class OrphanReport:
     # Of ``files``: left by a process that died between writing and committing (or between
     # a purge's commit and its overwrite), removed without waiting for the day.
     crash_leftovers: int = 0
+    key_rows: int = 0  # data keys deleted: of files removed, or of blobs gone
+    removed: list[str] = field(default_factory=list)  # names of the files removed
 
     def summary(self) -> dict:
         return {"at": self.at.isoformat(), "dry_run": self.dry_run, "files": self.files,
                 "unfinished_writes": self.unfinished, "bytes": self.bytes,
-                "crash_leftovers": self.crash_leftovers}
+                "crash_leftovers": self.crash_leftovers, "key_rows": self.key_rows}
+
+
+# Every table whose rows name stored blobs (``storage_name``, with the plaintext's ``sha256``).
+NAMING_TABLES = (StoredBlob, LegalProcessDocument)
 
 
 def _named(names: list[str]) -> set[str]:
-    found = set(db.session.scalars(select(StoredBlob.storage_name)
-                                   .where(StoredBlob.storage_name.in_(names))))
-    found |= set(db.session.scalars(select(LegalProcessDocument.storage_name)
-                                    .where(LegalProcessDocument.storage_name.in_(names))))
+    found: set[str] = set()
+    for table in NAMING_TABLES:
+        found |= set(db.session.scalars(select(table.storage_name)
+                                        .where(table.storage_name.in_(names))))
     return found
 
 
@@ -84,6 +95,7 @@ def _settle_pending(store: BlobStore, report: OrphanReport) -> None:
         if report.dry_run:
             pending.release()  # change nothing
         else:
+            report.removed.append(pending.name)
             outside_transaction(pending.remove)
 
 
@@ -103,7 +115,38 @@ def _remove(store: BlobStore, rows: list[StoredObject], report: OrphanReport) ->
             report.files += 1
         doomed.append((name, partial))
     if doomed and not report.dry_run:
+        report.removed.extend(name for name, partial in doomed if not partial)
         outside_transaction(_delete, store, doomed)
+
+
+def _forget(report: OrphanReport) -> None:
+    """Delete the key rows of the files removed, in the sweep's transaction (committed with
+    its audit event; written last, so that no file is overwritten while it holds a lock): a
+    copy of those bytes elsewhere can no longer be read either."""
+    for start in range(0, len(report.removed), BATCH):
+        names = report.removed[start:start + BATCH]
+        keys = set(db.session.scalars(select(BlobKey.name).where(BlobKey.name.in_(names))))
+        if keys:
+            forget_keys(sorted(keys))
+            report.key_rows += len(keys)
+
+
+def _settle_keys(store: BlobStore, before: datetime, report: OrphanReport) -> None:
+    """Key rows older than ``before`` whose blob has neither a file nor a row naming it."""
+    after = ""
+    while True:
+        names = list(db.session.scalars(
+            select(BlobKey.name).where(BlobKey.name > after, BlobKey.created_at < before)
+            .order_by(BlobKey.name).limit(BATCH)))
+        if not names:
+            return
+        after = names[-1]
+        named = _named(names)
+        gone = [name for name in names if name not in named and not store.exists(name)
+                and not store.is_pending(name)]
+        if gone and not report.dry_run:
+            forget_keys(gone)
+        report.key_rows += len(gone)
 
 
 def _delete(store: BlobStore, doomed: list[tuple[str, bool]]) -> None:
@@ -130,7 +173,11 @@ def _sweep(at: datetime, actor: Identity | None, *, min_age: timedelta, dry_run:
             batch = []
     if batch:
         _remove(store, batch, report)
-    if not dry_run and (report.files or report.unfinished):
+    if not dry_run:
+        _forget(report)
+    if everything:
+        _settle_keys(store, at - min_age, report)
+    if not dry_run and (report.files or report.unfinished or report.key_rows):
         record_event(actor, "storage.orphans_removed", object_type="storage",
                      object_id="evidence", after=report.summary())
     return report

@@ -15,12 +15,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from referrals.core import storage
 from referrals.core.sealing import CHUNK, TooLong, chunk_aad, seal_stream
-from referrals.core.storage import MAGIC, BlobStore
+from referrals.core.blob_keys import MemoryKeyRows
+from referrals.core.storage import MAGIC_V1, BlobStore
 from tests.separate_databases import ROOT
 
 KEY = bytes(range(32))
 PREFIX = b"\x01\x02\x03\x04\x05\x06\x07\x08"
-HEADER = MAGIC + struct.pack(">I", 1) + PREFIX
+HEADER = MAGIC_V1 + struct.pack(">I", 1) + PREFIX  # as files were before envelope keys
 
 
 def one_thread_layout(data: bytes) -> bytes:
@@ -69,7 +70,7 @@ def test_the_bytes_written_are_the_one_thread_layout(size, stream):
 
 
 def test_a_file_written_by_the_one_thread_loop_is_read_by_the_store(tmp_path):
-    store = BlobStore(tmp_path, {1: KEY})
+    store = BlobStore(tmp_path, {1: KEY}, MemoryKeyRows())  # RFB1: the key id is in the header
     data = os.urandom(CHUNK * 5 // 2)
     name = "ab" * 16
     path = tmp_path / name[:2] / f"{name}.blob"

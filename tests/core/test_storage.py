@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.legacy_blobs import write_legacy_blob
+from referrals.core.blob_keys import MemoryKeyRows
 from referrals.core.storage import (CHUNK, HEAD_BYTES, MAGIC, BlobStore, StorageError, TooLarge,
                                     parse_keys)
 
@@ -21,7 +23,7 @@ FRAME = 4 + 16  # length prefix + GCM tag around each chunk
 
 @pytest.fixture
 def store(tmp_path):
-    return BlobStore(tmp_path / "blobs", {1: KEY_1})
+    return BlobStore(tmp_path / "blobs", {1: KEY_1}, MemoryKeyRows())
 
 
 def _read_all(store: BlobStore, name: str) -> bytes:
@@ -194,29 +196,59 @@ def test_a_file_that_is_not_a_blob_is_refused(store):
 
 
 def test_key_rotation(tmp_path):
-    root = tmp_path / "blobs"
+    root, rows = tmp_path / "blobs", MemoryKeyRows()
     old_data, new_data = os.urandom(CHUNK + 3), os.urandom(4000)
-    old = BlobStore(root, {1: KEY_1}).write(io.BytesIO(old_data))
+    old = BlobStore(root, {1: KEY_1}, rows).write(io.BytesIO(old_data))
 
-    rotated = BlobStore(root, {1: KEY_1, 2: KEY_2})
+    rotated = BlobStore(root, {1: KEY_1, 2: KEY_2}, rows)
     assert b"".join(rotated.read(old.name)) == old_data
     new = rotated.write(io.BytesIO(new_data))
-    assert new.key_id == 2 and rotated.key_id_of(new.name) == 2
-    assert rotated.key_id_of(old.name) == 1
+    assert new.key_id == 2 and rows[new.name][0] == 2 and rows[old.name][0] == 1
     assert b"".join(rotated.read(new.name)) == new_data
 
-    retired = BlobStore(root, {2: KEY_2})
+    retired = BlobStore(root, {2: KEY_2}, rows)
     assert b"".join(retired.read(new.name)) == new_data
     with pytest.raises(StorageError) as caught:
         b"".join(retired.read(old.name))
-    assert str(caught.value) == "storage key 1 is no longer configured"
+    assert "storage master key 1 is not configured" in str(caught.value)
+
+
+def test_each_blob_has_its_own_data_key_and_none_of_it_is_in_the_file(tmp_path):
+    rows = MemoryKeyRows()
+    store = BlobStore(tmp_path / "blobs", {7: KEY_1}, rows)
+    data = os.urandom(3000)
+    first, second = store.write(io.BytesIO(data)), store.write(io.BytesIO(data))
+    raw = _path(store, first.name).read_bytes()
+    assert raw[:4] == MAGIC and raw[4:8] == bytes(4)  # no master key id in the file
+    assert rows[first.name][1] != rows[second.name][1]
+    assert rows[first.name][1] not in raw and KEY_1 not in raw
+    # The file alone reads with no key: not with the master key, not as a legacy blob.
+    bare = BlobStore(tmp_path / "blobs", {7: KEY_1}, MemoryKeyRows())
+    with pytest.raises(StorageError, match="no key"):
+        _read_all(bare, first.name)
+    # A wrapped key moved to another blob's name does not unwrap.
+    rows[first.name] = rows[second.name]
+    with pytest.raises(StorageError, match="altered or not this blob's"):
+        _read_all(store, first.name)
+    assert _read_all(store, second.name) == data
+
+
+def test_a_legacy_blob_encrypted_by_the_master_key_still_reads(tmp_path):
+    root = tmp_path / "blobs"
+    data = os.urandom(CHUNK + 77)
+    name = write_legacy_blob(root, 1, KEY_1, data)
+    store = BlobStore(root, {1: KEY_1, 2: KEY_2}, MemoryKeyRows())
+    assert store.legacy_key_id(name) == 1
+    assert _read_all(store, name) == data
+    with pytest.raises(StorageError, match="storage key 1 is no longer configured"):
+        _read_all(BlobStore(root, {2: KEY_2}, MemoryKeyRows()), name)
 
 
 def test_a_different_key_under_the_same_id_cannot_read(tmp_path):
-    root = tmp_path / "blobs"
-    written = BlobStore(root, {1: KEY_1}).write(io.BytesIO(b"secret made-up bytes"))
-    with pytest.raises(StorageError, match="altered or damaged"):
-        b"".join(BlobStore(root, {1: KEY_2}).read(written.name))
+    root, rows = tmp_path / "blobs", MemoryKeyRows()
+    written = BlobStore(root, {1: KEY_1}, rows).write(io.BytesIO(b"secret made-up bytes"))
+    with pytest.raises(StorageError, match="altered"):
+        b"".join(BlobStore(root, {1: KEY_2}, rows).read(written.name))
 
 
 @pytest.mark.parametrize("keys", [{}, {1: b"short"}, {1: KEY_1, 2: b"x" * 31}])

@@ -23,7 +23,7 @@ def test_ready_when_database_queue_and_storage_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json == {"status": "ready", "checks": {
-        "database": "ok", "job_queue": "ok", "storage": "ok"}}
+        "database": "ok", "job_queue": "ok", "storage": "ok", "storage_keys": "ok"}}
 
 
 def test_not_ready_names_the_failed_check_and_nothing_more(client, monkeypatch, caplog):

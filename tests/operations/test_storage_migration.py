@@ -13,6 +13,7 @@ import pytest
 
 from referrals.core.clock import now
 from referrals.core.objectstore import LocalObjects
+from referrals.core.blob_keys import add_key_row
 from referrals.core.storage import BlobStore
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
@@ -89,7 +90,9 @@ def test_an_interrupted_run_continues_and_a_purged_blob_leaves_the_bucket(app, t
 
 def test_a_copy_that_does_not_verify_is_removed_and_reported(app, tmp_path, s3_objects):
     source = BlobStore(tmp_path / "evidence", KEYS)
-    name = source.write(io.BytesIO(b"synthetic stored bytes")).name
+    written = source.write(io.BytesIO(b"synthetic stored bytes"))
+    name = written.name
+    add_key_row(name, written.master_key_id, written.wrapped_key)  # its data key's row
     # A row that records another intake SHA-256 than the bytes decrypt to.
     db.session.add(StoredBlob(storage_name=name, size=22, sha256="0" * 64, key_id=1,
                               created_at=now()))

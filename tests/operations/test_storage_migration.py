@@ -11,10 +11,11 @@ import os
 
 import pytest
 
+from referrals.core.blob_keys import add_key_row
 from referrals.core.clock import now
 from referrals.core.objectstore import LocalObjects
-from referrals.core.blob_keys import add_key_row
 from referrals.core.storage import BlobStore
+from referrals.core.transaction import commit
 from referrals.evidence.models import StoredBlob
 from referrals.extensions import db
 from referrals.operations.storage_migration import migrate_to
@@ -96,7 +97,7 @@ def test_a_copy_that_does_not_verify_is_removed_and_reported(app, tmp_path, s3_o
     # A row that records another intake SHA-256 than the bytes decrypt to.
     db.session.add(StoredBlob(storage_name=name, size=22, sha256="0" * 64, key_id=1,
                               created_at=now()))
-    db.session.flush()
+    commit()  # the migration lets go of its transaction before bytes move
     report = migrate_to(source.objects, s3_objects, KEYS, tmp_path / "log")
     assert not report.ok and name in report.failed[0]
     assert "decrypts to another SHA-256" in report.failed[0]

@@ -9,8 +9,8 @@ is left without its lock and the orphan sweep settles the blob by whether a row 
 A staged blob's data key (``referrals.core.blob_keys``) is recorded in the same transaction:
 its row is added with that transaction's first flush (or, at the latest, its commit: any
 commit counts), unless the blob was already removed; marking it ``unwanted`` deletes the row
-again. A rollback (or a crash
-before the commit) leaves no key row, so the staged file can never be read, whoever finds it.
+again. A rollback (or a crash before the commit) leaves no key row, so the staged file can
+never be read, whoever finds it.
 
 A blob that a transaction stops naming (retention) is removed only after the commit, and its
 key row is deleted in the transaction itself: see ``claim_for_removal``.

@@ -38,8 +38,8 @@ from referrals.core.sealing import CHUNK, HEAD_BYTES, TooLong, chunk_aad, seal_s
 MAGIC = b"RFB2"  # envelope: the data key is in the blob's key row
 MAGIC_V1 = b"RFB1"  # the master key (id in the header) encrypted the chunks directly
 HEADER = 16
-__all__ = ["CHUNK", "HEAD_BYTES", "MAGIC", "MAGIC_V1", "PENDING", "BlobStore", "PendingFile", "StorageError",
-           "StoredObject", "TooLarge", "WrittenBlob", "get_store", "parse_keys"]
+__all__ = ["CHUNK", "HEAD_BYTES", "MAGIC", "MAGIC_V1", "PENDING", "BlobStore", "PendingFile",
+           "StorageError", "StoredObject", "TooLarge", "WrittenBlob", "get_store", "parse_keys"]
 
 
 class TooLarge(StorageError):

@@ -133,8 +133,7 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
                            total_bytes=sum(item.size for item in contents.files))
     failure: list[BaseException] = []
     handle = shelf.start(final)
-    # A local file (a directory shelf) is written by the encrypting process itself.
-    file = handle.fileno() if hasattr(handle, "fileno") else None
+    file = handle.local_file()  # a directory shelf's file: the encryption writes it itself
     try:
         encryption = _start_encryption(recipients, file)
     except BaseException:

@@ -31,6 +31,7 @@ def write_all(fd: int, data) -> None:
 
 
 class PackageWriter(Protocol):
+    def local_file(self) -> int | None: ...
     def write(self, data) -> None: ...
     def publish(self, before_publish: Callable[[], None] | None) -> None: ...
     def discard(self) -> None: ...
@@ -68,7 +69,7 @@ class _DirectoryWriter:
         # Read as well as written: the builder hashes what the encryption writes here.
         self.handle = open(self.temporary, "w+b", buffering=0)
 
-    def fileno(self) -> int:
+    def local_file(self) -> int | None:
         """The temporary file's descriptor: the builder's encrypting process writes the
         package straight into it (``builder._follow``), instead of through ``write``."""
         return self.handle.fileno()
@@ -158,6 +159,10 @@ class DirectoryShelf:
 class _BucketWriter:
     def __init__(self, folder: S3Folder, file_name: str):
         self.upload = folder.writer(file_name)
+
+    def local_file(self) -> int | None:
+        """None: the bytes go up through ``write``."""
+        return None
 
     def write(self, data) -> None:
         self.upload.write(data)

@@ -13,6 +13,11 @@ say whose they are or when they must go.
   the file goes at once if no row names it, and stays (the marker cleared) if one does.
 - An unfinished write (a ``.partial`` file) whose writer no longer holds its lock goes at
   once, after a minute (the time between a writer's creating the file and locking it).
+
+On S3 (``referrals.core.s3store``) the same rules hold with markers that name a moment instead
+of locks: a pending marker is abandoned once its holder let go of it or its hour ran out, and
+an unfinished write is an incomplete multipart upload, aborted once its writer's marker has run
+out.
 - Any other stored file that no row names goes once it is a day old: it was written without
   a marker, and an upload may still be on its way to naming it.
 

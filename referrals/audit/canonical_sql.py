@@ -9,9 +9,10 @@ Only the speed depends on the two agreeing. The walk checks each event against t
 this text and, where they differ, against the hash of Python's own encoding of the raw row
 (``services._reference_digest``), so an event fails only if both differ: a database whose
 quoting differs from Python's somewhere walks slower there, never reports tampering that is
-not there. Nor can it hide any: the text is valid JSON of the row's current values (SQLite's
-``json_object``, PostgreSQL's ``to_json``), so if it hashes to the stored hash it is the very
-text that was hashed when the event was written, and the values are the ones written.
+not there. Nor can it hide any: the text is JSON of the row's current values, written
+without ambiguity (two different rows never give the same text), so if it hashes to the
+stored hash it is the very text that was hashed when the event was written, and the values
+are the ones written.
 """
 
 from __future__ import annotations
@@ -42,13 +43,29 @@ def _sqlite() -> str:
     return f"json_object({pairs})"
 
 
+# Integer columns: their decimal digits, as json.dumps writes an int.
+_INTEGERS = frozenset({"seq", "actor_id", "agency_id"})
+
+
+def _postgresql_value(name: str) -> str:
+    if name == "occurred_at":
+        return f"'\"' || {_POSTGRESQL_OCCURRED_AT} || '\"'"
+    if name in _INTEGERS:
+        return f"{name}::text"
+    # A backslash and a quote escaped, the rest as it is: json.dumps's quoting of any text
+    # without control characters, at half the server's time of to_json. A control character
+    # stays raw here where json.dumps escapes it: that event's text cannot match, and it is
+    # checked the Python way (nor can a raw one match the escaped form of another value).
+    return f"'\"' || replace(replace({name}, '\\', '\\\\'), '\"', '\\\"') || '\"'"
+
+
 def _postgresql() -> str:
-    # json_build_object would put spaces around the colons; to_json quotes one value.
+    # json_build_object would put spaces around the colons, and to_json per value costs the
+    # server twice the time of the quoting below.
     parts = []
     for position, name in enumerate(sorted(HASHED)):
-        value = _POSTGRESQL_OCCURRED_AT if name == "occurred_at" else name
         separator = "{" if position == 0 else ","
-        parts.append(f"'{separator}\"{name}\":' || coalesce(to_json({value})::text, 'null')")
+        parts.append(f"'{separator}\"{name}\":' || coalesce({_postgresql_value(name)}, 'null')")
     return " || ".join(parts) + " || '}'"
 
 

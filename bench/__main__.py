@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             workers=options.workers, postgres_url=postgres_url))
     if not options.skip_audit_verify:
         try:
-            checks += audit_verify_checks(run_audit_verify(options.audit_events))
+            databases, postgres_url = choose_databases(options)
+            checks += audit_verify_checks(run_audit_verify(options.audit_events, databases,
+                                                           postgres_url=postgres_url))
         except BenchError as error:
             checks.append(Check("the audit verify benchmark runs", str(error), False))
     if not options.skip_audit_export:

@@ -5,9 +5,11 @@ naming an empty database: migrate, append EVENTS synthetic events to the chain i
 audit package's own ``record_events_in_bulk``, so the hashes are the real ones), then time
 
 - ``verify_chain()``: what ``flask --app referrals audit verify`` runs (less the signed
-  checkpoints, which it looks up in a dict);
-- the yardstick: a plain loop over the same rows from the driver's cursor doing the same
-  canonical encoding (``json.dumps`` with sorted keys) and SHA-256, and the chaining check.
+  checkpoints, which it looks up in a dict): SHA-256 over the canonical text the database
+  writes (``referrals.audit.canonical_sql``), and the chaining check;
+- the yardstick: a plain loop over the same rows from the driver's cursor doing the
+  canonical encoding in Python (``json.dumps`` with sorted keys, as the chain was written)
+  and SHA-256, and the chaining check.
 
 Prints one JSON line: events, seconds of each, and whether both found the chain intact.
 """

@@ -199,25 +199,38 @@ def _rows_in_order(batch: int = 20_000,
     database (``canonical_sql``), a batch at a time, in the session's transaction. Plain
     tuples from the driver's cursor (SQLAlchemy's rows would cost as much as the hashing),
     nothing piling up in memory. ``progress(seq)`` is told after each batch has been walked
-    (it may commit)."""
+    (it may commit).
+
+    Each batch is a range of sequence numbers, not "the next N after": PostgreSQL has no
+    statistics on a freshly filled table and would plan "seq > x ... LIMIT n" as a scan and
+    sort of the whole rest of the table, building the text of every row it sorts (35 s for
+    1,000,000 events instead of 8); a bounded range is an index range on any plan."""
     canonical = canonical_text_sql(db.session.get_bind().dialect.name)
     last = 0
     while True:
         # Integers written into the statement: no placeholder style to tell the drivers apart.
-        statement = (f"SELECT seq, prev_hash, hash, id, {canonical} FROM audit_events "
-                     f"WHERE seq > {int(last)} ORDER BY seq LIMIT {int(batch)}")
-        cursor = db.session.connection().connection.cursor()
-        try:
-            cursor.execute(statement)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        rows = _fetch(f"SELECT seq, prev_hash, hash, id, {canonical} FROM audit_events "
+                      f"WHERE seq > {int(last)} AND seq <= {int(last) + batch} ORDER BY seq")
         if not rows:
-            return
+            # A gap as long as a batch (events deleted): on to the next stored event, if any.
+            following = _fetch(f"SELECT min(seq) FROM audit_events WHERE seq > {int(last)}")
+            if following[0][0] is None:
+                return
+            last = following[0][0] - 1
+            continue
         yield from rows
         last = rows[-1][0]
         if progress is not None:
             progress(last)
+
+
+def _fetch(statement: str) -> list[tuple]:
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.execute(statement)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _utc_text(value: Any) -> str:

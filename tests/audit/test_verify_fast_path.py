@@ -112,3 +112,18 @@ def test_a_database_that_quotes_differently_is_slower_never_wrong(monkeypatch,
     assert not report.ok
     assert report.bad_seq == seqs[2]
     assert "changed after it was written" in report.reason
+
+
+def test_the_walk_crosses_a_gap_longer_than_a_batch():
+    """Batches are ranges of sequence numbers: a run of deleted events longer than one must
+    not end the walk there (it is reported as the missing event it is)."""
+    seqs = _append_awkward() + _append_awkward()
+    db.session.execute(text("DELETE FROM audit_events WHERE seq IN (:a, :b, :c)"),
+                       {"a": seqs[1], "b": seqs[2], "c": seqs[3]})
+    walked = [row[0] for row in services._rows_in_order(batch=2)]
+    assert walked[-2:] == seqs[-2:]
+    assert seqs[0] in walked and not {seqs[1], seqs[2], seqs[3]} & set(walked)
+    report = verify_chain()
+    assert not report.ok
+    assert report.bad_seq == seqs[1]
+    assert f"event #{seqs[1]} is missing (the next stored is #{seqs[4]})" in report.reason

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bench.children import BenchError, app_environment, run_child
-from bench.queue import LABELS, _create_postgres_database, _drop_postgres_database
+from bench.queue import LABELS, fresh_database
 from bench.report import Check, heading, table
 
 EVENTS_PER_SECOND_GOAL = 100_000
@@ -27,19 +27,15 @@ def run_audit_verify(events: int, databases: list[str], *,
     for database in databases:
         heading(f"Audit verify: {events:,} events ({LABELS[database]})")
         instance = Path(tempfile.mkdtemp(prefix="referrals-bench-audit-"))
-        url = None
         try:
-            url = (f"sqlite:///{instance / 'r.db'}" if database == "sqlite"
-                   else _create_postgres_database(postgres_url, DATABASE))
-            result = run_child("bench.audit_verify_child", str(events),
-                               env=app_environment(instance, url))
+            with fresh_database(database, instance, postgres_url, DATABASE) as url:
+                result = run_child("bench.audit_verify_child", str(events),
+                                   env=app_environment(instance, url))
         except BenchError as error:
             results[database] = str(error)
             print(f"Could not run: {error}", flush=True)
             continue
         finally:
-            if database == "postgresql" and url:
-                _drop_postgres_database(postgres_url, DATABASE)
             shutil.rmtree(instance, ignore_errors=True)
         results[database] = result
         print(table(("walk", "events", "seconds", "events/s", "chain intact"), [

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +100,21 @@ def _drop_postgres_database(server_url: str, name: str = BENCH_DATABASE) -> None
         progress(f"could not drop {name}: {str(error).splitlines()[0]}")
     finally:
         engine.dispose()
+
+
+@contextmanager
+def fresh_database(database: str, instance: Path, postgres_url: str,
+                   name: str = BENCH_DATABASE) -> Iterator[str]:
+    """The URL of a fresh database of kind ``database``: a file in ``instance`` for SQLite,
+    ``name`` created on the server for PostgreSQL (dropped again on the way out)."""
+    url = None
+    try:
+        url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
+               else _create_postgres_database(postgres_url, name))
+        yield url
+    finally:
+        if database == "postgresql" and url:
+            _drop_postgres_database(postgres_url, name)
 
 
 def _page_table(result: dict) -> str:

@@ -210,7 +210,7 @@ def _rows_in_order(batch: int = 20_000,
     while True:
         # Integers written into the statement: no placeholder style to tell the drivers apart.
         rows = _fetch(f"SELECT seq, prev_hash, hash, id, {canonical} FROM audit_events "
-                      f"WHERE seq > {int(last)} AND seq <= {int(last) + batch} ORDER BY seq")
+                      f"WHERE seq > {int(last)} AND seq <= {int(last) + int(batch)} ORDER BY seq")
         if not rows:
             # A gap as long as a batch (events deleted): on to the next stored event, if any.
             following = _fetch(f"SELECT min(seq) FROM audit_events WHERE seq > {int(last)}")

@@ -174,8 +174,8 @@ def test_a_waiting_writer_gets_the_write_lock_when_it_is_released(tmp_path):
         connection.execute("BEGIN IMMEDIATE")
         holding.set()
         time.sleep(0.25)
+        released.append(time.monotonic())  # before: the waiter may get the lock at once
         connection.execute("COMMIT")
-        released.append(time.monotonic())
         connection.close()
 
     def waiter():

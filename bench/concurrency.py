@@ -15,10 +15,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.children import BenchError, app_environment, run_child
-from bench.queue import LABELS, _create_postgres_database, _drop_postgres_database
+from bench.queue import LABELS, fresh_database
 from bench.report import Check, heading, table
 
 P99_LIMIT_MS = {"postgresql": 150.0, "sqlite": 300.0}
@@ -32,32 +33,38 @@ def run_concurrency(databases: list[str], *, cases: int, connections: int, reque
                     workers: int | None, postgres_url: str) -> dict[str, dict | str]:
     """``workers``: gunicorn's worker processes (default: what deploy/gunicorn.conf.py
     chooses, as production runs it)."""
+    return run_served("Concurrency", "bench.concurrency_child", DATABASE, concurrency_table,
+                      databases, cases=cases, connections=connections, requests=requests,
+                      workers=workers, postgres_url=postgres_url)
+
+
+def run_served(title: str, child: str, name: str, show: Callable[[dict], str],
+               databases: list[str], *, cases: int, connections: int, requests: int,
+               workers: int | None, postgres_url: str) -> dict[str, dict | str]:
+    """For each database: a fresh one (``name`` on PostgreSQL), and ``child`` seeding it,
+    starting gunicorn as production does and sending the load; its result, or why it could
+    not run."""
     results: dict[str, dict | str] = {}
     for database in databases:
-        heading(f"Concurrency: {LABELS[database]}, {cases:,} cases, gunicorn "
+        heading(f"{title}: {LABELS[database]}, {cases:,} cases, gunicorn "
                 f"(deploy/gunicorn.conf.py), {connections} connections")
-        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-concurrency-"))
-        url = None
+        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-served-"))
         try:
-            url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
-                   else _create_postgres_database(postgres_url, DATABASE))
-            env = app_environment(instance, url)
-            if workers:
-                env["REFERRALS_WEB_WORKERS"] = str(workers)
-            result = run_child("bench.concurrency_child", "--cases", str(cases),
-                               "--connections", str(connections), "--requests", str(requests),
-                               env=env)
+            with fresh_database(database, instance, postgres_url, name) as url:
+                env = app_environment(instance, url)
+                if workers:
+                    env["REFERRALS_WEB_WORKERS"] = str(workers)
+                result = run_child(child, "--cases", str(cases), "--connections",
+                                   str(connections), "--requests", str(requests), env=env)
         except BenchError as error:
             results[database] = str(error)
             print(f"Could not run: {error}", flush=True)
             continue
         finally:
-            if database == "postgresql" and url:
-                _drop_postgres_database(postgres_url, DATABASE)
             shutil.rmtree(instance, ignore_errors=True)
         results[database] = result
         print(f"gunicorn: {server_description(result)}", flush=True)
-        print(concurrency_table(result), flush=True)
+        print(show(result), flush=True)
     return results
 
 

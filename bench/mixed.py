@@ -13,14 +13,9 @@ static file's: a queue page costs the server at most five static files).
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
-from bench.children import BenchError, app_environment, run_child
-from bench.concurrency import server_description
-from bench.queue import LABELS, _create_postgres_database, _drop_postgres_database
-from bench.report import Check, heading, table
+from bench.concurrency import run_served
+from bench.queue import LABELS
+from bench.report import Check, table
 
 P99_LIMIT_MS = 300.0
 FLOOR_FACTOR = 5.0
@@ -29,32 +24,9 @@ DATABASE = "referrals_bench_mixed"  # its own: other parts' may be in use on the
 
 def run_mixed(databases: list[str], *, cases: int, connections: int, requests: int,
               workers: int | None, postgres_url: str) -> dict[str, dict | str]:
-    results: dict[str, dict | str] = {}
-    for database in databases:
-        heading(f"Mixed traffic: {LABELS[database]}, {cases:,} cases, gunicorn "
-                f"(deploy/gunicorn.conf.py), {connections} connections")
-        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-mixed-"))
-        url = None
-        try:
-            url = (f"sqlite:///{instance / 'referrals.db'}" if database == "sqlite"
-                   else _create_postgres_database(postgres_url, DATABASE))
-            env = app_environment(instance, url)
-            if workers:
-                env["REFERRALS_WEB_WORKERS"] = str(workers)
-            result = run_child("bench.mixed_child", "--cases", str(cases), "--connections",
-                               str(connections), "--requests", str(requests), env=env)
-        except BenchError as error:
-            results[database] = str(error)
-            print(f"Could not run: {error}", flush=True)
-            continue
-        finally:
-            if database == "postgresql" and url:
-                _drop_postgres_database(postgres_url, DATABASE)
-            shutil.rmtree(instance, ignore_errors=True)
-        results[database] = result
-        print(f"gunicorn: {server_description(result)}", flush=True)
-        print(mixed_table(result), flush=True)
-    return results
+    return run_served("Mixed traffic", "bench.mixed_child", DATABASE, mixed_table, databases,
+                      cases=cases, connections=connections, requests=requests,
+                      workers=workers, postgres_url=postgres_url)
 
 
 def mixed_table(result: dict) -> str:

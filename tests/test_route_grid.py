@@ -40,6 +40,7 @@ import pytest
 from flask import url_for
 
 from referrals.core.identity import Identity, system_identity
+from referrals.directory.models import DirectoryEntry
 from referrals.tokens.services import create_token
 from tests import factories
 from tests.conftest import Client, SignIn, csrf_from
@@ -556,7 +557,6 @@ class Samples:
     # the agency directory
 
     def entry_id(self):
-        from referrals.directory.models import DirectoryEntry
         from referrals.extensions import db
 
         def make():

@@ -7,14 +7,18 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from referrals.accounts.models import OFFICER_SUSPENDED_MESSAGE, User
 from referrals.accounts.registration import approve_officer, require_approved
 from referrals.accounts.standing import (lift_suspension, reconfirm_email,
                                          sweep_officer_standing)
+from referrals.agencies.models import AgencyDomain
 from referrals.core.clock import now
 from referrals.core.errors import PermissionDenied
 from referrals.core.identity import Identity, system_identity
+from referrals.directory.lookup import assess_domain
+from referrals.directory.models import DirectoryEntry
 from referrals.directory.registry import import_registry
 from referrals.directory.services import add_official_domain
 from referrals.extensions import db
@@ -155,7 +159,6 @@ def test_reconfirming_after_the_agency_domains_changed_needs_staff_approval_agai
                        confirmed_at=now() - timedelta(days=400))
     officer.approved_domains = "police.madeupville.gov"
     town_agency.domains[0].domain = "police.madeupville.gov"
-    from referrals.agencies.models import AgencyDomain
     town_agency.domains.append(AgencyDomain(domain="sheriff.madeupville.gov"))
     db.session.flush()
     sweep_officer_standing(SWEEPER)
@@ -173,7 +176,6 @@ def test_official_domains_keep_their_evidence_and_count_as_listed(app, make_user
                               evidence="Force contact page on the force's own website")
     assert (row.domain, row.country, row.checked_by_label) == (
         "met.police.uk", "GB", "checker@test.example")
-    from referrals.directory.lookup import assess_domain
     assessment = assess_domain("cid.met.police.uk")
     assert assessment.listed and assessment.organization == "Metropolitan Police Service"
     # rn for m: a look-alike of the listed force.
@@ -183,8 +185,6 @@ def test_official_domains_keep_their_evidence_and_count_as_listed(app, make_user
 
 def test_an_entry_page_lists_our_agencies_on_its_sub_domains(registry, town_agency, as_role,
                                                              client):
-    from referrals.directory.models import DirectoryEntry
-    from sqlalchemy import select
     entry = db.session.scalar(select(DirectoryEntry).where(
         DirectoryEntry.domain == "madeupville.gov"))
     as_role("supervisor")

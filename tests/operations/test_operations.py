@@ -13,6 +13,8 @@ from sqlalchemy import event
 
 from referrals.core.clock import now
 from referrals.core.outbox import OutboxEntry
+from referrals.core.s3store import S3Objects
+from referrals.core.storage import BlobStore
 from referrals.extensions import db
 from referrals.operations import health
 from referrals.operations.logs import JsonFormatter, RequestIdFilter
@@ -40,9 +42,6 @@ def test_not_ready_names_the_failed_check_and_nothing_more(client, monkeypatch, 
 
 
 def test_on_s3_ready_means_the_bucket_answers(app, client, s3_endpoint, s3_objects):
-    from referrals.core.s3store import S3Objects
-    from referrals.core.storage import BlobStore
-
     keys = app.config["REFERRALS_SETTINGS"].storage_keys
     before = app.extensions.get("referrals_store")
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pyrage
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from referrals.connector.demo import DemoConnector
 from referrals.core.clock import now
 from referrals.core.signing import get_signer
+from referrals.core.storage import BlobStore
 from referrals.evidence.models import CustodyEvent, EvidenceItem
 from referrals.extensions import db
 from referrals.packages.contents import production_items
@@ -420,10 +422,6 @@ def test_a_bad_recipient_for_a_case_package_is_refused_plainly(agent, new_client
 @pytest.fixture
 def on_s3(app, s3_objects):
     """This test's installation keeps evidence and packages in a bucket (moto's server)."""
-    from dataclasses import replace
-
-    from referrals.core.storage import BlobStore
-
     settings = app.config["REFERRALS_SETTINGS"]
     before = app.extensions.get("referrals_store")
     app.config["REFERRALS_SETTINGS"] = replace(settings, storage_backend="s3",

@@ -9,13 +9,8 @@ than the yardstick, which encodes each row in Python as the chain was written.""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
-from bench.children import BenchError, app_environment, run_child
-from bench.queue import LABELS, fresh_database
-from bench.report import Check, heading, table
+from bench.queue import LABELS, run_on_each
+from bench.report import Check, table
 
 EVENTS_PER_SECOND_GOAL = 100_000
 DATABASE = "referrals_bench_audit_verify"
@@ -23,30 +18,20 @@ DATABASE = "referrals_bench_audit_verify"
 
 def run_audit_verify(events: int, databases: list[str], *,
                      postgres_url: str) -> dict[str, dict | str]:
-    results: dict[str, dict | str] = {}
-    for database in databases:
-        heading(f"Audit verify: {events:,} events ({LABELS[database]})")
-        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-audit-"))
-        try:
-            with fresh_database(database, instance, postgres_url, DATABASE) as url:
-                result = run_child("bench.audit_verify_child", str(events),
-                                   env=app_environment(instance, url))
-        except BenchError as error:
-            results[database] = str(error)
-            print(f"Could not run: {error}", flush=True)
-            continue
-        finally:
-            shutil.rmtree(instance, ignore_errors=True)
-        results[database] = result
-        print(table(("walk", "events", "seconds", "events/s", "chain intact"), [
-            ("plain loop (yardstick)", f"{result['plain_checked']:,}",
-             f"{result['plain_seconds']:.2f}",
-             f"{result['plain_checked'] / result['plain_seconds']:,.0f}", result["plain_ok"]),
-            ("verify_chain (audit verify)", f"{result['verify_checked']:,}",
-             f"{result['verify_seconds']:.2f}",
-             f"{result['verify_checked'] / result['verify_seconds']:,.0f}", result["verify_ok"]),
-        ]), flush=True)
-    return results
+    return run_on_each(databases, lambda label: f"Audit verify: {events:,} events ({label})",
+                       DATABASE, postgres_url, "bench.audit_verify_child", [str(events)],
+                       _walks_table)
+
+
+def _walks_table(result: dict) -> str:
+    return table(("walk", "events", "seconds", "events/s", "chain intact"), [
+        ("plain loop (yardstick)", f"{result['plain_checked']:,}",
+         f"{result['plain_seconds']:.2f}",
+         f"{result['plain_checked'] / result['plain_seconds']:,.0f}", result["plain_ok"]),
+        ("verify_chain (audit verify)", f"{result['verify_checked']:,}",
+         f"{result['verify_seconds']:.2f}",
+         f"{result['verify_checked'] / result['verify_seconds']:,.0f}", result["verify_ok"]),
+    ])
 
 
 def audit_verify_checks(results: dict[str, dict | str]) -> list[Check]:

@@ -13,14 +13,10 @@ ceiling the pages are compared against. Goals: p99 under 150 ms (PostgreSQL) or 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
-from bench.children import BenchError, app_environment, run_child
-from bench.queue import LABELS, fresh_database
-from bench.report import Check, heading, table
+from bench.queue import LABELS, run_on_each
+from bench.report import Check, table
 
 P99_LIMIT_MS = {"postgresql": 150.0, "sqlite": 300.0}
 BEFORE_RPS = 154.0  # issue 17: four workers served no more database pages than one
@@ -41,31 +37,15 @@ def run_concurrency(databases: list[str], *, cases: int, connections: int, reque
 def run_served(title: str, child: str, name: str, show: Callable[[dict], str],
                databases: list[str], *, cases: int, connections: int, requests: int,
                workers: int | None, postgres_url: str) -> dict[str, dict | str]:
-    """For each database: a fresh one (``name`` on PostgreSQL), and ``child`` seeding it,
-    starting gunicorn as production does and sending the load; its result, or why it could
-    not run."""
-    results: dict[str, dict | str] = {}
-    for database in databases:
-        heading(f"{title}: {LABELS[database]}, {cases:,} cases, gunicorn "
-                f"(deploy/gunicorn.conf.py), {connections} connections")
-        instance = Path(tempfile.mkdtemp(prefix="referrals-bench-served-"))
-        try:
-            with fresh_database(database, instance, postgres_url, name) as url:
-                env = app_environment(instance, url)
-                if workers:
-                    env["REFERRALS_WEB_WORKERS"] = str(workers)
-                result = run_child(child, "--cases", str(cases), "--connections",
-                                   str(connections), "--requests", str(requests), env=env)
-        except BenchError as error:
-            results[database] = str(error)
-            print(f"Could not run: {error}", flush=True)
-            continue
-        finally:
-            shutil.rmtree(instance, ignore_errors=True)
-        results[database] = result
-        print(f"gunicorn: {server_description(result)}", flush=True)
-        print(show(result), flush=True)
-    return results
+    """For each database: ``child`` seeding a fresh one, starting gunicorn as production
+    does and sending the load; its result, or why it could not run."""
+    return run_on_each(
+        databases, lambda label: (f"{title}: {label}, {cases:,} cases, gunicorn "
+                                  f"(deploy/gunicorn.conf.py), {connections} connections"),
+        name, postgres_url, child,
+        ["--cases", str(cases), "--connections", str(connections), "--requests", str(requests)],
+        lambda result: f"gunicorn: {server_description(result)}\n{show(result)}",
+        {"REFERRALS_WEB_WORKERS": str(workers)} if workers else None)
 
 
 def server_description(result: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +115,32 @@ def fresh_database(database: str, instance: Path, postgres_url: str,
     finally:
         if database == "postgresql" and url:
             _drop_postgres_database(postgres_url, name)
+
+
+def run_on_each(databases: list[str], title: Callable[[str], str], name: str,
+                postgres_url: str, child: str, args: list[str],
+                show: Callable[[dict], str], extra_env: dict[str, str] | None = None,
+                ) -> dict[str, dict | str]:
+    """For each database: a heading, a fresh database (``name`` on PostgreSQL) in a temporary
+    instance, the ``child`` module run on it with ``args``, and what ``show`` prints of its
+    result; the result by database, or why it could not run."""
+    results: dict[str, dict | str] = {}
+    for database in databases:
+        heading(title(LABELS[database]))
+        instance = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        try:
+            with fresh_database(database, instance, postgres_url, name) as url:
+                env = {**app_environment(instance, url), **(extra_env or {})}
+                result = run_child(child, *args, env=env)
+        except BenchError as error:
+            results[database] = str(error)
+            print(f"Could not run: {error}", flush=True)
+            continue
+        finally:
+            shutil.rmtree(instance, ignore_errors=True)
+        results[database] = result
+        print(show(result), flush=True)
+    return results
 
 
 def _page_table(result: dict) -> str:

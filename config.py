@@ -143,6 +143,10 @@ class Settings:
     # one), and the log format ("json" or "text").
     metrics_token: str | None = None
     log_format: str = "text"
+    # Housekeeping (referrals/operations/housekeeping.py): days the bookkeeping rows are kept.
+    outbox_keep_days: int = 30
+    progress_keep_days: int = 30
+    sign_in_failure_keep_days: int = 365
     # Several machines (README, "Running on several machines"): production then refuses the
     # single-machine defaults. storage_shared: the evidence, package and checkpoint
     # directories are one shared mount that every server sees.
@@ -587,6 +591,10 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
                                                1, 24 * 30),
         ncmec_sandbox=_bool(env.get("REFERRALS_NCMEC_SANDBOX"), environment != "production"),
         metrics_token=env.get("REFERRALS_METRICS_TOKEN") or None,
+        outbox_keep_days=_bounded_int(env, "REFERRALS_OUTBOX_KEEP_DAYS", 30, 1, 3650),
+        progress_keep_days=_bounded_int(env, "REFERRALS_PROGRESS_KEEP_DAYS", 30, 1, 3650),
+        sign_in_failure_keep_days=_bounded_int(env, "REFERRALS_SIGN_IN_FAILURE_KEEP_DAYS", 365,
+                                               30, 3650),
         log_format=_log_format(env.get("REFERRALS_LOG_FORMAT"), production),
         cluster=_bool(env.get("REFERRALS_CLUSTER"), False),
         storage_shared=_bool(env.get("REFERRALS_STORAGE_SHARED"), False),

@@ -56,7 +56,7 @@ from referrals.ncmec import cli as ncmec_cli
 from referrals.ncmec import sandbox as ncmec_sandbox
 from referrals.ncmec.staff_views import bp as ncmec_bp
 from referrals.operations import cli as backup_cli
-from referrals.operations import storage_cli
+from referrals.operations import housekeeping, storage_cli
 from referrals.operations.health import init_health
 from referrals.operations.logs import init_logs
 from referrals.operations.metrics import init_metrics
@@ -211,7 +211,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     audit_api.register(api)
 
     for group in (accounts_cli, agencies_cli, audit_cli, demo_cli, holds_cli, retention_cli, tokens_cli,
-                  work_cli, ncmec_cli, packages_cli, backup_cli, storage_cli):
+                  work_cli, ncmec_cli, packages_cli, backup_cli, storage_cli, housekeeping):
         app.cli.add_command(group.cli)
     app.cli.add_command(transparency_cli.cli)
     app.cli.add_command(transparency_cli.qa_cli)

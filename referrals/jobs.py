@@ -17,3 +17,4 @@ from referrals.remote.webhooks import WEBHOOK  # noqa: F401
 from referrals.requests.collection import collect_request_job  # noqa: F401
 from referrals.retention.jobs import purge_retention_job, remove_orphan_files_job  # noqa: F401
 from referrals.packages.services import build_package_job, remove_partial_packages_at_start, sweep_packages  # noqa: F401
+from referrals.operations.housekeeping import prune_records_job  # noqa: F401

@@ -113,6 +113,8 @@ def register_error_handlers(app: Flask) -> None:
         title, message = PLAIN_MESSAGES.get(status, (error.name, error.description))
         if isinstance(error, InputRefused):
             message = error.description
+        if status == 416:
+            title, message = "Outside the file", error.description
         errors = None
         # flask-smorest puts marshmallow's field messages here.
         data = getattr(error, "data", None) or {}
@@ -125,6 +127,10 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405:  # RFC 9110: a 405 names the methods that are allowed
             response = make_response(response, status)
             response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
+        if status == 416 and getattr(error, "length", None) is not None:
+            # RFC 9110: a 416 names the length, so the client can ask again correctly
+            response = make_response(response, status)
+            response.headers["Content-Range"] = f"bytes */{error.length}"
         return response, status
 
     @app.errorhandler(IntegrityError)

@@ -62,6 +62,8 @@ def index(reference: str):
 @packages_api.alt_response(206, description="The bytes asked for with Range",
                            content_type="application/octet-stream")
 @packages_api.alt_response(410, description="Expired, or the download limit was reached")
+@packages_api.alt_response(416, description="The Range lies outside the file (Content-Range "
+                           "names its length); nothing is counted")
 @packages_api.doc(security=[BEARER])
 def download(reference: str, package_id: int):
     """Download a package"""

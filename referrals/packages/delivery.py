@@ -5,6 +5,7 @@ is the package's SHA-256), never cached."""
 from __future__ import annotations
 
 from flask import Response, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from referrals.packages.models import EvidencePackage
 from referrals.packages.shelf import ShelvedFile
@@ -14,13 +15,22 @@ CHUNK = 1024 * 1024
 
 def requested_range(package: EvidencePackage) -> tuple[int, int] | None:
     """The byte range asked for as (start, stop), or None for the whole file (also when an
-    If-Range names another version: werkzeug then serves the whole file)."""
+    If-Range names another version: werkzeug then serves the whole file).
+
+    A range that lies outside the file is refused (416, with the file's length) before the
+    download is recorded: it must neither count against the limit nor be served whole."""
     byte_range = request.range
     if byte_range is None or not package.size:
         return None
     if request.headers.get("If-Range") and request.if_range.etag != package.sha256:
         return None
-    return byte_range.range_for_length(package.size)
+    asked = byte_range.range_for_length(package.size)
+    if asked is None:
+        raise RequestedRangeNotSatisfiable(
+            length=package.size,
+            description=f"The range asked for is outside the package ({package.size:,} bytes). "
+                        "Resume from a byte below its size, or download it whole.")
+    return asked
 
 
 def _streamed(package: EvidencePackage, stored: ShelvedFile) -> Response:

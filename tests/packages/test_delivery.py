@@ -326,6 +326,23 @@ def test_over_the_limit_answers_plainly_and_a_range_resumes_without_counting(
     assert packages_of(request)[0].downloads_used == 1
 
 
+def _refused_range(officer, url, package):
+    response = officer.get(url, headers={"Range": f"bytes={package.size + 10}-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{package.size}"
+    assert f"outside the package ({package.size:,} bytes)" in response.text
+    return response
+
+
+def test_a_range_outside_the_file_is_refused_and_not_counted(released, officer_a, new_client):
+    request, package = released
+    officer = new_client(officer_a)
+    url = f"/portal/requests/{request.reference}/packages/{package.id}"
+    _refused_range(officer, url, package)
+    db.session.expire_all()
+    assert packages_of(request)[0].downloads_used == 0 and packages_of(request)[0].downloads == []
+
+
 def test_the_api_needs_the_scope_and_the_officer_scope(released, officer_a, officer_b,
                                                        officer_token, app):
     from referrals.tokens.models import ApiToken
@@ -461,6 +478,16 @@ def test_on_s3_the_package_lives_in_the_bucket_and_ranges_still_resume(
     old, new = packages_of(request)
     names = set(shelf.names())
     assert old.file_name not in names and new.file_name in names
+
+
+def test_on_s3_a_range_outside_the_file_is_refused_and_not_counted(
+        on_s3, released, officer_a, new_client):
+    request, package = released
+    officer = new_client(officer_a)
+    _refused_range(officer, f"/portal/requests/{request.reference}/packages/{package.id}",
+                   package)
+    db.session.expire_all()
+    assert packages_of(request)[0].downloads_used == 0
 
 
 def test_on_s3_an_upload_left_by_a_killed_build_is_swept(on_s3, app, monkeypatch):

@@ -68,8 +68,8 @@ def run_ingest(size_mib: int, rounds: int = 2) -> list[IngestRun]:
             taken[PIPELINE].append(run_child("bench.ingest_child", "pipeline", str(source),
                                              str(work / "pipeline.bin")))
             taken[APP].append(_through_app(source, work / f"instance-{number}"))
-            progress(f"round {number}: {PIPELINE} {taken[PIPELINE][-1]['seconds']:.2f} s, "
-                     f"{APP} {taken[APP][-1]['seconds']:.2f} s")
+            progress(f"round {number}: {PIPELINE} {_timing(taken[PIPELINE][-1])}, "
+                     f"{APP} {_timing(taken[APP][-1])}")
         runs[2:2] = [IngestRun(name, _best(each)) for name, each in taken.items()]
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -88,6 +88,11 @@ def _through_app(source: Path, instance: Path) -> dict:
                          str(made["user_id"]), str(made["case_id"]), env=env)
     finally:
         shutil.rmtree(instance, ignore_errors=True)
+
+
+def _timing(result: dict) -> str:
+    return (f"{result['seconds']:.2f} s (CPU user {result['user']:.2f} s, "
+            f"system {result['system']:.2f} s)")
 
 
 def _best(results: list[dict]) -> dict:
@@ -113,9 +118,11 @@ def ingest_table(runs: list[IngestRun]) -> str:
     yardstick = runs[0].throughput
     rows = [(run.name, f"{run.result['bytes'] / MB:,.0f}", f"{run.result['seconds']:.2f}",
              f"{run.throughput:,.0f}", f"{run.throughput / yardstick:.2f}",
+             f"{run.result['user']:.2f}", f"{run.result['system']:.2f}",
              f"{run.result['baseline_rss'] / MB:.0f}", f"{run.result['peak_rss'] / MB:.0f}")
             for run in runs]
-    headers = ("path", "MB", "seconds", "MB/s", "× sha256", "RSS before MB", "peak RSS MB")
+    headers = ("path", "MB", "seconds", "MB/s", "× sha256", "CPU user s", "CPU system s",
+               "RSS before MB", "peak RSS MB")
     return table(headers, rows)
 
 

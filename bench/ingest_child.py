@@ -47,6 +47,12 @@ def peak_rss() -> int:
     return int(match.group(1)) * 1024
 
 
+def cpu_since(before: os.times_result) -> dict:
+    """User and system CPU seconds of this process (all its threads) since ``before``."""
+    after = os.times()
+    return {"user": after.user - before.user, "system": after.system - before.system}
+
+
 def hash_file(path: Path) -> int:
     digest = hashlib.sha256()
     size = 0
@@ -165,12 +171,12 @@ def add_evidence_through_app(path: Path, user_id: int, case_id: int) -> dict:
         agent = Identity.for_user(db.session.get(User, user_id))
         case = db.session.get(Case, case_id)
         baseline = peak_rss()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), os.times()
         with unit_of_work(), open(path, "rb") as handle:
             item = add_evidence(agent, case, handle, original_name=path.name)
         seconds = time.perf_counter() - started
-        return {"bytes": item.size, "seconds": seconds, "baseline_rss": baseline,
-                "peak_rss": peak_rss()}
+        return {"bytes": item.size, "seconds": seconds, **cpu_since(cpu),
+                "baseline_rss": baseline, "peak_rss": peak_rss()}
 
 
 def main() -> None:
@@ -188,7 +194,7 @@ def main() -> None:
         # that the difference is the ingest's own memory.
         import referrals.core.storage  # noqa: F401
     baseline = peak_rss()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), os.times()
     if mode == "sha256":
         size = hash_file(path)
     elif mode == "copy":
@@ -198,7 +204,8 @@ def main() -> None:
     else:
         size = write_blob(path, Path(sys.argv[3]))
     seconds = time.perf_counter() - started
-    emit({"bytes": size, "seconds": seconds, "baseline_rss": baseline, "peak_rss": peak_rss()})
+    emit({"bytes": size, "seconds": seconds, **cpu_since(cpu), "baseline_rss": baseline,
+          "peak_rss": peak_rss()})
 
 
 if __name__ == "__main__":

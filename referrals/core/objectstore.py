@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from referrals.core.drop_behind import DropBehind
+
 PENDING = "pending"
 CHUNK = 1024 * 1024
 PART = 8 * 1024 * 1024  # S3 parts are at least 5 MiB (all but the last); 8 MiB is the usual
@@ -137,15 +139,23 @@ class _LocalMarker:
 
 
 class _LocalWriter:
+    """Written once, start to end, kept out of the page cache as it goes (``core.drop_behind``);
+    durable when ``finish`` returns: the file's bytes and its name (the rename, and a folder
+    made for it)."""
+
     def __init__(self, path: Path):
         self.path = path
         self.temp = path.with_suffix(".partial")
+        self.new_folder = not path.parent.is_dir()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.temp, "wb")
         fcntl.flock(self.handle, fcntl.LOCK_EX)  # a live writer: see partial_in_progress
+        self.behind = DropBehind(self.handle.fileno(), self.handle.flush)
 
     def write(self, data) -> int:
-        return self.handle.write(data)
+        written = self.handle.write(data)
+        self.behind.wrote(written)
+        return written
 
     def flush(self) -> None:
         self.handle.flush()
@@ -153,7 +163,13 @@ class _LocalWriter:
     def finish(self) -> None:
         self.handle.flush()
         os.fsync(self.handle.fileno())
+        self.behind.finished()
         self.temp.rename(self.path)  # while the lock is held: a sweep never sees it unlocked
+        # The rename is durable only once its folder is (and a new folder once the root is):
+        # the transaction that commits next names this file, and must never name a lost one.
+        fsync_directory(self.path.parent)
+        if self.new_folder:
+            fsync_directory(self.path.parent.parent)
         self.handle.close()
 
     def abort(self) -> None:
@@ -185,13 +201,15 @@ def _overwrite(path: Path) -> None:
     """Random bytes over the whole file, synced, before it is unlinked."""
     size = path.stat().st_size
     with open(path, "r+b") as handle:
+        behind = DropBehind(handle.fileno(), handle.flush)
         remaining = size
         while remaining:
             step = min(CHUNK, remaining)
-            handle.write(secrets.token_bytes(step))
+            behind.wrote(handle.write(secrets.token_bytes(step)))
             remaining -= step
         handle.flush()
         os.fsync(handle.fileno())
+        behind.finished()
     path.unlink()
 
 

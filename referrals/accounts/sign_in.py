@@ -15,6 +15,8 @@ from flask_security import (
 from flask_login import user_logged_out
 from flask_security.totp import Totp
 from flask_security.views import default_render_json
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 from wtforms import BooleanField
 from wtforms.validators import DataRequired
 
@@ -32,6 +34,23 @@ SYSTEM_USE_NOTICE = (
     "users may use it. Everything done here is recorded and monitored, and may be reviewed "
     "by compliance and disclosed to the authorities. By signing in you consent to this."
 )
+
+
+class UserDatastore(SQLAlchemyUserDatastore):
+    """Flask-Security's datastore, with the lookup every signed-in request makes (the session's
+    user by ``fs_uniquifier``, from Flask-Security's user loader) done by one statement built
+    once: the library builds a new ``select`` with its options for each request, and making
+    and keying it cost more CPU than the query itself. The same query, the same user."""
+
+    _by_uniquifier = (select(User).options(joinedload(User.roles))
+                      .where(User.fs_uniquifier == bindparam("uniquifier")))
+
+    def find_user(self, case_insensitive: bool = False, **kwargs) -> User | None:
+        if (not case_insensitive and len(kwargs) == 1 and "fs_uniquifier" in kwargs
+                and current_app.config["SECURITY_JOIN_USER_ROLES"]):
+            return db.session.scalar(self._by_uniquifier,
+                                     {"uniquifier": kwargs["fs_uniquifier"]})
+        return super().find_user(case_insensitive=case_insensitive, **kwargs)
 
 
 class SingleUseTotp(Totp):
@@ -154,7 +173,7 @@ def _sign_in_rate_limit() -> str:
 
 def init_sign_in(app: Flask) -> None:
     User.failed_sign_in_recorder = services.record_failed_sign_in
-    datastore = SQLAlchemyUserDatastore(db, User, Role)
+    datastore = UserDatastore(db, User, Role)
     # Flask-Security 5.9 takes these two classes only in its constructor: init_app()
     # silently ignores them. Without this, codes could be replayed and new passwords
     # skipped the common-password and maximum-length rules.

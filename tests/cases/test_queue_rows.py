@@ -1,0 +1,85 @@
+"""What a queue page costs: its rows are plain values read in one statement, its two deadline
+counts one more, and the page shows the same as when it loaded whole cases (issues 16/17)."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+
+from referrals.cases import queue as queues
+from referrals.cases import services
+from referrals.cases.models import Case
+from referrals.cases.queue import QueueFilters, QueueRow, case_queue
+from referrals.core.identity import Identity
+from referrals.extensions import db
+from tests.cases.helpers import open_case
+
+
+def _statements(client, url: str) -> list[str]:
+    connection = db.engines[None]
+    engine = getattr(connection, "engine", connection)
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK",
+                                                      "BEGIN", "COMMIT")):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    return seen
+
+
+def test_the_rows_are_plain_values_and_no_case_is_loaded(make_user):
+    agent = make_user("agent")
+    taken = open_case(agent, title="taken")
+    services.take_case(Identity.for_user(agent), taken)
+    open_case(agent, title="nobody's")
+    db.session.expunge_all()  # what the request has loaded, only
+
+    page = case_queue(Identity.for_user(agent), QueueFilters(view="open"))
+
+    assert [type(row) for row in page.cases] == [QueueRow, QueueRow]
+    assert not [o for o in db.session.identity_map.values() if isinstance(o, Case)]
+    by_title = {row.title: row for row in page.cases}
+    assert by_title["taken"].assignee_name == agent.full_name
+    assert by_title["nobody's"].assignee_name is None
+    for row in page.cases:  # worked out once, as the template used to on every use
+        assert row.deadline == queues.deadline_state(row)
+
+
+def test_the_assignee_reads_as_the_display_name(make_user, client, sign_in):
+    agent = make_user("agent")
+    nameless = make_user("agent", full_name="")
+    named = open_case(agent, title="named")
+    services.take_case(Identity.for_user(agent), named)
+    plain = open_case(nameless, title="plain")
+    services.take_case(Identity.for_user(nameless), plain)
+    open_case(agent, title="unassigned")
+    sign_in(agent)
+
+    html = client.get("/cases/?view=open").text
+
+    assert f'<td class="col-assignee">{agent.display_name}</td>' in html
+    assert f'<td class="col-assignee">{nameless.email}</td>' in html
+    assert '<td class="col-assignee">—</td>' in html
+
+
+def test_the_queue_page_reads_the_user_the_rows_and_the_counts_once_each(make_user, client,
+                                                                          sign_in):
+    agent = make_user("agent")
+    for i in range(6):
+        case = open_case(agent, priority=f"P{i % 4}", title=f"bulk {i}")
+        if i % 2:
+            services.take_case(Identity.for_user(agent), case)
+    sign_in(agent)
+
+    statements = _statements(client, "/cases/?view=open")
+
+    assert len(statements) == 3, statements
+    user, rows, counts = statements
+    assert "FROM users" in user and "FROM cases" in rows
+    assert counts.count("count(*)") == 2  # overdue and due soon, one round trip

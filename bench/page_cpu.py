@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="print cProfile's top K functions of each page")
     parser.add_argument("--pages", nargs="+", choices=PAGES, default=list(PAGES),
                         help="which pages to measure (default: all)")
+    parser.add_argument("--served", action="store_true",
+                        help="measure gunicorn with the production configuration instead "
+                             "(its processes' CPU from /proc, over --connections)")
+    parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--instance", type=Path,
                         help="keep (and reuse) the seeded SQLite instance in this directory")
     options = parser.parse_args(argv)
@@ -63,12 +67,19 @@ def main(argv: list[str] | None = None) -> None:
         url = f"sqlite:///{options.instance.resolve() / 'referrals.db'}"
         if not (options.instance / "referrals.db").exists():
             seed(options.instance, url, options.cases)
-        print(measure(options.instance, url, options.requests, options.profile, options.pages))
+        print(run(options, options.instance, url))
         return
     instance = Path(tempfile.mkdtemp(prefix="referrals-page-cpu-"))
     with fresh_database(options.database, instance, options.postgres_url, DATABASE) as url:
         seed(instance, url, options.cases)
-        print(measure(instance, url, options.requests, options.profile, options.pages))
+        print(run(options, instance, url))
+
+
+def run(options: argparse.Namespace, instance: Path, url: str) -> str:
+    if options.served:
+        return measure_served(instance, url, options.requests, options.connections,
+                              options.pages)
+    return measure(instance, url, options.requests, options.profile, options.pages)
 
 
 def environment(instance: Path, url: str) -> dict[str, str]:
@@ -128,6 +139,44 @@ def measure(instance: Path, url: str, requests: int, profile: int,
     result = table(("page", "path", "CPU ms/request", "best round", "statements/request"),
                    rows)
     return "\n\n".join([result, *profiles])
+
+
+def measure_served(instance: Path, url: str, requests: int, connections: int,
+                   pages: list[str] = PAGES) -> str:
+    """The pages through gunicorn started as production starts it (``deploy/gunicorn.conf.py``),
+    ``requests`` of each over ``connections`` at once: the server's CPU per request (its
+    processes, from /proc), the load generator's, and the throughput."""
+    os.environ.update(environment(instance, url))
+    from bench.concurrency_child import first_case, free_port, sign_in
+    from bench.http_load import Request, load, start_production_server, stop_server, \
+        wait_until_up
+
+    port = free_port()
+    server, settings = start_production_server(port)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base)
+        cookies = sign_in(base)
+        queue = Request("GET", "/cases/?view=open", cookies=cookies)
+        paths = {"static file": Request("GET", "/static/app.css", cookies=cookies),
+                 "queue": queue,
+                 "case page": Request("GET", first_case(base, queue), cookies=cookies)}
+        rows = []
+        for name in pages:
+            request = paths[name]
+            measured = load(base, [request], connections, requests,
+                            server=server.pid)[request.label]
+            rows.append((name, request.path, f"{measured['server_cpu_ms']:.2f}",
+                         f"{measured['client_cpu_ms']:.2f}", f"{measured['rps']:.0f}",
+                         f"{measured['p99_ms']:.0f}", measured["errors"]))
+            progress(f"{name}: server {measured['server_cpu_ms']:.2f} ms CPU per request, "
+                     f"{measured['rps']:.0f} req/s")
+    finally:
+        stop_server(server)
+    workers = f"{settings['workers']} x {settings['worker_class']} x {settings['threads']}"
+    return (f"gunicorn {workers}, {connections} connections\n\n"
+            + table(("page", "path", "server CPU ms/request", "client CPU ms/request",
+                     "req/s", "p99 ms", "errors"), rows))
 
 
 def check(response, path: str) -> None:

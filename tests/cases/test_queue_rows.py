@@ -3,6 +3,7 @@ counts one more, and the page shows the same as when it loaded whole cases (issu
 
 from __future__ import annotations
 
+from flask import url_for
 from sqlalchemy import event
 
 from referrals.cases import queue as queues
@@ -83,3 +84,17 @@ def test_the_queue_page_reads_the_user_the_rows_and_the_counts_once_each(make_us
     user, rows, counts = statements
     assert "FROM users" in user and "FROM cases" in rows
     assert counts.count("count(*)") == 2  # overdue and due soon, one round trip
+
+
+def test_each_row_links_to_its_case_page(make_user, client, sign_in, app):
+    agent = make_user("agent")
+    cases = [open_case(agent, title=f"case {i}") for i in range(3)]
+    sign_in(agent)
+
+    html = client.get("/cases/?view=open").text
+
+    with app.test_request_context():
+        for case in cases:
+            href = url_for("cases.detail", reference=case.reference)
+            assert f'<a href="{href}"><strong>{case.reference}</strong></a>' in html
+            assert client.get(href).status_code == 200

@@ -144,7 +144,7 @@ def _measure_page(client, engine, name: str, path: str, repeat: int, top: int) -
         event.remove(engine, "before_cursor_execute", note)
         counts.append(len(statements))
     print(f"\n== {name}: {path}, {len(response.data):,} bytes")
-    print(f"CPU per request: median {percentile(cpu, 0.5):.2f} ms, p90 "
+    print(f"CPU per request: p10 {percentile(cpu, 0.1):.2f} ms, median {percentile(cpu, 0.5):.2f} ms, p90 "
           f"{percentile(cpu, 0.9):.2f} ms, mean {sum(cpu) / len(cpu):.2f} ms")
     print(f"SQL statements per request: {min(counts)}..{max(counts)}")
     for n, text in enumerate(statements, start=1):

@@ -30,6 +30,7 @@ from referrals.compliance.qa_views import bp as qa_bp
 from referrals.compliance.staff_views import bp as compliance_bp
 from referrals.core.api import init_api_docs, init_token_authentication
 from referrals.core.display import register_filters
+from referrals.core import form_html
 from referrals.core.bookkeeping import NoteNotWritten, write_notes
 from referrals.core.errors import InvalidInput, register_error_handlers, render_error
 from referrals.core.guards import init_guards
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jobs.init_app(app, unit_of_work, periodic_guard)
     api.init_app(app)
 
+    form_html.install()
     init_headers(app)
     init_inputs(app)
     init_sign_in(app)

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from flask import current_app, request, session
 from flask_security import hash_password
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from referrals.accounts.models import Role, SignInFailure, User
 from referrals.accounts.passwords import password_problems
@@ -86,12 +86,23 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def _assignable(query: Select) -> Select:
+    """Who work can be assigned to: active staff who are agents or supervisors, by name."""
+    return (query.join(User.roles)
+            .where(User.kind == "staff", User.active.is_(True), Role.name.in_(WORKERS))
+            .order_by(User.full_name, User.email).distinct())
+
+
 def assignable_staff() -> list[User]:
     """Who work can be assigned to: active staff who are agents or supervisors."""
-    return list(db.session.scalars(
-        select(User).join(User.roles)
-        .where(User.kind == "staff", User.active.is_(True), Role.name.in_(WORKERS))
-        .order_by(User.full_name, User.email).distinct()))
+    return list(db.session.scalars(_assignable(select(User))))
+
+
+def assignee_choices() -> list[tuple[int, str]]:
+    """``assignable_staff`` as (id, name) pairs for a form's choices: one statement, no
+    account objects (with their agency and roles) loaded to show a name."""
+    rows = db.session.execute(_assignable(select(User.id, User.full_name, User.email)))
+    return [(user_id, full_name or email) for user_id, full_name, email in rows]
 
 
 def is_assignable(user_id: int) -> bool:

@@ -6,7 +6,7 @@ the audit event, and never commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
@@ -326,27 +326,6 @@ def add_identifier(actor: Identity, subject: Subject, *, kind: str, value: str,
         record_event(actor, "identifier.added", object_type="case", object_id=case.reference,
                      after={"subject_id": subject.id, "kind": kind, "normalized": normalized})
     return identifier
-
-
-def cases_sharing(identifiers: Iterable[Identifier], *, exclude_case_id: int) -> dict[int, list[Case]]:
-    """For each identifier id, the other cases where the same normalised identifier appears."""
-    identifiers = list(identifiers)
-    if not identifiers:
-        return {}
-    pairs = {(i.kind, i.normalized) for i in identifiers}
-    rows = db.session.execute(
-        select(Identifier.kind, Identifier.normalized, Case)
-        .join(Case, Case.id == Identifier.case_id)
-        .where(Identifier.normalized.in_({n for _, n in pairs}), Case.id != exclude_case_id)
-        .order_by(Case.created_at.desc())
-    ).all()
-    found: dict[tuple[str, str], list[Case]] = {}
-    for kind, normalized, case in rows:
-        if (kind, normalized) in pairs:
-            bucket = found.setdefault((kind, normalized), [])
-            if case not in bucket:
-                bucket.append(case)
-    return {i.id: found.get((i.kind, i.normalized), [])[:10] for i in identifiers}
 
 
 def identifier_kinds() -> dict[str, str]:

@@ -6,16 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from referrals.accounts.services import assignable_staff
+from referrals.accounts.services import assignee_choices
 from referrals.audit.services import record_view
 from referrals.cases import queue as queues
-from referrals.cases import corrections, rules, services
+from referrals.cases import corrections, reading, rules, services
 from referrals.cases.forms import (AssignForm, DueForm, EvidenceForm, IdentifierCorrectionForm,
                                    IdentifierForm, NewCaseForm, NoteForm, StatusForm,
                                    SubjectCorrectionForm, SubjectForm)
-from referrals.cases.models import Case, CaseEvent, ReportedContent, Subject
+from referrals.cases.models import Case, Subject
 from referrals.cases.policies import case_policy
 from referrals.core.clock import now
 from referrals.core.display import viewer_zone
@@ -93,41 +92,48 @@ def detail(reference: str):
     identity = current_identity()
     case = services.get_case(reference)
     case_policy.require(identity, "view", case)
-    events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                     .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())))
-    subjects = list(db.session.scalars(select(Subject).where(Subject.case_id == case.id)
-                                       .order_by(Subject.id)))
-    identifiers = [i for s in subjects for i in s.identifiers]
-    sharing = services.cases_sharing(identifiers, exclude_case_id=case.id)
-    reported = list(db.session.scalars(select(ReportedContent)
-                                       .where(ReportedContent.case_id == case.id)))
-    status_form = StatusForm()
-    moves = rules.CASE_STATES.choices(case.status)
-    status_form.status.choices = [("", "Choose…"), *moves] if moves else []
-    assign_form = AssignForm()
-    if case_policy.can(identity, "assign", case):
-        assign_form.assignee_id.choices = [(0, "— Unassigned —")] + [
-            (u.id, u.display_name) for u in assignable_staff()]
-        assign_form.assignee_id.data = case.assignee_id or 0
-    due_form = DueForm()
-    if case.due_at:
-        due_form.due_at.data = case.due_at.astimezone(viewer_zone()).replace(tzinfo=None)
+    allowed = case_policy.allowed(identity, case)
+    record = reading.case_record(case)
     panels = {}
     for panel in case_panels:
         panels.update(panel(identity, case))
     page = render_template(
-        "cases/detail.html", case=case, events=events, subjects=subjects, sharing=sharing,
-        reported=reported, rules=rules, moment=now(),
-        deadline_state=queues.deadline_state, note_form=NoteForm(), status_form=status_form,
-        assign_form=assign_form, due_form=due_form, subject_form=SubjectForm(),
-        identifier_form=IdentifierForm(), evidence_form=EvidenceForm(),
-        correction_form=IdentifierCorrectionForm(),
-        subject_correction_form=SubjectCorrectionForm(),
-        can=lambda action: case_policy.can(identity, action, case),
-        **panels,
+        "cases/detail.html", case=case, events=record.events, subjects=record.subjects,
+        sharing=record.sharing, reported=record.reported, rules=rules, moment=now(),
+        deadline_state=queues.deadline_state, can=allowed.__contains__,
+        **_shown_forms(case, allowed), **panels,
     )
     record_view(identity, "case", case.reference)  # last: see record_view
     return page
+
+
+def _shown_forms(case: Case, allowed: frozenset[str]) -> dict:
+    """The case page's forms, each built only if the page shows it (``None`` if not): a
+    reader who may not act gets none, and none is built only to be left out."""
+    forms = dict.fromkeys(("status_form", "assign_form", "due_form", "note_form",
+                           "subject_form", "identifier_form", "correction_form",
+                           "subject_correction_form", "evidence_form"))
+    if "change_status" in allowed:
+        moves = rules.CASE_STATES.choices(case.status)
+        forms["status_form"] = status_form = StatusForm()
+        status_form.status.choices = [("", "Choose…"), *moves] if moves else []
+    if "assign" in allowed:
+        forms["assign_form"] = assign_form = AssignForm()
+        assign_form.assignee_id.choices = [(0, "— Unassigned —"), *assignee_choices()]
+        assign_form.assignee_id.data = case.assignee_id or 0
+    if "set_due" in allowed:
+        forms["due_form"] = due_form = DueForm()
+        if case.due_at:
+            due_form.due_at.data = case.due_at.astimezone(viewer_zone()).replace(tzinfo=None)
+    if "add_note" in allowed:
+        forms["note_form"] = NoteForm()
+    if "edit_subjects" in allowed:
+        forms.update(subject_form=SubjectForm(), identifier_form=IdentifierForm(),
+                     correction_form=IdentifierCorrectionForm(),
+                     subject_correction_form=SubjectCorrectionForm())
+    if "add_evidence" in allowed:
+        forms["evidence_form"] = EvidenceForm()
+    return forms
 
 
 def _act(reference: str, form, action):
@@ -148,7 +154,7 @@ def take(reference: str):
 @roles_required("supervisor")
 def assign(reference: str):
     form = AssignForm()
-    form.assignee_id.choices = [(0, "")] + [(u.id, u.display_name) for u in assignable_staff()]
+    form.assignee_id.choices = [(0, ""), *assignee_choices()]
     return _act(reference, form, lambda who, case: (
         services.assign_case(who, case, form.assignee_id.data or None), "Assignment saved.")[1])
 

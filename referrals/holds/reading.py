@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from referrals.accounts.models import User
 from referrals.cases.models import Case, Identifier, Subject
@@ -99,6 +100,10 @@ def holds_for_case(case_: Case, at: datetime | None = None) -> list[Preservation
     return list(db.session.scalars(
         select(PreservationHold)
         .where(or_(PreservationHold.case_id == case_.id, and_(covers, live)))
+        # The case page names each hold's request: its reference in this statement, not
+        # one statement per hold for the request with its agency, officer and roles.
+        .options(joinedload(PreservationHold.request).options(
+            load_only(DisclosureRequest.reference), lazyload("*")))
         .order_by(PreservationHold.placed_at.desc(), PreservationHold.id.desc())))
 
 

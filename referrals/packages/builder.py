@@ -1,31 +1,34 @@
 """Build one package file: bag → tar → age → its shelf (a directory, or the S3 bucket:
 ``referrals.packages.shelf``), as one stream, crash-safe.
 
-Three workers share the two cores, so memory does not grow with the package:
+One stream through small buffers, so memory does not grow with the package; two busy
+workers, one for each core:
 
 - a thread writes the bag (tar) into a pipe: each item's plaintext comes from the evidence
   store (decrypted as it goes) and is hashed against its intake SHA-256;
 - a process of its own (``age_process.py``) age-encrypts it with pyrage, which holds the
-  GIL while it encrypts and so cannot share a process with the rest. On a directory shelf
-  it writes the age file itself, to the temporary name beside the final one;
-- the calling thread hashes the encrypted bytes for the ``.sha256``, reporting progress on
-  the way. On a directory shelf it reads the file as it grows, from the page cache, and
-  sends the pages it has hashed to the disk behind the writing (``_follow``); a shelf that
-  is not a local file (S3) gets the bytes through a second pipe, hashed on the way
-  (``_take_encrypted``).
+  GIL while it encrypts and so cannot share a process with the rest, and hashes what it
+  writes for the ``.sha256`` (reported on its standard error when it is done). On a
+  directory shelf it writes the age file itself, to the temporary name beside the final
+  one;
+- the calling thread mostly waits, reporting progress on the way. On a directory shelf it
+  sends the pages written so far to the disk behind the writing (``_await_encryption``); a
+  shelf that is not a local file (S3) gets the bytes through a second pipe
+  (``_take_encrypted``). The size that reached the shelf must be the size the encrypting
+  process reports having hashed.
 
-Hashing and file I/O let go of the GIL, so the two threads overlap; all pieces are 1 MiB.
-Only a complete, fsynced file is renamed to its final name (on S3: a completed multipart
-upload), with its ``.sha256`` and that file's SSH signature beside it. A build that fails or
-is killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
-clears. If the builder dies, the encrypting process ends too: killed, or at the end of its
-input (what it then writes stays under the ``.partial`` name, which nothing renames).
+The building process has one busy thread, which does not wait for the GIL; all pieces are
+1 MiB. Only a complete, fsynced file is renamed to its final name (on S3: a completed
+multipart upload), with its ``.sha256`` and that file's SSH signature beside it. A build
+that fails or is killed leaves only a ``.partial`` file (an incomplete upload), which the
+package sweep clears. If the builder dies, the encrypting process ends too: killed, or at
+the end of its input (what it then writes stays under the ``.partial`` name, which nothing
+renames).
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import select
 import subprocess
@@ -36,7 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from referrals.core.drop_behind import DropBehind
 from referrals.core.signing import PlatformSigner
+from referrals.packages.age_process import REPORT
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
 from referrals.packages.recipients import parse_recipient
@@ -49,10 +54,10 @@ __all__ = ["PARTIAL", "BuiltPackage", "PackageBuildError", "build_package",
 AGE_PROCESS = Path(__file__).with_name("age_process.py")
 CHUNK = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
-# Following the age file as it is written: when caught up, look again after this many
-# milliseconds (at most this long a wait once the encryption has ended).
-FOLLOW_MS = 5
-# The hashed pages of the age file are sent to the disk in runs of this size.
+# While the encryption writes the age file, how often the builder looks at how far it got
+# (milliseconds): to send the written pages to the disk, and to tell progress.
+WAKE_MS = 10
+# The written pages of the age file are sent to the disk in runs of at least this size.
 WRITE_BEHIND = 8 * CHUNK
 
 
@@ -156,23 +161,23 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
     try:
         producer.start()
         if file is None:
-            digest, size = _take_encrypted(encryption, handle, progress, on_progress,
-                                           progress_every)
-            complaint = b""
+            size, said = _take_encrypted(encryption, handle, progress, on_progress,
+                                         progress_every)
         else:
-            digest, size, complaint = _follow(encryption, file, progress, on_progress,
-                                              progress_every)
+            size, said = _await_encryption(encryption, file, progress, on_progress,
+                                           progress_every)
         producer.join()
         ended = encryption.wait()
         # The bag's own failure first; a broken pipe only says the encryption ended early.
         if failure and not isinstance(failure[0], BrokenPipeError):
             raise failure[0]
         if ended != 0:
-            reason = (complaint or encryption.stderr.read()).decode(errors="replace").strip()
+            reason = said.decode(errors="replace").strip()
             raise PackageBuildError("The package could not be encrypted"
                                     + (f": {reason.splitlines()[-1]}" if reason else "."))
         if failure:
             raise failure[0]
+        digest = _reported_sha256(said, size)
         handle.publish(before_publish)  # durable under its final name, whole (on a directory
         # shelf the fsync is short: the pages went to the disk behind the writing)
     except BaseException:
@@ -195,15 +200,14 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
 
 def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
                     on_progress: Callable[[BagProgress], None] | None,
-                    every: float) -> tuple[str, int]:
-    """Copy the encrypted bytes to ``handle`` until the encryption ends, hashing them, in one
-    reused buffer. Returns (SHA-256, size).
+                    every: float) -> tuple[int, bytes]:
+    """Copy the encrypted bytes to ``handle`` until the encryption ends, in one reused
+    buffer. Returns (size, what the process said on its standard error).
 
     Progress is told from the plaintext side (the encryption hands its output on a MiB at a
     time, so a slow source would show nothing for long), at most every ``every`` seconds and
     only when the payload moved on: a build that stalls stops its heartbeat, and its job's
     lease runs out as it should."""
-    digest = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
     source = encryption.stdout
@@ -216,64 +220,66 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
             count = source.readinto(buffer)
             if not count:
                 break
-            piece = view[:count]
-            digest.update(piece)  # hashlib lets the bag's thread run meanwhile
-            handle.write(piece)
+            handle.write(view[:count])
             size += count
         if (on_progress is not None and time.monotonic() >= next_report
                 and progress.done_bytes != told):
             told = progress.done_bytes
             on_progress(progress)
             next_report = time.monotonic() + every
-    return digest.hexdigest(), size
+    return size, encryption.stderr.read()
 
 
-def _follow(encryption: subprocess.Popen, fd: int, progress: BagProgress,
-            on_progress: Callable[[BagProgress], None] | None,
-            every: float) -> tuple[str, int, bytes]:
-    """Hash the age file as the encrypting process writes it to ``fd``, until that process
-    has ended. Returns (SHA-256, size, what the process said on its standard error).
+def _await_encryption(encryption: subprocess.Popen, fd: int, progress: BagProgress,
+                      on_progress: Callable[[BagProgress], None] | None,
+                      every: float) -> tuple[int, bytes]:
+    """Wait for the encrypting process, which writes the age file to ``fd`` itself, to end.
+    Returns (the file's size, what the process said on its standard error).
 
-    The file only grows (age writes its header, then each chunk in turn, never going back),
-    and a read below the file's size finds bytes already written, so each byte is read once,
-    from the page cache, at its final value: the hash is the file's, and the encrypted bytes
-    never cross a pipe. Behind the reading, the pages hashed are sent to the disk
-    (``POSIX_FADV_DONTNEED`` starts their write-back, and lets them leave the page cache once
-    written), so the closing fsync has little left to wait for and a large package does not
-    push everything else out of memory.
-
-    Progress is told as in ``_take_encrypted``."""
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    complaint = bytearray()
+    Meanwhile, every ``WAKE_MS``, the pages written so far are sent to the disk behind the
+    writing (``POSIX_FADV_DONTNEED`` starts their write-back, and lets them leave the page
+    cache once written), so the closing fsync has little left to wait for, a large package
+    does not push everything else out of memory, and the encryption writes into pages the
+    cache has just freed rather than fresh ones. That work (the file system's block
+    allocation) is done here, beside the encryption, not in its process. Progress is told as
+    in ``_take_encrypted``."""
+    said = bytearray()
     errors = encryption.stderr.fileno()
     waiting = select.poll()
     waiting.register(errors, select.POLLIN)
-    size = handed = 0
-    running = True
+    behind = DropBehind(fd)
     told = -1
     next_report = time.monotonic() + every
     while True:
-        count = os.preadv(fd, [buffer], size)
-        if count:
-            digest.update(view[:count])  # hashlib lets the bag's thread run meanwhile
-            size += count
-            if size - handed >= WRITE_BEHIND:
-                _write_behind(fd, handed, size - handed)
-                handed = size
-        elif not running:
-            break  # the process has ended, and all it wrote has been read
-        elif waiting.poll(FOLLOW_MS):
-            said = os.read(errors, 4096)  # nothing more (end of file): the process has ended
-            complaint += said
-            running = bool(said)
+        ended = False
+        if waiting.poll(WAKE_MS):
+            piece = os.read(errors, 4096)
+            said += piece
+            ended = not piece  # its standard error closed: the process has ended
+        size = os.fstat(fd).st_size
+        behind.wrote(size - behind.position)
+        if ended:
+            return size, bytes(said)
         if (on_progress is not None and time.monotonic() >= next_report
                 and progress.done_bytes != told):
             told = progress.done_bytes
             on_progress(progress)
             next_report = time.monotonic() + every
-    return digest.hexdigest(), size, bytes(complaint)
+
+
+def _reported_sha256(said: bytes, size: int) -> str:
+    """The encrypted output's SHA-256, from the encrypting process's report (its last line
+    on standard error), checked against the ``size`` that reached the shelf."""
+    lines = said.decode(errors="replace").strip().splitlines()
+    words = lines[-1].split() if lines else []
+    if (len(words) != 3 or words[0] != REPORT or len(words[1]) != 64
+            or any(c not in "0123456789abcdef" for c in words[1]) or not words[2].isdigit()):
+        raise PackageBuildError("The package could not be encrypted: the encrypting process "
+                                "ended without saying what it wrote.")
+    if int(words[2]) != size:
+        raise PackageBuildError(f"The package could not be encrypted: the encrypting process "
+                                f"wrote {words[2]} bytes, {size} arrived.")
+    return words[1]
 
 
 def _write_behind(fd: int, offset: int, length: int) -> None:

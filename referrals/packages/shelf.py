@@ -66,12 +66,11 @@ class _DirectoryWriter:
         directory.mkdir(parents=True, exist_ok=True)
         self.final = directory / file_name
         self.temporary = directory / f".{file_name}.{uuid.uuid4().hex}{PARTIAL}"
-        # Read as well as written: the builder hashes what the encryption writes here.
-        self.handle = open(self.temporary, "w+b", buffering=0)
+        self.handle = open(self.temporary, "wb", buffering=0)
 
     def local_file(self) -> int | None:
         """The temporary file's descriptor: the builder's encrypting process writes the
-        package straight into it (``builder._follow``), instead of through ``write``."""
+        package straight into it (``builder._await_encryption``), instead of through ``write``."""
         return self.handle.fileno()
 
     def write(self, data) -> None:

@@ -1,29 +1,28 @@
 """Build one package file: bag → tar → age → its shelf (a directory, or the S3 bucket:
 ``referrals.packages.shelf``), as one stream, crash-safe.
 
-One stream through small buffers, so memory does not grow with the package; two busy
-workers, one for each core:
+One stream through small buffers, so memory does not grow with the package; three busy
+threads share the two cores, in two processes (pyrage holds its process's GIL while it
+encrypts):
 
-- a thread writes the bag (tar) into a pipe: each item's plaintext comes from the evidence
-  store (decrypted as it goes) and is hashed against its intake SHA-256;
-- a process of its own (``age_process.py``) age-encrypts it with pyrage, which holds the
-  GIL while it encrypts and so cannot share a process with the rest, and hashes what it
-  writes for the ``.sha256`` (reported on its standard error when it is done). On a
-  directory shelf it writes the age file itself, to the temporary name beside the final
-  one;
+- a thread of the builder writes the bag (tar) into a pipe: each item's plaintext comes
+  from the evidence store (decrypted as it goes) and is hashed against its intake SHA-256;
+- a process of its own (``age_process.py``) age-encrypts it with pyrage, which cannot
+  share a process with the rest; a second thread there hashes what it encrypted, for the
+  ``.sha256`` (reported on its standard error when it is done), and writes it: on a
+  directory shelf to the age file itself, the temporary name beside the final one;
 - the calling thread mostly waits, reporting progress on the way. On a directory shelf it
   sends the pages written so far to the disk behind the writing (``_await_encryption``); a
   shelf that is not a local file (S3) gets the bytes through a second pipe
   (``_take_encrypted``). The size that reached the shelf must be the size the encrypting
   process reports having hashed.
 
-The building process has one busy thread, which does not wait for the GIL; all pieces are
-1 MiB. Only a complete, fsynced file is renamed to its final name (on S3: a completed
-multipart upload), with its ``.sha256`` and that file's SSH signature beside it. A build
-that fails or is killed leaves only a ``.partial`` file (an incomplete upload), which the
-package sweep clears. If the builder dies, the encrypting process ends too: killed, or at
-the end of its input (what it then writes stays under the ``.partial`` name, which nothing
-renames).
+Pieces are 1 MiB in the builder, batches of 2 MiB in the encrypting process. Only a
+complete, fsynced file is renamed to its final name (on S3: a completed multipart upload),
+with its ``.sha256`` and that file's SSH signature beside it. A build that fails or is
+killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
+clears. If the builder dies, the encrypting process ends too: killed, or at the end of its
+input (what it then writes stays under the ``.partial`` name, which nothing renames).
 """
 
 from __future__ import annotations

@@ -84,10 +84,11 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
     accounts = _normalized_accounts(data["accounts"])
     received = now()
     priority = data.get("priority") or rules.DEFAULT_PRIORITY[data["category"]]
+    payload = canonical_json(_payload_for_storage(data))  # before the first write, as the reads
     try:
         # A concurrent request with the same key may win the race: then answer with its
         # case. The case this request opened is inside the same savepoint, so losing the
-        # race takes it (and its case number) back instead of leaving an empty case.
+        # race takes it back instead of leaving an empty case (it has no number yet).
         with db.session.begin_nested():
             case = _matching_open_case(accounts)
             attached = case is not None
@@ -97,13 +98,13 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
                 case = services.open_case(actor, title=title, category=data["category"],
                                           priority=priority, source=data["reason"],
                                           summary=data.get("summary", ""), audit=False,
-                                          check=False)
+                                          check=False, numbered=False)
             escalation = Escalation(
                 source_system=data["source_system"], external_id=data["external_id"],
                 case_id=case.id, category=data["category"], reason=data["reason"],
                 detected_at=data["detected_at"], received_at=received,
                 attached_to_existing=attached,
-                payload=canonical_json(_payload_for_storage(data)),
+                payload=payload,
             )
             db.session.add(escalation)
             db.session.flush()
@@ -129,6 +130,11 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
         services.add_case_event(case, actor, "escalation",
                            f"Opened from escalation {label} ({rules.SOURCES[data['reason']]}).",
                            received)
+    # The case number last: the year's counter row stays locked from it to the commit, and
+    # every other escalation that opens a case waits for it (they used to wait for this whole
+    # transaction). Numbered in this transaction, not one of its own: no gaps, no number
+    # taken by an escalation that then rolls back or loses the duplicate race.
+    services.number_case(case)
     db.session.flush()
     record_event(actor, "escalation.received", object_type="case", object_id=case.reference,
                  after={"escalation_id": escalation.id, "source_system": data["source_system"],

@@ -6,10 +6,12 @@ the audit event, and never commits.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import event, inspect, select, text
+from sqlalchemy.orm import Session
 
 from referrals.accounts.models import User
 from referrals.audit.services import record_event
@@ -24,6 +26,10 @@ from referrals.core.timefmt import format_instant
 from referrals.extensions import db
 
 NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)  # sorts last in the queue
+# A case opened with numbered=False has this reference (and 16 random hex digits) until
+# number_case gives it its number, within the same transaction.
+PROVISIONAL = "new-"
+_UNNUMBERED = "referrals_unnumbered_cases"
 
 
 def get_case(reference: str) -> Case:
@@ -34,7 +40,11 @@ def get_case(reference: str) -> Case:
 
 
 def next_reference(year: int) -> str:
-    """CASE-YYYY-NNNNNN, numbered per year without gaps between concurrent writers."""
+    """CASE-YYYY-NNNNNN, numbered per year without gaps between concurrent writers.
+
+    The year's counter row stays locked from here to the commit: every other transaction that
+    opens a case waits that long. Take it as the last write before the audit event (see
+    ``open_case(numbered=False)``)."""
     number = db.session.execute(
         text(
             "INSERT INTO case_counters (year, last) VALUES (:year, 1) "
@@ -105,9 +115,15 @@ def open_case(
     opened_at: datetime | None = None,
     audit: bool = True,
     check: bool = True,
+    numbered: bool = True,
 ) -> Case:
     """Open a case. ``check=False`` is for callers that authorised the actor otherwise
-    (an escalation token's scope, or the demo seed)."""
+    (an escalation token's scope, or the demo seed). ``numbered=False``: the case number is
+    taken later, by ``number_case``, by a caller with more to write after the case (the
+    counter row is locked from the number to the commit); until then the case has a
+    provisional reference, which never reaches an audit event or a commit."""
+    if audit and not numbered:
+        raise ValueError("the case.opened audit event names the case by its number")
     if check:
         case_policy.require(actor, "open")
     _check_choice(category, rules.CATEGORIES, "category", "category")
@@ -119,7 +135,7 @@ def open_case(
         raise InvalidInput("Give the case a short title.", field="title")
     at = opened_at or now()
     case = Case(
-        reference=next_reference(at.year),
+        reference=next_reference(at.year) if numbered else PROVISIONAL + secrets.token_hex(8),
         title=title[:200],
         summary=(summary or "").strip(),
         category=category,
@@ -136,6 +152,8 @@ def open_case(
     _refresh_queue_due(case)
     db.session.add(case)
     db.session.flush()
+    if not numbered:
+        db.session.info.setdefault(_UNNUMBERED, []).append(case)
     add_case_event(case, actor, "opened",
               f"Opened as {priority} ({rules.CATEGORIES[category]}), source: {rules.SOURCES[source]}.",
               at)
@@ -143,6 +161,30 @@ def open_case(
         record_event(actor, "case.opened", object_type="case", object_id=case.reference,
                      after=_snapshot(case))
     return case
+
+
+def number_case(case: Case) -> None:
+    """Give a case opened with ``numbered=False`` its number (nothing if it has one): the last
+    write before the audit event that names it."""
+    if case.reference.startswith(PROVISIONAL):
+        case.reference = next_reference(case.created_at.year)
+
+
+@event.listens_for(Session, "before_commit")
+def _every_case_committed_has_its_number(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release, not the commit
+        return
+    unnumbered = [case for case in session.info.pop(_UNNUMBERED, ())
+                  if inspect(case).persistent and case.reference.startswith(PROVISIONAL)]
+    if unnumbered:
+        raise RuntimeError(f"{len(unnumbered)} case(s) opened with numbered=False were never "
+                           "given their number (number_case)")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _unnumbered_end_with_the_transaction(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_UNNUMBERED, None)
 
 
 def raise_priority(actor: Identity, case: Case, priority: str, why: str) -> bool:

@@ -56,8 +56,9 @@ def _matching_open_case(accounts: list[dict]) -> Case | None:
     return None
 
 
-def _add_accounts(actor: Identity, case: Case, accounts: list[dict]) -> None:
-    existing = list(db.session.scalars(select(Subject).where(Subject.case_id == case.id)))
+def _add_accounts(actor: Identity, case: Case, accounts: list[dict], *, new_case: bool) -> None:
+    existing = [] if new_case else list(db.session.scalars(
+        select(Subject).where(Subject.case_id == case.id)))
     for account in accounts:
         wanted = {(i["kind"], i["normalized"]) for i in account["identifiers"]}
         subject = next((s for s in existing
@@ -114,7 +115,7 @@ def receive_escalation(actor: Identity, data: dict) -> Intake:
             raise
         return Intake(db.session.get(Case, winner.case_id), winner, duplicate=True)
 
-    _add_accounts(actor, case, accounts)
+    _add_accounts(actor, case, accounts, new_case=not attached)
     for item in data.get("content", []):
         db.session.add(ReportedContent(case_id=case.id, escalation_id=escalation.id, **{
             key: item.get(key) for key in ("platform_content_id", "url", "mime_type", "md5",

@@ -30,6 +30,7 @@ NO_DEADLINE = datetime(9999, 1, 1, tzinfo=UTC)  # sorts last in the queue
 # number_case gives it its number, within the same transaction.
 PROVISIONAL = "new-"
 _UNNUMBERED = "referrals_unnumbered_cases"
+_ACTOR_NAMES = "referrals_actor_names"
 
 
 def get_case(reference: str) -> Case:
@@ -65,11 +66,15 @@ def add_case_event(case: Case, actor: Identity, kind: str, body: str, at: dateti
 
 
 def _actor_name(actor: Identity) -> str:
-    if actor.user_id is not None:
+    """The name on a timeline line: looked up once per transaction (the session keeps a
+    loaded user only while something holds it: each line of an intake loaded it again)."""
+    if actor.user_id is None:
+        return actor.label
+    names = db.session.info.setdefault(_ACTOR_NAMES, {})
+    if actor.user_id not in names:
         user = db.session.get(User, actor.user_id)
-        if user is not None:
-            return user.display_name
-    return actor.label
+        names[actor.user_id] = user.display_name if user is not None else actor.label
+    return names[actor.user_id]
 
 
 def _snapshot(case: Case) -> dict:
@@ -182,9 +187,10 @@ def _every_case_committed_has_its_number(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_transaction_end")
-def _unnumbered_end_with_the_transaction(session: Session, transaction) -> None:
+def _end_with_the_transaction(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_UNNUMBERED, None)
+        session.info.pop(_ACTOR_NAMES, None)
 
 
 def raise_priority(actor: Identity, case: Case, priority: str, why: str) -> bool:
@@ -335,7 +341,8 @@ def add_subject(actor: Identity, case: Case, *, label: str, role: str = "account
         raise InvalidInput("Name the subject (a display name or the account's handle).",
                            field="label")
     subject = Subject(case_id=case.id, label=label[:200], role=role or "account",
-                      notes=(notes or "").strip(), created_at=now())
+                      notes=(notes or "").strip(), created_at=now(),
+                      identifiers=[])  # new: nothing to load when identifiers are added
     db.session.add(subject)
     db.session.flush()
     if audit:

@@ -96,11 +96,11 @@ def test_a_second_escalation_does_not_wait_for_the_first_whole_transaction(
         first_writing, go_on = threading.Event(), threading.Event()
         real = escalations._add_accounts
 
-        def held(actor, case, accounts):
+        def held(*args, **kwargs):
             if threading.current_thread().name == "first":
                 first_writing.set()
                 go_on.wait(30)
-            return real(actor, case, accounts)
+            return real(*args, **kwargs)
 
         monkeypatch.setattr(escalations, "_add_accounts", held)
         done: dict[str, str | BaseException] = {}

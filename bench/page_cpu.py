@@ -10,7 +10,12 @@ real pages, then requests each page N times through the app (Flask's test client
 production settings but for the demo seed's ``development``) and reports, per page, the CPU
 time per request of this process (``time.process_time``: robust while others use the
 machine, unlike wall time), the SQL statements per request, and with ``--profile K`` cProfile's
-top K functions by cumulative and by own time.
+top K functions by cumulative and by own time (and the Python calls per request, a count
+that the machine's load does not move). ``--statements`` prints each page's SQL.
+
+"case page" is the first case of the open queue (the one parts G and K time: a bulk case
+with three identifiers); "rich case page" the demo case with the most evidence, subjects,
+reported content and events.
 
 ``--instance DIR`` keeps the seeded SQLite database in DIR and reuses it next time (seeding
 20,000 cases takes a minute or two): for measuring before and after a change.
@@ -34,12 +39,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import create_engine, event, text
+
 from bench.children import ROOT
 from bench.queue import DEFAULT_POSTGRES_URL, fresh_database
 from bench.report import progress, table
 
 DATABASE = "referrals_bench_page_cpu"
-PAGES = ("static file", "queue", "case page")
+PAGES = ("static file", "queue", "case page", "rich case page")
 ROUNDS = 10
 
 
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="measure gunicorn with the production configuration instead "
                              "(its processes' CPU from /proc, over --connections)")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--statements", action="store_true",
+                        help="print the SQL statements of each page's last request")
     parser.add_argument("--instance", type=Path,
                         help="keep (and reuse) the seeded SQLite instance in this directory")
     options = parser.parse_args(argv)
@@ -79,7 +88,8 @@ def run(options: argparse.Namespace, instance: Path, url: str) -> str:
     if options.served:
         return measure_served(instance, url, options.requests, options.connections,
                               options.pages)
-    return measure(instance, url, options.requests, options.profile, options.pages)
+    return measure(instance, url, options.requests, options.profile, options.pages,
+                   options.statements)
 
 
 def environment(instance: Path, url: str) -> dict[str, str]:
@@ -96,8 +106,23 @@ def seed(instance: Path, url: str, cases: int) -> None:
     progress(f"migrated and seeded {cases:,} cases in {time.perf_counter() - started:.0f} s")
 
 
+def richest_case(url: str) -> str:
+    """The reference of the case with the most evidence, then subjects, reported content
+    and timeline events (a demo case: the bulk cases have no evidence)."""
+    engine = create_engine(url)
+    counts = {table_: f"(SELECT count(*) FROM {table_} t WHERE t.case_id = c.id)"
+              for table_ in ("evidence_items", "subjects", "reported_content", "case_events")}
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(
+                f"SELECT c.reference FROM cases c ORDER BY {counts['evidence_items']} DESC, "
+                f"{' + '.join(counts.values())} DESC, c.id LIMIT 1")).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def measure(instance: Path, url: str, requests: int, profile: int,
-            pages: list[str] = PAGES) -> str:
+            pages: list[str] = PAGES, show_statements: bool = False) -> str:
     """The pages' CPU per request in this process, as a table (and profiles if asked)."""
     os.environ.update(environment(instance, url))
     from bench.concurrency_child import CASE_LINK
@@ -112,10 +137,11 @@ def measure(instance: Path, url: str, requests: int, profile: int,
     found = CASE_LINK.search(client.get(queue).text)
     if not found:
         raise SystemExit("the queue shows no case")
-    paths = {"static file": "/static/app.css", "queue": queue, "case page": found.group(1)}
+    paths = {"static file": "/static/app.css", "queue": queue, "case page": found.group(1),
+             "rich case page": f"/cases/{richest_case(url)}"}
     with app.app_context():
         engine = db.engine
-    rows, profiles = [], []
+    rows, profiles, statement_lists = [], [], []
     for name in pages:
         path = paths[name]
         for _ in range(10):  # warm-up: templates compiled, caches filled
@@ -132,13 +158,31 @@ def measure(instance: Path, url: str, requests: int, profile: int,
                 per_round.append((time.process_time() - began) * 1000 / each)
         cpu_ms, statements = statistics.median(per_round), counted[0] / (rounds * each)
         rows.append((name, path, f"{cpu_ms:.2f}", f"{min(per_round):.2f}", f"{statements:.1f}"))
+        if show_statements:
+            statement_lists.append(statements_of(client, engine, name, path))
         progress(f"{name}: {cpu_ms:.2f} ms CPU (best round {min(per_round):.2f}), "
                  f"{statements:.1f} statements")
         if profile:
             profiles.append(profiled(client, name, path, min(requests, 100), profile))
     result = table(("page", "path", "CPU ms/request", "best round", "statements/request"),
                    rows)
-    return "\n\n".join([result, *profiles])
+    return "\n\n".join([result, *statement_lists, *profiles])
+
+
+def statements_of(client, engine, name: str, path: str) -> str:
+    """The SQL of one request of the page, one line each (the first 200 characters)."""
+    seen: list[str] = []
+
+    def remember(_conn, _cursor, statement, *_args):
+        seen.append(" ".join(statement.split())[:200])
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        check(client.get(path), path)
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    return "\n".join([f"== {name} ({path}): {len(seen)} statements",
+                      *(f"{n:3}. {line}" for n, line in enumerate(seen, start=1))])
 
 
 def measure_served(instance: Path, url: str, requests: int, connections: int,
@@ -160,7 +204,9 @@ def measure_served(instance: Path, url: str, requests: int, connections: int,
         queue = Request("GET", "/cases/?view=open", cookies=cookies)
         paths = {"static file": Request("GET", "/static/app.css", cookies=cookies),
                  "queue": queue,
-                 "case page": Request("GET", first_case(base, queue), cookies=cookies)}
+                 "case page": Request("GET", first_case(base, queue), cookies=cookies),
+                 "rich case page": Request("GET", f"/cases/{richest_case(url)}",
+                                           cookies=cookies)}
         rows = []
         for name in pages:
             request = paths[name]
@@ -194,7 +240,9 @@ def profiled(client, name: str, path: str, requests: int, top: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.strip_dirs()
-    out.write(f"== {name} ({path}), {requests} requests: by cumulative time\n")
+    out.write(f"== {name} ({path}), {requests} requests, "
+              f"{stats.total_calls / requests:,.0f} Python calls per request: "
+              "by cumulative time\n")
     stats.sort_stats("cumulative").print_stats(top)
     out.write(f"== {name}: by own time\n")
     stats.sort_stats("tottime").print_stats(top)

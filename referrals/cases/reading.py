@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
 from referrals.cases.models import Case, CaseEvent, Identifier, ReportedContent, Subject
@@ -28,15 +28,25 @@ class CaseRecord:
     reported: list[ReportedContent]
 
 
+# Built once: making a statement and its loader options costs more CPU than running it.
+_EVENTS = (select(CaseEvent).where(CaseEvent.case_id == bindparam("case_id"))
+           .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc()))
+# The subjects with their identifiers in one statement, not one more per subject.
+_SUBJECTS = (select(Subject).where(Subject.case_id == bindparam("case_id"))
+             .options(joinedload(Subject.identifiers)).order_by(Subject.id))
+_REPORTED = select(ReportedContent).where(ReportedContent.case_id == bindparam("case_id"))
+_SHARING = (select(Identifier.kind, Identifier.normalized, Case.id, Case.reference)
+            .join(Case, Case.id == Identifier.case_id)
+            .where(Identifier.normalized.in_(bindparam("normalized", expanding=True)),
+                   Case.id != bindparam("case_id"))
+            .order_by(Case.created_at.desc(), Case.id.desc()))
+
+
 def case_record(case: Case) -> CaseRecord:
-    events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)
-                                     .order_by(CaseEvent.occurred_at.desc(), CaseEvent.id.desc())))
-    # The subjects with their identifiers in one statement, not one more per subject.
-    subjects = list(db.session.scalars(select(Subject).where(Subject.case_id == case.id)
-                                       .options(joinedload(Subject.identifiers))
-                                       .order_by(Subject.id)).unique())
-    reported = list(db.session.scalars(select(ReportedContent)
-                                       .where(ReportedContent.case_id == case.id)))
+    by_case = {"case_id": case.id}
+    events = list(db.session.scalars(_EVENTS, by_case))
+    subjects = list(db.session.scalars(_SUBJECTS, by_case).unique())
+    reported = list(db.session.scalars(_REPORTED, by_case))
     return CaseRecord(events, subjects, cases_sharing(
         [i for s in subjects for i in s.identifiers], exclude_case_id=case.id), reported)
 
@@ -50,12 +60,8 @@ def cases_sharing(identifiers: Iterable[Identifier], *, exclude_case_id: int,
     if not identifiers:
         return {}
     pairs = {(i.kind, i.normalized) for i in identifiers}
-    rows = db.session.execute(
-        select(Identifier.kind, Identifier.normalized, Case.id, Case.reference)
-        .join(Case, Case.id == Identifier.case_id)
-        .where(Identifier.normalized.in_({n for _, n in pairs}), Case.id != exclude_case_id)
-        .order_by(Case.created_at.desc(), Case.id.desc())
-    ).all()
+    rows = db.session.execute(_SHARING, {"normalized": sorted({n for _, n in pairs}),
+                                         "case_id": exclude_case_id})
     found: dict[tuple[str, str], list[OtherCase]] = {}
     for kind, normalized, case_id, reference in rows:
         if (kind, normalized) in pairs:

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import event, inspect, select, text
+from sqlalchemy import bindparam, event, inspect, select, text
 from sqlalchemy.orm import Session
 
 from referrals.accounts.models import User
@@ -33,8 +33,11 @@ _UNNUMBERED = "referrals_unnumbered_cases"
 _ACTOR_NAMES = "referrals_actor_names"
 
 
+_CASE_BY_REFERENCE = select(Case).where(Case.reference == bindparam("reference"))  # built once
+
+
 def get_case(reference: str) -> Case:
-    case = db.session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+    case = db.session.scalar(_CASE_BY_REFERENCE, {"reference": reference.strip().upper()})
     if case is None:
         raise NotFound(f"There is no case {reference}.")
     return case

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy import and_, bindparam, case, exists, or_, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 
 from referrals.accounts.models import User
@@ -86,25 +86,29 @@ def staff_holds(identity: Identity, *, status: str = "open", kind: str = "",
     return list(db.session.scalars(query.limit(limit)))
 
 
+# Built once (making it and its loader options cost more CPU than running it): holds placed
+# on the case, and live holds elsewhere with one of the case's identifiers in their scope.
+_HOLDS_FOR_CASE = (
+    select(PreservationHold)
+    .where(or_(PreservationHold.case_id == bindparam("case_id"), and_(
+        exists(select(HeldIdentifier.id).join(Identifier, and_(
+            Identifier.kind == HeldIdentifier.kind,
+            Identifier.normalized == HeldIdentifier.normalized))
+            .where(HeldIdentifier.hold_id == PreservationHold.id,
+                   Identifier.case_id == bindparam("case_id"))),
+        PreservationHold.status.in_(LIVE_STATUSES),
+        or_(PreservationHold.expires_at.is_(None), PreservationHold.expires_at > bindparam("at")))))
+    # The case page names each hold's request: its reference in this statement, not one
+    # statement per hold for the request with its agency, officer and roles.
+    .options(joinedload(PreservationHold.request).options(
+        load_only(DisclosureRequest.reference), lazyload("*")))
+    .order_by(PreservationHold.placed_at.desc(), PreservationHold.id.desc()))
+
+
 def holds_for_case(case_: Case, at: datetime | None = None) -> list[PreservationHold]:
     """Holds placed on the case, and live holds elsewhere with one of its identifiers in
     their scope (a 2703(f) request on the same account freezes it here too)."""
-    at = at or now()
-    covers = exists(
-        select(HeldIdentifier.id).join(Identifier, and_(
-            Identifier.kind == HeldIdentifier.kind,
-            Identifier.normalized == HeldIdentifier.normalized))
-        .where(HeldIdentifier.hold_id == PreservationHold.id, Identifier.case_id == case_.id))
-    live = and_(PreservationHold.status.in_(LIVE_STATUSES),
-                or_(PreservationHold.expires_at.is_(None), PreservationHold.expires_at > at))
-    return list(db.session.scalars(
-        select(PreservationHold)
-        .where(or_(PreservationHold.case_id == case_.id, and_(covers, live)))
-        # The case page names each hold's request: its reference in this statement, not
-        # one statement per hold for the request with its agency, officer and roles.
-        .options(joinedload(PreservationHold.request).options(
-            load_only(DisclosureRequest.reference), lazyload("*")))
-        .order_by(PreservationHold.placed_at.desc(), PreservationHold.id.desc())))
+    return list(db.session.scalars(_HOLDS_FOR_CASE, {"case_id": case_.id, "at": at or now()}))
 
 
 def hold_for_request(request: DisclosureRequest) -> PreservationHold | None:

@@ -4,8 +4,11 @@
 
 - ``store``: store FILE as an encrypted blob in WORK_DIR/store (not timed; done once).
 - ``build``: time build_package of that blob: decrypt from storage, hash, tar, age-encrypt
-  (in the builder's encrypting process), hash, write and fsync. Peak memory: this process's VmHWM above its level before the build, plus
-  the encrypting process's own VmHWM (sampled while it runs).
+  (in the builder's encrypting process), hash, write and fsync. Peak memory: this
+  process's VmHWM above its level before the build, plus the encrypting process's own VmHWM
+  (sampled while it runs). CPU of each busy thread (``workers``): pyrage's, the one that
+  hashes and writes the age file, the bag's; ``rest`` is the remainder (the waiting thread,
+  the drop-behind, the publication, this sampling).
 - ``age``: ``age -r`` over the same plaintext into a file, fsynced: the yardstick.
 - ``parts``: what a build cannot avoid, one at a time on one core: a SHA-256 pass over the
   plaintext (the intake hash re-checked; the encrypted file's hash costs as much) and
@@ -39,6 +42,7 @@ from referrals.packages.bag import PackageContents, PackageFile
 from referrals.packages.recipients import one_time_identity, parse_recipient
 
 CHUNK = 1024 * 1024
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _digests(path: Path) -> dict[str, str]:
@@ -55,12 +59,34 @@ def _cpu() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def _thread_cpu(process: int | str, thread: int) -> float | None:
+    """User + system CPU seconds of one thread (None once it has ended)."""
+    try:
+        stat = Path(f"/proc/{process}/task/{thread}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _threads_cpu(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of each thread of process ``pid``."""
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if (cpu := _thread_cpu(pid, int(tid))) is not None:
+            seconds[int(tid)] = cpu
+    return seconds
+
+
 class _HelperPeak:
     """The encrypting process's VmHWM, read every 20 ms while it lives (its memory is
-    allocated at start and stays flat, so the last reading is its peak)."""
+    allocated at start and stays flat, so the last reading is its peak), and the CPU of the
+    build's busy threads: the encrypting process's two and the builder's bag thread (each
+    thread's last reading, so a thread that ends early is counted whole)."""
 
     def __init__(self):
         self.peak = 0
+        self.pyrage = self.writing = self.bag = 0.0
         self._started = builder._start_encryption
 
     def __enter__(self):
@@ -73,13 +99,23 @@ class _HelperPeak:
 
     def _watch(self, pid: int) -> None:
         status = Path(f"/proc/{pid}/status")
+        bag = None  # the builder's bag thread (its native id)
         while True:
             try:
                 match = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+                threads = _threads_cpu(pid)
             except OSError:
                 return
             if match:
                 self.peak = max(self.peak, int(match.group(1)) * 1024)
+            if pid in threads:
+                self.pyrage = threads.pop(pid)
+                self.writing = max(self.writing, sum(threads.values()))
+            if bag is None:
+                bag = next((thread.native_id for thread in threading.enumerate()
+                            if thread.name.startswith("package ")), None)
+            if bag is not None:
+                self.bag = max(self.bag, _thread_cpu("self", bag) or 0.0)
             time.sleep(0.02)
 
     def __exit__(self, *exc):
@@ -113,8 +149,10 @@ def build(path: Path, work: Path) -> dict:
         built = builder.build_package(contents, [recipient], work / "packages", signer)
         seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     built.path.unlink()
+    workers = {"pyrage": helper.pyrage, "writing": helper.writing, "bag": helper.bag}
+    workers["rest"] = max(0.0, cpu - sum(workers.values()))
     return {"bytes": built.size, "seconds": seconds, "cpu": cpu, "baseline_rss": baseline,
-            "peak_rss": peak_rss(), "helper_rss": helper.peak}
+            "peak_rss": peak_rss(), "helper_rss": helper.peak, "workers": workers}
 
 
 def age(path: Path, work: Path) -> dict:

@@ -55,6 +55,19 @@ def run_packages(size_mib: int, rounds: int = 2) -> dict[str, dict]:
          f"{parts['pyrage']:.2f}"],
     ]), flush=True)
     build, age = results[BUILD], results[AGE]
+    workers = build["workers"]
+    print(f"\nThe fastest build's CPU seconds, thread by thread (three busy threads share the "
+          "two cores):")
+    print(table(["thread", "CPU s"], [
+        ["encrypting process: pyrage's encrypt_io (reads the tar from the pipe)",
+         f"{workers['pyrage']:.2f}"],
+        ["encrypting process: joins, hashes (.sha256) and writes the age file",
+         f"{workers['writing']:.2f}"],
+        ["builder: the bag (store read, AES-GCM, intake SHA-256, tar, pipe)",
+         f"{workers['bag']:.2f}"],
+        ["builder: the rest (waiting, drop-behind, fsync, publication)",
+         f"{workers['rest']:.2f}"],
+    ]), flush=True)
     print(f"\nThe build spends {build['cpu']:.2f} CPU s where age -r spends {age['cpu']:.2f} "
           f"({build['cpu'] / age['cpu']:.1f}×). On two idle cores it takes at least half of "
           f"that, {build['cpu'] / 2:.2f} s ({build['cpu'] / 2 / age['seconds']:.2f}× age's "

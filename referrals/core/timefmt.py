@@ -14,6 +14,7 @@ Pure functions, no Flask: PDFs, e-mails, CLI output and audit-free messages use 
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from referrals.core.clock import as_utc
@@ -23,9 +24,11 @@ NONE = "—"
 UTC_NAME = "UTC"
 
 
+@lru_cache(maxsize=256)
 def zone_named(name: str | None) -> ZoneInfo:
     """The zone called ``name``; UTC for no name or a name the zone database does not know
-    (a profile edited by hand must not break every page)."""
+    (a profile edited by hand must not break every page). Remembered: a page asks for the
+    viewer's zone once for every time it shows."""
     try:
         return ZoneInfo(name or UTC_NAME)
     except (ZoneInfoNotFoundError, ValueError):
@@ -35,7 +38,7 @@ def zone_named(name: str | None) -> ZoneInfo:
 def zone_label(local: datetime) -> str:
     """The zone's abbreviation at that instant (``UTC``, ``PDT``, ``CET``); zones that have
     none (``+03``) read as an offset from UTC (``UTC+03``)."""
-    label = local.strftime("%Z")
+    label = local.tzname() or ""  # what strftime's %Z writes, without parsing a format
     if not label or label[0] in "+-":
         return f"UTC{label}" if label else UTC_NAME
     return label
@@ -50,7 +53,8 @@ def format_instant(value: datetime | None, zone: str | None = None, *,
         return NONE
     tz = zone_named(zone)
     local = as_utc(value).astimezone(tz)
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    clock = (f"{local.hour:02d}:{local.minute:02d}:{local.second:02d}" if seconds
+             else f"{local.hour:02d}:{local.minute:02d}")
     text = f"{local.day} {MONTHS[local.month - 1]} {local.year} {clock} {zone_label(local)}"
     if name_zone and tz.key != UTC_NAME:
         text += f" ({tz.key})"

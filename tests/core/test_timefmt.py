@@ -53,3 +53,15 @@ def test_pages_write_times_in_the_viewers_profile_zone(make_user, client, sign_i
     written = re.findall(r"\d{1,2} [A-Z][a-z]{2} \d{4} \d\d:\d\d (?:EST|EDT)", page)
     assert written, "no time on the case page in the viewer's zone"
     assert not re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", page)  # the old ISO-ish shape is gone
+
+
+def test_the_zone_is_looked_up_once_not_for_every_time_shown():
+    from referrals.core.timefmt import zone_named
+
+    format_instant(WINTER, "America/Chicago")
+    before = zone_named.cache_info()
+    for _ in range(50):
+        format_instant(SUMMER, "America/Chicago")
+    after = zone_named.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 50
+    assert zone_named("Mars/Olympus_Mons") is zone_named("UTC")  # a bad name is UTC, still

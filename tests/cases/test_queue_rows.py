@@ -3,13 +3,19 @@ counts one more, and the page shows the same as when it loaded whole cases (issu
 
 from __future__ import annotations
 
-from flask import url_for
+import re
+from datetime import timedelta
+
+from flask import render_template_string, url_for
+from flask_login import login_user
 from sqlalchemy import event
 
+from referrals.accounts.models import User
 from referrals.cases import queue as queues
-from referrals.cases import services
+from referrals.cases import rules, services
 from referrals.cases.models import Case
 from referrals.cases.queue import QueueFilters, QueueRow, case_queue
+from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from tests.cases.helpers import open_case
@@ -98,3 +104,43 @@ def test_each_row_links_to_its_case_page(make_user, client, sign_in, app):
             href = url_for("cases.detail", reference=case.reference)
             assert f'<a href="{href}"><strong>{case.reference}</strong></a>' in html
             assert client.get(href).status_code == 200
+
+
+def _cells(html: str, column: str) -> list[str]:
+    cells = re.findall(rf'<td class="col-{column}">(.*?)</td>', html, re.S)
+    return [re.sub(r">\s+<", "><", re.sub(r"\s+", " ", cell)).strip() for cell in cells]
+
+
+def test_the_written_out_cells_are_the_case_pages_macros(make_user, client, sign_in, frozen):
+    """queue.html writes out cases/_macros.html's priority() and due() for speed: the same
+    HTML for every kind of row (open, overdue, due soon, answered, no due date, closed)."""
+    moment = frozen(now().replace(microsecond=0))
+    agent = make_user("agent", time_zone="America/Chicago")
+    actor = Identity.for_user(agent)
+    open_case(agent, priority="P0", opened_at=moment - timedelta(hours=2))  # overdue
+    open_case(agent, priority="P0", opened_at=moment - timedelta(minutes=30))  # due soon
+    open_case(agent, priority="P3", opened_at=moment)  # fine
+    answered = open_case(agent, priority="P1", opened_at=moment)
+    services.add_note(actor, answered, "Answered; no due date.")
+    dated = open_case(agent, priority="P2", opened_at=moment)
+    services.add_note(actor, dated, "Answered.")
+    services.set_due(actor, dated, moment + timedelta(days=2))
+    closed = open_case(agent, priority="P2", opened_at=moment)
+    services.change_status(actor, closed, "closed")
+    sign_in(agent)
+
+    pages = {view: client.get(f"/cases/?view={view}").text for view in ("open", "closed")}
+    shown = {view: (_cells(html, "priority"), _cells(html, "deadline"))
+             for view, html in pages.items()}
+    macros = ('{% from "cases/_macros.html" import priority, due with context %}'
+              '{% for case in rows %}<td class="col-priority">{{ priority(case) }}</td>'
+              '<td class="col-deadline">{{ due(case, case.deadline) }}</td>{% endfor %}')
+    with client.application.test_request_context():
+        login_user(db.session.get(User, agent.id))
+        for view in ("open", "closed"):
+            rows = case_queue(actor, QueueFilters(view=view)).cases
+            expected = render_template_string(macros, rows=rows, rules=rules)
+            assert shown[view] == (_cells(expected, "priority"), _cells(expected, "deadline"))
+    deadlines = " ".join(shown["open"][1] + shown["closed"][1])
+    for text in ("Overdue ·", "Due soon ·", "no due date", "first response", "closed ", "CST"):
+        assert text in deadlines

@@ -166,10 +166,14 @@ def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None =
         query = query.order_by(*(column.desc() for column in order))
     else:
         query = query.order_by(*order)
-    # The assignee's name as ``User.display_name`` has it (full name, else the e-mail).
-    query = (query.with_only_columns(*_ROW_COLUMNS)
+    # The assignee's name as ``User.display_name`` has it (full name, else the e-mail); the
+    # view's two deadline counts ride along in each row (uncorrelated scalar subqueries, which
+    # SQLite and PostgreSQL work out once per statement): one round trip for the page.
+    counts = _deadline_count_columns(base)
+    query = (query.with_only_columns(*_ROW_COLUMNS, *counts)
              .outerjoin_from(Case, User, User.id == Case.assignee_id))
-    rows = [_row(values) for values in db.session.execute(query.limit(page_size + 1))]
+    found = db.session.execute(query.limit(page_size + 1)).all()
+    rows = [_row(values[:-2]) for values in found]
     more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -182,26 +186,36 @@ def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None =
         else:
             page.next_cursor = encode_cursor(rows[-1]) if more else None
             page.prev_cursor = encode_cursor(rows[0]) if (after or before) else None
-    page.counts = deadline_counts(base)
+    # A page with no rows (an empty view, or past its end) asks for the counts on their own.
+    page.counts = (_counts(found[0][-2:]) if found
+                   else _counts(db.session.execute(select(*counts)).one()))
     return page
 
 
 def deadline_counts(base) -> dict[str, int]:
     """Overdue and due-soon among the open cases of this view, each up to COUNT_LIMIT, in one
     statement (two counts in one round trip)."""
+    return _counts(db.session.execute(select(*_deadline_count_columns(base))).one())
+
+
+def _deadline_count_columns(base) -> tuple:
+    """The overdue and due-soon counts of the view ``base`` as two scalar subqueries."""
     moment = now()
     open_cases = base.order_by(None).where(Case.is_open.is_(True))
-    overdue = _count_up_to(open_cases.where(Case.queue_due_at < moment))
-    soon = _count_up_to(open_cases.where(Case.queue_due_at >= moment,
-                                         Case.queue_due_at < moment + DUE_SOON))
-    counted = db.session.execute(select(overdue, soon)).one()
+    return (_count_up_to(open_cases.where(Case.queue_due_at < moment)),
+            _count_up_to(open_cases.where(Case.queue_due_at >= moment,
+                                          Case.queue_due_at < moment + DUE_SOON)))
+
+
+def _counts(counted) -> dict[str, int]:
     return {"overdue": int(counted[0] or 0), "due_soon": int(counted[1] or 0)}
 
 
 def _count_up_to(query):
-    """An index range count that stops at COUNT_LIMIT rows (a scalar subquery)."""
+    """An index range count that stops at COUNT_LIMIT rows: a scalar subquery that never
+    correlates with a query it is put in (it counts the whole view, not one row's)."""
     limited = query.with_only_columns(Case.id).limit(COUNT_LIMIT).subquery()
-    return select(func.count()).select_from(limited).scalar_subquery()
+    return select(func.count()).select_from(limited).correlate(None).scalar_subquery()
 
 
 def deadline_state(case: Case | QueueRow) -> str:

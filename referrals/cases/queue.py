@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Integer, bindparam, func, select, tuple_
 
 from referrals.accounts.models import User
 from referrals.vocabulary.identifiers import candidate_forms
@@ -107,35 +107,82 @@ def search_candidates(q: str, region: str) -> list[str]:
     return sorted({form for _, form in candidate_forms(q, region=region)})
 
 
-def _filtered(identity: Identity, filters: QueueFilters, region: str):
+@dataclass(frozen=True)
+class _Shape:
+    """What a queue statement's SQL depends on; the values (the user, the filters' values,
+    the cursor, the clock) are bound when it runs. One statement is built for each shape and
+    kept: building a select with its filters, joins and count subqueries, and working out its
+    cache key, cost more CPU than running it."""
+
+    view: str
+    category: bool
+    status: bool
+    assignee: bool
+    search: str  # "" | "reference" | "identifiers"
+    cursor: str  # "" | "after" | "before"
+    backwards: bool
+    page_size: int
+
+
+_DUE = Case.queue_due_at.type
+_STATEMENTS: dict[_Shape, tuple] = {}
+
+
+def _filtered(shape: _Shape):
+    """The view's cases (``select(Case)``) with its filters, as bound parameters."""
     query = select(Case)
-    if filters.view == "mine":
-        query = query.where(Case.assignee_id == identity.user_id, Case.is_open.is_(True))
-    elif filters.view == "unassigned":
+    if shape.view == "mine":
+        query = query.where(Case.assignee_id == bindparam("user_id"), Case.is_open.is_(True))
+    elif shape.view == "unassigned":
         query = query.where(Case.assignee_id.is_(None), Case.is_open.is_(True))
-    elif filters.view == "closed":
+    elif shape.view == "closed":
         query = query.where(Case.is_open.is_(False))
     else:
         query = query.where(Case.is_open.is_(True))
-    if filters.category:
-        query = query.where(Case.category == filters.category)
-    if filters.status:
-        query = query.where(Case.status == filters.status)
-    if filters.assignee_id:
-        query = query.where(Case.assignee_id == filters.assignee_id)
-    searched: list[str] = []
-    q = filters.q.strip()
-    if q:
-        if REFERENCE.match(q):
-            query = query.where(Case.reference == q.upper())
-        else:
-            searched = search_candidates(q, region)
-            # A join to the matching case ids, not ``Case.id IN (…)``: SQLite (without
-            # ANALYZE statistics) ran the IN form by walking every open case in queue order.
-            matching = (select(Identifier.case_id).where(Identifier.normalized.in_(searched))
-                        .distinct().subquery())
-            query = query.join(matching, matching.c.case_id == Case.id)
-    return query, searched
+    if shape.category:
+        query = query.where(Case.category == bindparam("category"))
+    if shape.status:
+        query = query.where(Case.status == bindparam("status"))
+    if shape.assignee:
+        query = query.where(Case.assignee_id == bindparam("assignee_id"))
+    if shape.search == "reference":
+        query = query.where(Case.reference == bindparam("reference"))
+    elif shape.search == "identifiers":
+        # A join to the matching case ids, not ``Case.id IN (…)``: SQLite (without
+        # ANALYZE statistics) ran the IN form by walking every open case in queue order.
+        matching = (select(Identifier.case_id)
+                    .where(Identifier.normalized.in_(bindparam("searched", expanding=True)))
+                    .distinct().subquery())
+        query = query.join(matching, matching.c.case_id == Case.id)
+    return query
+
+
+def _statements(shape: _Shape) -> tuple:
+    """(the page's rows with the view's two deadline counts, the counts alone) for ``shape``,
+    built the first time it is asked for."""
+    made = _STATEMENTS.get(shape)
+    if made is None:
+        base = _filtered(shape)
+        order = (Case.priority_rank, Case.queue_due_at, Case.id)
+        query = base
+        if shape.cursor:
+            cursor = tuple_(bindparam("rank", type_=Integer), bindparam("due", type_=_DUE),
+                            bindparam("case_id", type_=Integer))
+            query = query.where(tuple_(*order) > cursor if shape.cursor == "after"
+                                else tuple_(*order) < cursor)
+        query = query.order_by(*(column.desc() for column in order) if shape.backwards
+                               else order)
+        counts = _deadline_count_columns(base, bindparam("moment", type_=_DUE),
+                                         bindparam("soon_until", type_=_DUE))
+        # The assignee's name as ``User.display_name`` has it (full name, else the e-mail);
+        # the view's two deadline counts ride along in each row (uncorrelated scalar
+        # subqueries, which SQLite and PostgreSQL work out once per statement): one round
+        # trip for the page.
+        rows = (query.with_only_columns(*_ROW_COLUMNS, *counts)
+                .outerjoin_from(Case, User, User.id == Case.assignee_id)
+                .limit(shape.page_size + 1))
+        made = _STATEMENTS[shape] = (rows, select(*counts))
+    return made
 
 
 def default_view(identity: Identity) -> str:
@@ -153,26 +200,28 @@ def default_view(identity: Identity) -> str:
 def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None = None,
                before: str | None = None, last: bool = False, region: str = "US",
                page_size: int = PAGE_SIZE) -> QueuePage:
-    base, searched = _filtered(identity, filters, region)
-    order = (Case.priority_rank, Case.queue_due_at, Case.id)
-    key = tuple_(*order)
+    moment = now()
+    params: dict = {"moment": moment, "soon_until": moment + DUE_SOON,
+                    "user_id": identity.user_id, "category": filters.category,
+                    "status": filters.status, "assignee_id": filters.assignee_id}
+    searched: list[str] = []
+    search = ""
+    q = filters.q.strip()
+    if q and REFERENCE.match(q):
+        search, params["reference"] = "reference", q.upper()
+    elif q:
+        searched = search_candidates(q, region)
+        search, params["searched"] = "identifiers", searched
+    cursor = "after" if after else "before" if before else ""
+    if cursor:
+        params["rank"], params["due"], params["case_id"] = decode_cursor(after or before)
     backwards = bool(before) or last
-    query = base
-    if after:
-        query = query.where(key > tuple_(*decode_cursor(after)))
-    elif before:
-        query = query.where(key < tuple_(*decode_cursor(before)))
-    if backwards:
-        query = query.order_by(*(column.desc() for column in order))
-    else:
-        query = query.order_by(*order)
-    # The assignee's name as ``User.display_name`` has it (full name, else the e-mail); the
-    # view's two deadline counts ride along in each row (uncorrelated scalar subqueries, which
-    # SQLite and PostgreSQL work out once per statement): one round trip for the page.
-    counts = _deadline_count_columns(base)
-    query = (query.with_only_columns(*_ROW_COLUMNS, *counts)
-             .outerjoin_from(Case, User, User.id == Case.assignee_id))
-    found = db.session.execute(query.limit(page_size + 1)).all()
+    rows_statement, counts_statement = _statements(_Shape(
+        view=filters.view if filters.view in VIEWS else "open",
+        category=bool(filters.category), status=bool(filters.status),
+        assignee=bool(filters.assignee_id), search=search, cursor=cursor,
+        backwards=backwards, page_size=page_size))
+    found = db.session.execute(rows_statement, params).all()
     rows = [_row(values[:-2]) for values in found]
     more = len(rows) > page_size
     rows = rows[:page_size]
@@ -187,24 +236,26 @@ def case_queue(identity: Identity, filters: QueueFilters, *, after: str | None =
             page.next_cursor = encode_cursor(rows[-1]) if more else None
             page.prev_cursor = encode_cursor(rows[0]) if (after or before) else None
     # A page with no rows (an empty view, or past its end) asks for the counts on their own.
-    page.counts = (_counts(found[0][-2:]) if found
-                   else _counts(db.session.execute(select(*counts)).one()))
+    page.counts = _counts(found[0][-2:] if found
+                          else db.session.execute(counts_statement, params).one())
     return page
 
 
 def deadline_counts(base) -> dict[str, int]:
     """Overdue and due-soon among the open cases of this view, each up to COUNT_LIMIT, in one
     statement (two counts in one round trip)."""
-    return _counts(db.session.execute(select(*_deadline_count_columns(base))).one())
-
-
-def _deadline_count_columns(base) -> tuple:
-    """The overdue and due-soon counts of the view ``base`` as two scalar subqueries."""
     moment = now()
+    return _counts(db.session.execute(
+        select(*_deadline_count_columns(base, moment, moment + DUE_SOON))).one())
+
+
+def _deadline_count_columns(base, moment, soon_until) -> tuple:
+    """The overdue and due-soon counts of the view ``base`` as two scalar subqueries (the
+    moments: values, or bound parameters)."""
     open_cases = base.order_by(None).where(Case.is_open.is_(True))
     return (_count_up_to(open_cases.where(Case.queue_due_at < moment)),
             _count_up_to(open_cases.where(Case.queue_due_at >= moment,
-                                          Case.queue_due_at < moment + DUE_SOON)))
+                                          Case.queue_due_at < soon_until)))
 
 
 def _counts(counted) -> dict[str, int]:

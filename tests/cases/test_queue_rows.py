@@ -162,3 +162,31 @@ def test_the_written_out_cells_are_the_case_pages_macros(make_user, client, sign
     deadlines = " ".join(shown["open"][1] + shown["closed"][1])
     for text in ("Overdue ·", "Due soon ·", "no due date", "first response", "closed ", "CST"):
         assert text in deadlines
+
+
+def test_each_kind_of_page_builds_its_statement_once(make_user, monkeypatch, frozen):
+    """The values (user, filters, cursor, clock) are bound when the statement runs; its SQL
+    is built once per kind of page."""
+    moment = frozen(now().replace(microsecond=0))
+    agent = make_user("agent")
+    mine = open_case(agent, title="mine", opened_at=moment)
+    services.take_case(Identity.for_user(agent), mine)
+    open_case(agent, title="late", priority="P0", opened_at=moment - timedelta(hours=3))
+    open_case(agent, title="other", category="violent_extremism", opened_at=moment)
+    identity = Identity.for_user(agent)
+    kinds = [dict(view="open"), dict(view="mine"), dict(view="open", category="other"),
+             dict(view="open", q=mine.reference)]
+    first = [case_queue(identity, QueueFilters(**kind)) for kind in kinds]
+
+    def build_again(shape):
+        raise AssertionError(f"built a statement again for {shape}")
+
+    monkeypatch.setattr(queues, "_filtered", build_again)
+    frozen(moment + timedelta(hours=1))  # a new moment is a value, not a new statement
+    again = [case_queue(identity, QueueFilters(**kind)) for kind in kinds]
+    assert [[row.reference for row in page.cases] for page in again] == [
+        [row.reference for row in page.cases] for page in first]
+    assert [row.title for row in again[1].cases] == ["mine"]
+    assert [row.title for row in again[2].cases] == ["late", "mine"]  # category "other"
+    assert [row.title for row in again[3].cases] == ["mine"]  # by reference
+    assert [page.counts["overdue"] for page in again] == [1, 0, 1, 0]

@@ -203,8 +203,8 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
     """Copy the encrypted bytes to ``handle`` until the encryption ends, in one reused
     buffer. Returns (size, what the process said on its standard error).
 
-    Progress is told from the plaintext side (the encryption hands its output on a MiB at a
-    time, so a slow source would show nothing for long), at most every ``every`` seconds and
+    Progress is told from the plaintext side (the encryption hands its output on in batches
+    of MiBs, so a slow source would show nothing for long), at most every ``every`` seconds and
     only when the payload moved on: a build that stalls stops its heartbeat, and its job's
     lease runs out as it should."""
     buffer = bytearray(CHUNK)
@@ -235,13 +235,12 @@ def _await_encryption(encryption: subprocess.Popen, fd: int, progress: BagProgre
     """Wait for the encrypting process, which writes the age file to ``fd`` itself, to end.
     Returns (the file's size, what the process said on its standard error).
 
-    Meanwhile, every ``WAKE_MS``, the pages written so far are sent to the disk behind the
-    writing (``POSIX_FADV_DONTNEED`` starts their write-back, and lets them leave the page
-    cache once written), so the closing fsync has little left to wait for, a large package
-    does not push everything else out of memory, and the encryption writes into pages the
-    cache has just freed rather than fresh ones. That work (the file system's block
-    allocation) is done here, beside the encryption, not in its process. Progress is told as
-    in ``_take_encrypted``."""
+    Meanwhile, every ``WAKE_MS``, how far the file got is told to ``core.drop_behind``: the
+    pages written are sent to the disk and, once there, let go of, so the closing fsync has
+    little left to wait for, a large package does not push everything else out of memory,
+    and the encryption writes into pages the cache has just freed rather than fresh ones.
+    That work (the file system's block allocation, the waits) is done here, beside the
+    encryption, not in its process. Progress is told as in ``_take_encrypted``."""
     said = bytearray()
     errors = encryption.stderr.fileno()
     waiting = select.poll()
@@ -280,9 +279,3 @@ def _reported_sha256(said: bytes, size: int) -> str:
                                 f"wrote {words[2]} bytes, {size} arrived.")
     return words[1]
 
-
-def _write_behind(fd: int, offset: int, length: int) -> None:
-    try:
-        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
-    except (AttributeError, OSError):  # no such advice here: the closing fsync writes it all
-        pass

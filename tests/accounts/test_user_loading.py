@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from flask_security.proxies import _security
-from sqlalchemy import event
 
 from referrals.accounts.sign_in import UserDatastore
 from referrals.extensions import db
+from tests.statements import recorded_statements
 
 
 def _statements(work) -> tuple[object, list[str]]:
-    connection = db.engines[None]
-    engine = getattr(connection, "engine", connection)
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK",
-                                                      "BEGIN", "COMMIT")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        return work(), seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with recorded_statements() as seen:
+        done = work()
+    return done, seen
 
 
 def test_the_session_user_comes_with_its_roles_and_agency_in_one_statement(make_user, agency):

@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from referrals.cases import queue as queues
 from referrals.cases import services
@@ -17,6 +16,7 @@ from referrals.core.errors import InvalidInput
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from tests.cases.helpers import add_target, open_case
+from tests.statements import recorded_statements
 
 
 @pytest.fixture
@@ -315,19 +315,8 @@ def test_a_garbage_cursor_is_a_plain_422(make_user, client, sign_in, cursor):
 
 
 def _count_queries(client, url) -> int:
-    connection = db.engines[None]
-    engine = getattr(connection, "engine", connection)
-    statements = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with recorded_statements() as statements:
         response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 200
     return len(statements), statements
 

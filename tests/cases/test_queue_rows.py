@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import render_template_string, url_for
 from flask_login import login_user
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from referrals.accounts.models import User
 from referrals.cases import queue as queues
@@ -19,23 +19,12 @@ from referrals.core.clock import now
 from referrals.core.identity import Identity
 from referrals.extensions import db
 from tests.cases.helpers import open_case
+from tests.statements import recorded_statements
 
 
 def _statements(client, url: str) -> list[str]:
-    connection = db.engines[None]
-    engine = getattr(connection, "engine", connection)
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK",
-                                                      "BEGIN", "COMMIT")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements() as seen:
         response = client.get(url)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return seen
 

@@ -118,6 +118,12 @@ def test_a_killed_worker_resumes_at_finish_and_finishes_once(app, settings, tmp_
                 _wait(lambda: _report(report_id).status == "finished", "the report to finish",
                       logs)
                 report = _report(report_id)
+                # The last step's commit finishes the report; the operation is marked done
+                # by the next commit (a worker killed in between marks it when it resumes).
+                _wait(lambda: db.session.get(RemoteOperation, report.operation_id,
+                                             populate_existing=True).state == "done",
+                      "the operation to be marked done", logs)
+                report = _report(report_id)
                 operation = db.session.get(RemoteOperation, report.operation_id)
                 assert operation.state == "done"
                 assert remote.state == "finished" and report.hold_id is not None

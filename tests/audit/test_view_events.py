@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from referrals.audit import services
 from referrals.audit.models import AuditEvent
@@ -18,26 +18,12 @@ from referrals.extensions import db
 from referrals.holds.services import place_internal_hold
 from tests.cases.helpers import open_case
 from tests.requests.helpers import make_agency, submit
+from tests.statements import page_statements
 
 
 def _views(action: str) -> list[AuditEvent]:
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)
                                    .order_by(AuditEvent.seq)))
-
-
-def _statements_of(client, url: str) -> list[str]:
-    """Every SQL statement a page load sent, in order, upper-cased on one line."""
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        statements.append(" ".join(statement.split()).upper())
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-    return statements
 
 
 @pytest.fixture
@@ -89,7 +75,8 @@ def test_the_chain_head_is_taken_after_every_read_of_the_page(client, as_role, s
     """The view event is the page's last statement: the head (a row lock on PostgreSQL) is held
     from there to the commit, not while the page's queries run."""
     as_role("agent")
-    statements = _statements_of(client, f"/cases/{sensitive['case'].reference}")
+    statements = [statement.upper() for statement in page_statements(
+        client, f"/cases/{sensitive['case'].reference}", control=True)]
     head = next(i for i, s in enumerate(statements) if s.startswith("UPDATE AUDIT_CHAIN_HEAD"))
     page_reads = [i for i, s in enumerate(statements) if s.startswith("SELECT")
                   and "AUDIT_CHAIN_HEAD" not in s and "SESSION" not in s and "USERS" not in s]
@@ -100,7 +87,8 @@ def test_the_view_is_written_after_the_page_transaction_ended(client, as_role, s
     """The view event is a short transaction of its own, after the page's transaction has
     ended (committed): the page's reads never run while the chain head is taken."""
     as_role("agent")
-    statements = _statements_of(client, f"/cases/{sensitive['case'].reference}")
+    statements = [statement.upper() for statement in page_statements(
+        client, f"/cases/{sensitive['case'].reference}", control=True)]
     head = next(i for i, s in enumerate(statements) if s.startswith("UPDATE AUDIT_CHAIN_HEAD"))
     ended = [i for i, s in enumerate(statements[:head])
              if s.startswith(("COMMIT", "RELEASE SAVEPOINT"))]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 
 from flask_wtf import FlaskForm
-from sqlalchemy import event
 
 from referrals.cases import forms as case_forms
 from referrals.core.identity import Identity
@@ -16,6 +15,7 @@ from referrals.extensions import db
 from tests.cases.helpers import add_target, open_case
 from tests.holds.helpers import preserve
 from tests.requests.helpers import make_agency
+from tests.statements import page_statements
 
 # Reads of the page (account, case, timeline, subjects with identifiers, related cases,
 # reported content, assignees, evidence, holds, referrals, packages) and the audited view
@@ -24,22 +24,6 @@ STATEMENT_BUDGET = 14
 CASE_PAGE_FORMS = {name for name, value in vars(case_forms).items()
                    if isinstance(value, type) and issubclass(value, FlaskForm)
                    and value.__module__ == case_forms.__name__ and name != "NewCaseForm"}
-
-
-def _statements(client, url: str) -> list[str]:
-    statements: list[str] = []
-
-    def remember(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK",
-                                                      "BEGIN")):
-            statements.append(" ".join(statement.split()))
-
-    event.listen(db.engine, "before_cursor_execute", remember)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", remember)
-    return statements
 
 
 def test_the_case_page_costs_the_same_statements_however_much_the_case_holds(
@@ -69,8 +53,8 @@ def test_the_case_page_costs_the_same_statements_however_much_the_case_holds(
     assert "HOLD-" in page and "REQ-" in page and "related 0" not in page
     assert page.count("Also in") == 1 and "made_up_subject_2" in page
 
-    small = _statements(client, f"/cases/{small_case.reference}")
-    large = _statements(client, f"/cases/{full.reference}")
+    small = page_statements(client, f"/cases/{small_case.reference}")
+    large = page_statements(client, f"/cases/{full.reference}")
     assert len(small) == len(large), (small, large)
     assert len(large) <= STATEMENT_BUDGET, large
 

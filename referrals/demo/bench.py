@@ -104,3 +104,15 @@ def _bulk_audit_events(actor: Identity, total: int, first_case_id: int, case_cou
                "after": {"synthetic": True}, "occurred_at": moment + timedelta(microseconds=n)}
               for n in range(total))
     return record_events_in_bulk(actor, events, batch=batch)
+
+
+def refresh_statistics() -> None:
+    """After a bulk load: PostgreSQL's planner works from statistics that autovacuum gathers
+    only a while later (a minute or more), so right after the seed it believed the tables
+    still nearly empty and scanned ``identifiers`` whole for each case page (8.6 ms instead of
+    0.1 ms at 20,000 cases). ANALYZE them now, as one does after any bulk load. Run outside a
+    transaction block's writes (after the seed's commit). SQLite's planner does not use
+    statistics unless ANALYZE was run once, and its plans were measured without: unchanged."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(text("ANALYZE"))

@@ -11,7 +11,7 @@ from referrals.audit.checkpoints import CheckpointError, write_checkpoint
 from referrals.core.clock import now
 from referrals.core.identity import system_identity
 from referrals.core.transaction import unit_of_work
-from referrals.demo.bench import seed_bulk_cases
+from referrals.demo.bench import refresh_statistics, seed_bulk_cases
 from referrals.demo.seed import is_demo_email, seed_demo
 
 cli = AppGroup("demo", help="Demo data for a local try-out.")
@@ -41,6 +41,8 @@ def demo_seed(cases: int, audit_events: int | None):
         events = audit_events if audit_events is not None else min(10 * cases, 1_000_000)
         with unit_of_work():
             made = seed_bulk_cases(cases, audit_events_total=events)
+        with unit_of_work():
+            refresh_statistics()
         click.echo(f"Synthetic data: {made['cases']:,} cases, {made['identifiers']:,} "
                    f"identifiers, {made['audit_events']:,} audit events.\n")
     # A signed checkpoint, so that `audit verify` has something to check against.

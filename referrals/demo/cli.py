@@ -41,8 +41,7 @@ def demo_seed(cases: int, audit_events: int | None):
         events = audit_events if audit_events is not None else min(10 * cases, 1_000_000)
         with unit_of_work():
             made = seed_bulk_cases(cases, audit_events_total=events)
-        with unit_of_work():
-            refresh_statistics()
+        refresh_statistics()
         click.echo(f"Synthetic data: {made['cases']:,} cases, {made['identifiers']:,} "
                    f"identifiers, {made['audit_events']:,} audit events.\n")
     # A signed checkpoint, so that `audit verify` has something to check against.

@@ -21,6 +21,12 @@ from bench.report import Check, table
 P99_LIMIT_MS = {"postgresql": 150.0, "sqlite": 300.0}
 BEFORE_RPS = 154.0  # issue 17: four workers served no more database pages than one
 THROUGHPUT_FACTOR = 2.0
+# Issue 17: "at least 2x today's 154 req/s, or the reason it cannot be, measured". The reason
+# measured here: the CPU a page costs. When the server's and the load generator's CPU per
+# request do not allow 2x on these cores, the rate must come within this share of what they
+# allow -- then the page's own cost is the limit, not requests waiting on each other (before
+# the fixes four workers served no more database pages than one).
+CPU_BOUND_SHARE = 0.75
 PAGES = ("queue", "case page")
 DATABASE = "referrals_bench_concurrency"  # its own: part A's may be in use on the same server
 
@@ -61,16 +67,20 @@ def concurrency_table(result: dict) -> str:
                   "server CPU ms/req", "client CPU ms/req"), rows)
 
 
-def cpu_ceiling(measured: dict, database: str) -> str:
-    """What the CPU time per request allows on this machine's cores: the rate at which the
-    server and the load generator together would use every core (PostgreSQL's own processes
-    are not counted: on PostgreSQL the true ceiling is lower still)."""
+def cpu_allows(measured: dict) -> float:
+    """The rate at which the server and the load generator together would use every core,
+    from their CPU time per request (PostgreSQL's own processes are not counted: on
+    PostgreSQL the true ceiling is lower still)."""
     each = measured["server_cpu_ms"] + measured["client_cpu_ms"]
-    cores = os.cpu_count() or 1
+    return (os.cpu_count() or 1) * 1000 / each
+
+
+def cpu_ceiling(measured: dict, database: str) -> str:
+    """``cpu_allows`` in words."""
     uncounted = ", PostgreSQL's own CPU not counted" if database == "postgresql" else ""
     return (f"server CPU {measured['server_cpu_ms']:.1f} ms/request + load generator "
-            f"{measured['client_cpu_ms']:.1f} ms: {cores} cores allow at most "
-            f"{cores * 1000 / each:.0f} req/s{uncounted}")
+            f"{measured['client_cpu_ms']:.1f} ms: {os.cpu_count() or 1} cores allow at most "
+            f"{cpu_allows(measured):.0f} req/s{uncounted}")
 
 
 def _at(result: dict, page: str, connections: int) -> dict:
@@ -96,11 +106,19 @@ def concurrency_checks(results: dict[str, dict | str]) -> list[Check]:
                 f"(static floor p99 {floor['p99_ms']:.0f} ms); {measured['errors']} errors",
                 measured["p99_ms"] < limit and measured["errors"] == 0))
             wanted = THROUGHPUT_FACTOR * BEFORE_RPS
+            allowed = cpu_allows(measured)
+            bound = allowed < wanted
+            reason = (f" -- below {wanted:.0f} because the page's CPU allows no more; "
+                      f"{measured['rps'] / allowed:.0%} of what it allows"
+                      if bound else "")
             checks.append(Check(
-                f"{label}: {page} at least {wanted:.0f} req/s at {many} connections",
+                f"{label}: {page} at least {wanted:.0f} req/s at {many} connections, or, "
+                f"where its CPU per request cannot allow that, within "
+                f"{CPU_BOUND_SHARE:.0%} of what it allows",
                 f"{measured['rps']:.0f} req/s; one connection {alone['rps']:.0f} req/s; "
                 f"static floor {floor['rps']:.0f} req/s "
                 f"({measured['rps'] / floor['rps']:.0%} of it); "
-                f"{cpu_ceiling(measured, database)}",
-                measured["rps"] >= wanted))
+                f"{cpu_ceiling(measured, database)}{reason}",
+                measured["rps"] >= wanted
+                or (bound and measured["rps"] >= CPU_BOUND_SHARE * allowed)))
     return checks

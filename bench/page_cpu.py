@@ -42,8 +42,12 @@ from pathlib import Path
 from sqlalchemy import create_engine, event, text
 
 from bench.children import ROOT
+from bench.concurrency_child import CASE_LINK
 from bench.queue import DEFAULT_POSTGRES_URL, fresh_database
+from bench.queue_child import counting, signed_in_client
 from bench.report import progress, table
+from referrals import create_app
+from referrals.extensions import db
 
 DATABASE = "referrals_bench_page_cpu"
 PAGES = ("static file", "queue", "case page", "rich case page")
@@ -124,12 +128,7 @@ def richest_case(url: str) -> str:
 def measure(instance: Path, url: str, requests: int, profile: int,
             pages: list[str] = PAGES, show_statements: bool = False) -> str:
     """The pages' CPU per request in this process, as a table (and profiles if asked)."""
-    os.environ.update(environment(instance, url))
-    from bench.concurrency_child import CASE_LINK
-    from bench.queue_child import counting, signed_in_client
-    from referrals import create_app
-    from referrals.extensions import db
-
+    os.environ.update(environment(instance, url))  # create_app reads the settings from it
     app = create_app()
     app.config["PREFERRED_URL_SCHEME"] = "https"  # the test client speaks https, like production
     client = _signed_in(lambda: signed_in_client(app))

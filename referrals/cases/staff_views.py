@@ -66,8 +66,7 @@ def index():
                              before=request.args.get("before"),
                              last=request.args.get("last") == "1", region=_region())
     return render_template("cases/queue.html", page=page, filters=filters, views=queues.VIEWS,
-                           rules=rules, deadline_state=queues.deadline_state,
-                           can_open=case_policy.can(identity, "open"))
+                           rules=rules, can_open=case_policy.can(identity, "open"))
 
 
 @bp.route("/new", methods=["GET", "POST"])

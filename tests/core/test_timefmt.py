@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from referrals.core.timefmt import format_day, format_instant
+from referrals.core.timefmt import format_day, format_instant, zone_named
 from tests.cases.helpers import open_case
 
 WINTER = datetime(2026, 12, 2, 3, 14, 5, tzinfo=UTC)
@@ -56,8 +56,6 @@ def test_pages_write_times_in_the_viewers_profile_zone(make_user, client, sign_i
 
 
 def test_the_zone_is_looked_up_once_not_for_every_time_shown():
-    from referrals.core.timefmt import zone_named
-
     format_instant(WINTER, "America/Chicago")
     before = zone_named.cache_info()
     for _ in range(50):

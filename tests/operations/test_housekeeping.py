@@ -16,6 +16,7 @@ from referrals.core.identity import system_identity
 from referrals.core.outbox import OutboxEntry
 from referrals.core.progress import JobProgress
 from referrals.extensions import db
+from referrals.job_queue import EXTENSION
 from referrals.operations.housekeeping import prune, prune_records_job
 from referrals.packages.models import EvidencePackage
 
@@ -143,8 +144,6 @@ def test_batches_each_commit_with_their_event(app, monkeypatch):
 
 
 def test_the_daily_job_is_scheduled_once_a_day(app):
-    from referrals.job_queue import EXTENSION
-
     huey = app.extensions[EXTENSION].huey
     assert prune_records_job.name in {task.name for task in huey._registry.periodic_tasks}
     schedule = prune_records_job.schedule

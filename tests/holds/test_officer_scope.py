@@ -20,10 +20,10 @@ from referrals.holds.services import renew_hold
 from referrals.requests.services import add_colleague
 from tests import factories
 from tests.holds.helpers import hold_of, me, preserve, request_count
-from tests.holds.officer_scope import (MISSING_HOLD, MISSING_REQUEST, counting_statements,
-                                       same_answer)
+from tests.holds.officer_scope import MISSING_HOLD, MISSING_REQUEST, same_answer
 from tests.requests.helpers import (api_body, bearer, field_errors, portal_form, post_form,
                                     unescape)
+from tests.statements import recorded_statements
 
 RECEIVED = datetime(2026, 1, 10, 18, 0, tzinfo=UTC)
 FIRST_EXPIRY = datetime(2026, 4, 10, 17, 0, tzinfo=UTC)
@@ -56,7 +56,7 @@ def follow_up_body(related: str) -> dict:
 
 
 def api_post(client, secret, body):
-    with counting_statements() as statements:
+    with recorded_statements(control=True) as statements:
         response = client.post("/api/v1/requests", json=body, headers=bearer(secret))
     return response, len(statements)
 

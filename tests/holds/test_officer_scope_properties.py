@@ -42,8 +42,9 @@ from tests import factories
 from tests.conftest import csrf_from
 from tests.examples import isolated_example
 from tests.holds.helpers import preserve, renew
-from tests.holds.officer_scope import MISSING_HOLD, MISSING_REQUEST, counting_statements
+from tests.holds.officer_scope import MISSING_HOLD, MISSING_REQUEST
 from tests.requests.helpers import api_body, bearer, make_agency, normalized, pdf_bytes
+from tests.statements import recorded_statements
 
 # Officer n works for agency AGENCY_OF[n]: three colleagues in one agency, one in another.
 AGENCY_OF = (0, 0, 0, 1)
@@ -288,7 +289,7 @@ class Answer:
 
 
 def ask(lookup, officer: Officer, reference: str, placeholder_for: str) -> Answer:
-    with counting_statements() as statements:
+    with recorded_statements(control=True) as statements:
         response = lookup(officer, reference)
     return Answer(response.status_code, response.headers.get("Content-Type"),
                   normalized(response.get_data(as_text=True)).replace(reference, placeholder_for),

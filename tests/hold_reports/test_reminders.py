@@ -89,7 +89,8 @@ def test_reminders_at_14_and_7_days_are_sent_once_each(make_hold, preservation_r
     assert len(events_of(hold, "reminder")) == 2
     assert len(portal_messages(preservation_request)) == 2
     audited = db.session.scalars(select(AuditEvent).where(
-        AuditEvent.action == "hold.reminder_sent", AuditEvent.object_id == hold.reference)).all()
+        AuditEvent.action == "hold.reminder_sent", AuditEvent.object_id == hold.reference)
+        .order_by(AuditEvent.seq)).all()
     assert [json.loads(e.after)["days_before"] for e in audited] == [14, 7]
 
 

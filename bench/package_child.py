@@ -87,30 +87,32 @@ class _HelperPeak:
     def __init__(self):
         self.peak = 0
         self.pyrage = self.writing = self.bag = 0.0
-        self._started = builder._start_encryption
+        self._started = builder._start_workers
 
     def __enter__(self):
         def start(*args):
-            process = self._started(*args)
-            threading.Thread(target=self._watch, args=(process.pid,), daemon=True).start()
-            return process
-        builder._start_encryption = start
+            workers = self._started(*args)
+            threading.Thread(target=self._watch, args=[p.pid for p in workers.processes],
+                             daemon=True).start()
+            return workers
+        builder._start_workers = start
         return self
 
-    def _watch(self, pid: int) -> None:
-        status = Path(f"/proc/{pid}/status")
+    def _watch(self, encrypting: int, writing: int) -> None:
+        peaks = {encrypting: 0, writing: 0}
         bag = None  # the builder's bag thread (its native id)
         while True:
             try:
-                match = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
-                threads = _threads_cpu(pid)
+                for pid in peaks:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+                    if match:
+                        peaks[pid] = max(peaks[pid], int(match.group(1)) * 1024)
+                self.pyrage = max(self.pyrage, sum(_threads_cpu(encrypting).values()))
+                self.writing = max(self.writing, sum(_threads_cpu(writing).values()))
             except OSError:
                 return
-            if match:
-                self.peak = max(self.peak, int(match.group(1)) * 1024)
-            if pid in threads:
-                self.pyrage = threads.pop(pid)
-                self.writing = max(self.writing, sum(threads.values()))
+            self.peak = sum(peaks.values())
             if bag is None:
                 bag = next((thread.native_id for thread in threading.enumerate()
                             if thread.name.startswith("package ")), None)
@@ -119,7 +121,7 @@ class _HelperPeak:
             time.sleep(0.02)
 
     def __exit__(self, *exc):
-        builder._start_encryption = self._started
+        builder._start_workers = self._started
 
 
 def store(path: Path, work: Path) -> dict:

@@ -1,135 +1,398 @@
-"""The package's age encryption, in a process of its own: plaintext on standard input,
-the age file on standard output, the recipients as arguments. It also hashes what it
-writes: its last line on standard error, once all is written, is ``REPORT`` with the
-output's SHA-256 and size (what the builder puts in the ``.sha256``).
+"""The package's two worker processes, and the shared memory they are handed bytes through.
 
-Why a process: pyrage's ``encrypt_io`` holds the GIL for the whole encryption (it calls
-back into Python to read and write, and never lets go in between), so no thread of the
-building process can hash, decrypt or write while it runs: the two cores took turns and a
-1 GiB build took 3.7 times as long as ``age -r``. In a process of its own it has a core to
-itself while the builder's thread (store, intake hash, tar) runs on the other.
+A build is three busy processes on the two cores, each single-minded, none waiting for
+another's GIL:
 
-Why the output's hash is taken here and not by the builder reading the file back: a
-second thread in the builder, hashing beside the one that writes the tar, made the two
-take turns for the GIL and three busy workers share two cores (a 1 GiB build took 3.0-3.4 s
-beside age's 1.7). Here the bytes are at hand anyway: pyrage's pieces are collected into
-batches that a thread of this process joins, hashes and writes (``WrittenBehind``). Those
-three let go of the GIL, so they run on the other core while pyrage encrypts the next
-batch; hashing and writing in pyrage's own thread made it the slowest worker of the build
-(2.3 CPU s per GiB, against 1.4 now).
+1. the builder's bag thread writes the tar (store → AES-GCM → intake SHA-256 → tar) into
+   ring A;
+2. ``age_process.py encrypt`` age-encrypts ring A into ring B with pyrage's ``encrypt_io``;
+3. ``age_process.py write`` hashes ring B (for the outer ``.sha256``) and writes it to its
+   standard output: the package's temporary file (on a directory shelf, with ``O_DIRECT``
+   where the file system takes it) or a pipe back to the builder (S3). Its last line on
+   standard error, once all is written, is ``REPORT`` with the output's SHA-256 and size.
 
-Run by the builder as ``python -P age_process.py RECIPIENT…`` (so it starts in a few
-milliseconds: only pyrage and the standard library are loaded); the builder imports it
-only to read ``REPORT``. The recipients were checked by ``recipients.parse_recipient``
-before; the same two constructors read them here. Nothing is written anywhere but standard
-output, which is the package's temporary file (on a directory shelf) or a pipe back to the
-builder, and the report on standard error. A builder that dies closes this process's
-input: it ends, on a broken pipe, or having encrypted a cut tar into a temporary file that
-nothing will rename and the package sweep removes.
+Why processes: pyrage's ``encrypt_io`` holds the GIL for the whole encryption (it calls back
+into Python to read and write, and never lets go in between), so no other thread of its
+process can run Python code while it works. Measured with a hashing and writing thread
+beside it in one process (before this layout): the two took turns for the GIL and the
+process alone took 1.8 s for 1 GiB where its busier thread needed 1.35 CPU s.
+
+Why rings and not pipes: a pipe allocates, copies, copies and frees a page for every 4 KiB,
+0.7 CPU s per GiB between two processes, and each hop costs it. A ring (``Ring``) is a memfd
+of ``SLOTS`` slots of ``SLOT`` bytes mapped by both sides: the writer fills a slot, sends a
+4-byte record (how much of it is filled) on a pipe, and the reader gives the slot back with
+one byte on another pipe. Two small system calls a MiB; one copy in, and none out where the
+reader can use the slot where it lies (hashing, ``O_DIRECT``). The plaintext never touches a
+disk: a memfd is memory, reachable only through these processes' descriptors.
+
+Why ``O_DIRECT`` for the file: written through the page cache, each GiB costs the writer
+0.4 s of system CPU in fresh pages, and the builder as much again sending them to the disk
+and dropping them (``core.drop_behind``). From a ring slot (page-aligned, 1 MiB long) the
+disk reads the bytes itself.
+
+Run by the builder as ``python -P age_process.py encrypt|write …`` (so they start in a few
+milliseconds: only the standard library, and pyrage for ``encrypt``, are loaded); the builder
+imports this module for ``Ring``, ``RingWriter`` and ``REPORT``. Ends: when the builder dies,
+its end of ring A's records closes: the encryption ends its (cut) tar, the writer writes it
+under the ``.partial`` name, which nothing renames and the package sweep removes. When a
+process ends early, the one before it finds the slots never given back (end of file on the
+"emptied" pipe) and stops with ``BrokenPipeError``.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
+import io
+import mmap
 import os
 import queue
+import stat
 import sys
 import threading
+from collections import deque
 
-import pyrage
-
-# pyrage reads 8 KiB at a time: from a 1 MiB buffer, each read is a copy, not a system call.
-BUFFER = 1024 * 1024
-# Its 64 KiB encrypted chunks are handed to the writing thread in batches of this size, at
-# most QUEUED batches waiting: about 2 + 2 × 2 MiB held.
-BATCH = 2 * 1024 * 1024
-QUEUED = 2
+SLOT = 1024 * 1024
+SLOTS = 4
+RECORD = 4  # a record: how many bytes of the next slot are filled, big-endian
 # The report's first word; the builder reads ``REPORT <sha256 hex> <size>``.
 REPORT = "encrypted"
+# O_DIRECT writes must start, end and lie in memory on this boundary (a page: a multiple of
+# every logical block size in use).
+ALIGN = 4096
 
 
-class WrittenBehind:
-    """What pyrage writes to. Its pieces are collected into batches, which a thread of their
-    own joins, hashes and writes to ``fd``: all three let go of the GIL, which pyrage holds
-    while it encrypts, so they run on the other core, beside the encryption, not after it.
-    The GIL changes hands once a batch (and when pyrage reads its input), not once a piece.
+class Ring:
+    """The shared memory of one hand-over: created by the builder (``Ring.create``), whose
+    children map it again from the descriptor they inherit (``Ring.open``)."""
 
-    ``close()`` when pyrage is done: it waits for the last batch to be written. A failed
-    write (a full disk, the builder gone) is raised by the next ``write`` or by ``close``."""
-
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, size: int, *, writable: bool):
         self.fd = fd
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-        self._batch: list = []
-        self._batched = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED)
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._write_batches, name="written behind",
-                                        daemon=True)
-        self._thread.start()
+        self.size = size
+        self.map = mmap.mmap(fd, size, prot=mmap.PROT_READ | (mmap.PROT_WRITE if writable
+                                                               else 0))
+        self.view = memoryview(self.map)
 
-    def write(self, data) -> int:
-        self._batch.append(bytes(data))  # its own copy only if pyrage lends a buffer
-        self._batched += len(data)
-        if self._batched >= BATCH:
-            self._hand_on()
-        return len(data)
+    @staticmethod
+    def new_fd(name: str) -> int:
+        """A memfd the size of a ring, closed on exec (a child gets it through pass_fds)."""
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, SLOTS * SLOT)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
-    def flush(self) -> None:
-        """Nothing to do: the batches go out as they fill, the last one at ``close``."""
+    @classmethod
+    def create(cls, name: str) -> Ring:
+        fd = cls.new_fd(name)
+        try:
+            return cls(fd, os.fstat(fd).st_size, writable=True)
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @classmethod
+    def open(cls, fd: int, *, writable: bool) -> Ring:
+        return cls(fd, os.fstat(fd).st_size, writable=writable)
+
+    def slot(self, number: int) -> memoryview:
+        start = (number % (self.size // SLOT)) * SLOT
+        return self.view[start:start + SLOT]
 
     def close(self) -> None:
-        if self._batch:
+        """Unmap (every slot view handed out must have been released) and close the fd."""
+        self.view.release()
+        self.map.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+class RingWriter:
+    """The writing end: ``write`` fills the slots in turn, each handed on with a record on
+    ``records`` once full; ``finish`` hands on the last one. Waits on ``emptied`` for a slot
+    given back when all are in use; its end there means the reader is gone."""
+
+    def __init__(self, ring: Ring, records: int, emptied: int):
+        self._ring = ring
+        self._records, self._emptied = records, emptied
+        self._free = ring.size // SLOT
+        self._handed = 0  # slots handed on so far
+        self._slot: memoryview | None = None
+        self._fill = 0  # bytes in it
+
+    def write(self, data) -> int:
+        view = memoryview(data).cast("B")
+        size = len(view)
+        while view:
+            if self._slot is None:
+                self._take_slot()
+            count = min(len(view), SLOT - self._fill)
+            self._slot[self._fill:self._fill + count] = view[:count]
+            self._fill += count
+            view = view[count:]
+            if self._fill == SLOT:
+                self._hand_on()
+        return size
+
+    def flush(self) -> None:
+        """Nothing to do: slots go on as they fill, the last one at ``finish``."""
+
+    def finish(self) -> None:
+        if self._fill:
             self._hand_on()
-        self._queue.put(None)
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the slot being filled, handed on or not (before the ring is closed)."""
+        if self._slot is not None:
+            self._slot.release()
+            self._slot, self._fill = None, 0
+
+    def _take_slot(self) -> None:
+        while self._free == 0:
+            returned = os.read(self._emptied, 64)
+            if not returned:
+                raise BrokenPipeError(errno.EPIPE, "the next process of the build ended")
+            self._free += len(returned)
+        self._slot = self._ring.slot(self._handed)
+        self._free -= 1
 
     def _hand_on(self) -> None:
-        if self._failure is not None:
-            raise self._failure
-        self._queue.put(self._batch)
-        self._batch, self._batched = [], 0
+        _write_all(self._records, self._fill.to_bytes(RECORD, "big"))
+        self._slot.release()
+        self._slot, self._fill = None, 0
+        self._handed += 1
 
-    def _write_batches(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._failure is not None:
-                continue  # failed: take what comes, so that write and close never wait
-            try:
-                data = b"".join(batch)  # a large join lets go of the GIL while it copies
-                self.sha256.update(data)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.fd, view):]
-                self.size += len(data)
-            except BaseException as error:  # noqa: BLE001 -- raised in the encrypting thread
-                self._failure = error
+
+class RingReader:
+    """The reading end: ``take`` is the next filled slot, as a view of the ring where it lies
+    (None at the end of ``records``); ``give_back`` returns the oldest slot taken to the
+    writer (a byte on ``emptied``), after which its view is no longer readable. Taking and
+    giving back may be done by two threads (in order, each by one)."""
+
+    def __init__(self, ring: Ring, records: int, emptied: int):
+        self._ring = ring
+        self._records, self._emptied = records, emptied
+        self._taken = 0
+        self._held: deque[tuple[memoryview, memoryview]] = deque()
+
+    def take(self) -> memoryview | None:
+        record = _read_exactly(self._records, RECORD)
+        if not record:
+            return None
+        length = int.from_bytes(record, "big") if len(record) == RECORD else 0
+        if not 0 < length <= SLOT:
+            raise OSError("age_process: the hand-over before this process is not readable")
+        slot = self._ring.slot(self._taken)
+        self._taken += 1
+        piece = slot[:length]
+        self._held.append((slot, piece))
+        return piece
+
+    def give_back(self) -> None:
+        for view in self._held.popleft():
+            view.release()
+        if self._emptied < 0:
+            return
+        try:
+            os.write(self._emptied, b"\0")
+        except BrokenPipeError:
+            pass  # the writing side has ended: it needs no slot back
+
+    def stop_giving_back(self) -> None:
+        """Close this end of ``emptied``: the writer, waiting for a slot, finds its end."""
+        os.close(self._emptied)
+        self._emptied = -1
+
+    def close(self) -> None:
+        """Let go of the slots still held (not given back: their writer is gone or done)."""
+        while self._held:
+            for view in self._held.popleft():
+                view.release()
+
+
+class RingInput(io.RawIOBase):
+    """A ``RingReader`` as a raw file, for a ``BufferedReader`` of SLOT bytes (pyrage reads
+    8 KiB at a time: from the buffer, each is a copy, not a call into this class). Each slot
+    is given back as soon as it is copied out."""
+
+    def __init__(self, reader: RingReader):
+        self._reader = reader
+        self._slot: memoryview | None = None
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._slot is None:
+            self._slot, self._at = self._reader.take(), 0
+            if self._slot is None:
+                return 0  # the end
+        count = min(len(buffer), len(self._slot) - self._at)
+        with memoryview(buffer) as target, target.cast("B") as bytes_:
+            bytes_[:count] = self._slot[self._at:self._at + count]
+        self._at += count
+        if self._at == len(self._slot):
+            self._slot = None
+            self._reader.give_back()
+        return count
+
+
+def _read_exactly(fd: int, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        piece = os.read(fd, count - len(data))
+        if not piece:
+            break
+        data += piece
+    return data
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _recipient(text: str):
+    import pyrage  # only the encrypting process needs it
     if text.startswith("age1"):
         return pyrage.x25519.Recipient.from_str(text)
     return pyrage.ssh.Recipient.from_str(text)
 
 
-def main(arguments: list[str]) -> int:
-    if not arguments:
-        sys.stderr.write("age_process: no recipient given\n")
-        return 2
+def encrypt(ring_in: int, emptied_in: int, ring_out: int, emptied_out: int,
+            recipient_texts: list[str]) -> int:
+    """Ring A (records on standard input) → pyrage → ring B (records on standard output)."""
+    import pyrage
     try:
-        recipients = [_recipient(text) for text in arguments]
+        recipients = [_recipient(text) for text in recipient_texts]
     except pyrage.RecipientError as error:
         sys.stderr.write(f"age_process: a recipient is not valid ({error})\n")
         return 2
-    output = WrittenBehind(1)
-    with open(0, "rb", buffering=BUFFER, closefd=False) as plaintext:
+    source, target = Ring.open(ring_in, writable=False), Ring.open(ring_out, writable=True)
+    output = RingWriter(target, 1, emptied_out)
+    with io.BufferedReader(RingInput(RingReader(source, 0, emptied_in)),
+                           buffer_size=SLOT) as plaintext:
         pyrage.encrypt_io(plaintext, output, recipients)
-    output.close()
-    # Only now, all of it written: the report.
-    sys.stderr.write(f"{REPORT} {output.sha256.hexdigest()} {output.size}\n")
+    output.finish()
     return 0
+
+
+class DirectWriter:
+    """Writes whole slots to ``fd`` with ``O_DIRECT`` when ``fd`` is a regular file that
+    takes it (the disk reads the slot itself; nothing enters the page cache), the plain way
+    otherwise: a pipe, a file system that refuses it, the unaligned end of the file."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.direct = False
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # never on a pipe: there it means packets
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+                self.direct = True
+            except OSError:
+                pass
+
+    def write(self, view: memoryview) -> None:
+        if self.direct:
+            aligned = len(view) - len(view) % ALIGN
+            try:
+                _write_all(self.fd, view[:aligned])
+                view = view[aligned:]
+            except OSError as error:
+                if error.errno != errno.EINVAL:
+                    raise
+                # Refused by the file system: the plain way from here (nothing was written:
+                # an O_DIRECT write is refused whole before it starts).
+            if view:
+                self._plain()
+        _write_all(self.fd, view)
+
+    def _plain(self) -> None:
+        if self.direct:
+            fcntl.fcntl(self.fd, fcntl.F_SETFL,
+                        fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
+            self.direct = False
+
+
+def write(ring_in: int, emptied_in: int) -> int:
+    """Ring B (records on standard input) → SHA-256 → standard output; then the report.
+
+    This thread hashes; a second one writes, in order, and gives each slot back once it is
+    written, so that hashing the next slot is not held up by the disk (an ``O_DIRECT`` write
+    returns only once the disk has the bytes). Both let go of the GIL while they work."""
+    reader = RingReader(Ring.open(ring_in, writable=False), 0, emptied_in)
+    written = WrittenInOrder(DirectWriter(1), reader)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        while (slot := reader.take()) is not None:
+            digest.update(slot)
+            size += len(slot)
+            written.put(slot)
+    finally:
+        written.close()
+    if written.failure is not None:
+        sys.stderr.write(f"age_process: the package could not be written ({written.failure})\n")
+        return 1
+    # Only now, all of it written: the report.
+    sys.stderr.write(f"{REPORT} {digest.hexdigest()} {size}\n")
+    return 0
+
+
+class WrittenInOrder:
+    """Writes the slots ``put`` here, in order, on a thread of its own, giving each back to
+    ``reader`` once written. A failed write is kept in ``failure``; the slots are then no
+    longer given back, and the writer's end of ``emptied`` is closed, so that the process
+    before this one stops (its wait for a slot ends) and this one's input ends with it."""
+
+    def __init__(self, out: DirectWriter, reader: RingReader):
+        self._out, self._reader = out, reader
+        self.failure: OSError | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="written in order")
+        self._thread.start()
+
+    def put(self, slot: memoryview) -> None:
+        self._queue.put(slot)
+
+    def close(self) -> None:
+        """Wait for every slot put to be written (or the failure)."""
+        self._queue.put(None)
+        self._thread.join()
+        self._reader.close()
+
+    def _run(self) -> None:
+        while (slot := self._queue.get()) is not None:
+            if self.failure is not None:
+                continue
+            try:
+                self._out.write(slot)
+            except OSError as error:
+                self.failure = error
+                self._reader.stop_giving_back()
+                continue
+            self._reader.give_back()
+
+
+def main(arguments: list[str]) -> int:
+    role, *rest = arguments or [""]
+    try:
+        if role == "encrypt" and len(rest) >= 5:
+            return encrypt(*(int(fd) for fd in rest[:4]), rest[4:])
+        if role == "write" and len(rest) == 2:
+            return write(*(int(fd) for fd in rest))
+    except ValueError:
+        pass
+    sys.stderr.write("age_process: usage: age_process.py encrypt RING_IN EMPTIED_IN RING_OUT "
+                     "EMPTIED_OUT RECIPIENT… | write RING_IN EMPTIED_IN\n")
+    return 2
 
 
 if __name__ == "__main__":

@@ -40,12 +40,11 @@ from pathlib import Path, PurePosixPath
 
 from referrals.core.drop_behind import DropBehind
 from referrals.core.signing import PlatformSigner
-from referrals.packages.age_process import REPORT
+from referrals.packages.age_process import REPORT, Ring, RingWriter
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
 from referrals.packages.recipients import parse_recipient
-from referrals.packages.shelf import (PARTIAL, DirectoryShelf, Shelf, remove_partial_packages,
-                                      write_all)
+from referrals.packages.shelf import PARTIAL, DirectoryShelf, Shelf, remove_partial_packages
 
 __all__ = ["PARTIAL", "BuiltPackage", "PackageBuildError", "build_package",
            "remove_partial_packages"]
@@ -74,45 +73,102 @@ class BuiltPackage:
     size: int
 
 
-class _PipeWriter:
-    """The bag's output: the encrypting process's standard input."""
+class _Workers:
+    """The build's two worker processes (``age_process.py``) and the rings between them:
+    the bag goes into ring A (``hand_over``), the encrypting process takes it to ring B, the
+    writing process hashes that and writes it to ``output`` (the descriptor of the file
+    being built) as its standard output, or, with None, to a pipe (``encrypted``)."""
 
-    def __init__(self, fd: int):
-        self.fd = fd
+    def __init__(self, recipients: list[str], output: int | None):
+        self.ring = Ring.create("referrals-package-plaintext")
+        ring_out = Ring.new_fd("referrals-package-encrypted")
+        emptied_a, returned_a = os.pipe()
+        emptied_b, returned_b = os.pipe()
+        self.processes: list[subprocess.Popen] = []
+        try:
+            # -P: the script's folder is not put on the path (only pyrage and the standard
+            # library are imported). close_fds (the default) matters: a pipe of another build
+            # inherited here would never see its end.
+            encrypting = subprocess.Popen(
+                [sys.executable, "-P", str(AGE_PROCESS), "encrypt", str(self.ring.fd),
+                 str(returned_a), str(ring_out), str(emptied_b), *recipients],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                bufsize=0, pass_fds=(self.ring.fd, returned_a, ring_out, emptied_b))
+            self.processes.append(encrypting)
+            writing = subprocess.Popen(
+                [sys.executable, "-P", str(AGE_PROCESS), "write", str(ring_out),
+                 str(returned_b)],
+                stdin=encrypting.stdout, stdout=subprocess.PIPE if output is None else output,
+                stderr=subprocess.PIPE, bufsize=0, pass_fds=(ring_out, returned_b))
+            self.processes.append(writing)
+        except BaseException:
+            self.stop()
+            os.close(emptied_a)
+            self.close()
+            raise
+        finally:
+            for fd in (returned_a, ring_out, emptied_b, returned_b):
+                os.close(fd)
+        encrypting.stdout.close()  # the writing process's now
+        self.hand_over = RingWriter(self.ring, encrypting.stdin.fileno(), emptied_a)
+        self._emptied = emptied_a
+        self.encrypted = writing.stdout
+        if self.encrypted is not None:
+            _widen(self.encrypted.fileno())
+        self.report = writing.stderr  # ends when the writing process ends
 
-    def write(self, data) -> int:
-        write_all(self.fd, data)
-        return len(data)
+    def end_input(self) -> None:
+        """The end of the bag (or of a failed one, after ``stop``)."""
+        self.processes[0].stdin.close()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+        for process in self.processes:
+            process.wait()
+
+    def failure(self, written_said: bytes) -> str | None:
+        """Wait for both. None if both ended well, else why not, in the words of the process
+        that failed first in the chain's order of causes: the writing one (a full disk ends
+        the encryption on a broken pipe), else the encrypting one (a refused recipient ends
+        it before the writing process has anything to do)."""
+        for process in self.processes:
+            process.wait()
+        encrypting, writing = self.processes
+        for process, said in ((writing, written_said), (encrypting, encrypting.stderr.read())):
+            if process.returncode != 0:
+                reason = said.decode(errors="replace").strip()
+                return reason.splitlines()[-1] if reason else ""
+        return None
+
+    def close(self) -> None:
+        """Every descriptor and the ring's memory (only once the bag thread is done)."""
+        for process in self.processes:
+            for pipe in (process.stdin, process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+        if self._emptied is not None:
+            os.close(self._emptied)
+            self._emptied = None
+        if self.hand_over is not None:
+            self.hand_over.release()
+        self.ring.close()
+
+    _emptied: int | None = None
+    hand_over: RingWriter | None = None
 
 
 def _widen(fd: int) -> None:
-    """1 MiB pipes (64 KiB by default): fewer hand-overs between the three workers."""
+    """1 MiB pipes (64 KiB by default): fewer hand-overs on the way back to an S3 shelf."""
     try:
         fcntl.fcntl(fd, F_SETPIPE_SZ, CHUNK)
     except OSError:  # not Linux, or above the system's limit: the default works, slower
         pass
 
 
-def _start_encryption(recipients: list[str], output: int | None) -> subprocess.Popen:
-    """The encrypting process. It writes the age file to ``output`` (the descriptor of the
-    file being built) as its standard output, or, with None, to a pipe (``stdout``)."""
-    # -P: the script's folder is not put on the path (only pyrage and the standard library
-    # are imported). close_fds (the default) matters: a pipe of another build inherited
-    # here would never see its end.
-    process = subprocess.Popen([sys.executable, "-P", str(AGE_PROCESS), *recipients],
-                               stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE if output is None else output,
-                               stderr=subprocess.PIPE, bufsize=0)
-    _widen(process.stdin.fileno())
-    if process.stdout is not None:
-        _widen(process.stdout.fileno())
-    return process
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-    process.wait()
+def _start_workers(recipients: list[str], output: int | None) -> _Workers:
+    return _Workers(recipients, output)
 
 
 def build_package(contents: PackageContents, recipients: list[str], directory: Path | Shelf,
@@ -137,58 +193,57 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
                            total_bytes=sum(item.size for item in contents.files))
     failure: list[BaseException] = []
     handle = shelf.start(final)
-    file = handle.local_file()  # a directory shelf's file: the encryption writes it itself
+    file = handle.local_file()  # a directory shelf's file: the writing process writes it
     try:
-        encryption = _start_encryption(recipients, file)
+        workers = _start_workers(recipients, file)
     except BaseException:
         handle.discard()
         raise
 
     def produce() -> None:
         try:
-            write_bag(_PipeWriter(encryption.stdin.fileno()), contents,
+            write_bag(workers.hand_over, contents,
                       sign=lambda data: signer.sign(data, PACKAGE_NAMESPACE),
                       allowed_signers=signer.allowed_signers(SIGNER_PRINCIPAL),
                       progress=progress)
+            workers.hand_over.finish()
         except BaseException as error:  # handed to the building thread, which raises it
             failure.append(error)
-            _stop(encryption)  # before its input ends: a cut tar is never encrypted whole
+            workers.stop()  # before its input ends: a cut tar is never encrypted whole
         finally:
-            encryption.stdin.close()
+            workers.end_input()
 
     producer = threading.Thread(target=produce, name=f"package {contents.label}", daemon=True)
     try:
         producer.start()
         if file is None:
-            size, said = _take_encrypted(encryption, handle, progress, on_progress,
+            size, said = _take_encrypted(workers, handle, progress, on_progress,
                                          progress_every)
         else:
-            size, said = _await_encryption(encryption, file, progress, on_progress,
+            size, said = _await_encryption(workers, file, progress, on_progress,
                                            progress_every)
         producer.join()
-        ended = encryption.wait()
+        reason = workers.failure(said)
         # The bag's own failure first; a broken pipe only says the encryption ended early.
         if failure and not isinstance(failure[0], BrokenPipeError):
             raise failure[0]
-        if ended != 0:
-            reason = said.decode(errors="replace").strip()
+        if reason is not None:
             raise PackageBuildError("The package could not be encrypted"
-                                    + (f": {reason.splitlines()[-1]}" if reason else "."))
+                                    + (f": {reason}" if reason else "."))
         if failure:
             raise failure[0]
         digest = _reported_sha256(said, size)
         handle.publish(before_publish)  # durable under its final name, whole (on a directory
-        # shelf the fsync is short: the pages went to the disk behind the writing)
+        # shelf the fsync is short: the file was written past the page cache)
     except BaseException:
-        _stop(encryption)  # its output is not wanted; the producer's writes end with it
+        workers.stop()  # its output is not wanted; the producer's writes end with it
         if producer.is_alive():
             producer.join(timeout=60)
         handle.discard()
         raise
     finally:
-        for pipe in (encryption.stdin, encryption.stdout, encryption.stderr):
-            if pipe is not None:
-                pipe.close()
+        if not producer.is_alive():  # the ring's memory is the bag thread's until it ends
+            workers.close()
     checksum = f"{digest}  {final}\n".encode()
     shelf.put(final + ".sha256", checksum)
     shelf.put(final + ".sha256.sig", signer.sign(checksum, PACKAGE_NAMESPACE).encode())
@@ -197,7 +252,7 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
                         shelf.where(final + ".sha256.sig"), digest, size)
 
 
-def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
+def _take_encrypted(workers: _Workers, handle, progress: BagProgress,
                     on_progress: Callable[[BagProgress], None] | None,
                     every: float) -> tuple[int, bytes]:
     """Copy the encrypted bytes to ``handle`` until the encryption ends, in one reused
@@ -209,7 +264,7 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
     lease runs out as it should."""
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
-    source = encryption.stdout
+    source = workers.encrypted
     waiting = select.poll()
     waiting.register(source.fileno(), select.POLLIN)
     size, told = 0, -1
@@ -226,10 +281,10 @@ def _take_encrypted(encryption: subprocess.Popen, handle, progress: BagProgress,
             told = progress.done_bytes
             on_progress(progress)
             next_report = time.monotonic() + every
-    return size, encryption.stderr.read()
+    return size, workers.report.read()
 
 
-def _await_encryption(encryption: subprocess.Popen, fd: int, progress: BagProgress,
+def _await_encryption(workers: _Workers, fd: int, progress: BagProgress,
                       on_progress: Callable[[BagProgress], None] | None,
                       every: float) -> tuple[int, bytes]:
     """Wait for the encrypting process, which writes the age file to ``fd`` itself, to end.
@@ -242,7 +297,7 @@ def _await_encryption(encryption: subprocess.Popen, fd: int, progress: BagProgre
     That work (the file system's block allocation, the waits) is done here, beside the
     encryption, not in its process. Progress is told as in ``_take_encrypted``."""
     said = bytearray()
-    errors = encryption.stderr.fileno()
+    errors = workers.report.fileno()
     waiting = select.poll()
     waiting.register(errors, select.POLLIN)
     behind = DropBehind(fd)

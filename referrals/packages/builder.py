@@ -209,7 +209,8 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
             workers.hand_over.finish()
         except BaseException as error:  # handed to the building thread, which raises it
             failure.append(error)
-            workers.stop()  # before its input ends: a cut tar is never encrypted whole
+            if not isinstance(error, BrokenPipeError):  # (then the workers ended on their own)
+                workers.stop()  # before its input ends: a cut tar is never encrypted whole
         finally:
             workers.end_input()
 

@@ -3,12 +3,13 @@
 ``python -m bench.package_child MODE FILE WORK_DIR``, MODE one of:
 
 - ``store``: store FILE as an encrypted blob in WORK_DIR/store (not timed; done once).
-- ``build``: time build_package of that blob: decrypt from storage, hash, tar, age-encrypt
-  (in the builder's encrypting process), hash, write and fsync. Peak memory: this
-  process's VmHWM above its level before the build, plus the encrypting process's own VmHWM
-  (sampled while it runs). CPU of each busy thread (``workers``): pyrage's, the one that
-  hashes and writes the age file, the bag's; ``rest`` is the remainder (the waiting thread,
-  the drop-behind, the publication, this sampling).
+- ``build``: time build_package of that blob: decrypt from storage, hash, tar (the
+  builder's bag thread), age-encrypt (the encrypting process), hash, write (the writing
+  process) and fsync. Peak memory: this process's VmHWM above its level before the build,
+  plus the two worker processes' own VmHWM (sampled while they run; the rings they share
+  are counted in each that maps them). CPU of each busy worker (``workers``): the
+  encrypting process's, the writing process's, the bag thread's; ``rest`` is the remainder
+  (starting them, the waiting thread, the publication, this sampling).
 - ``age``: ``age -r`` over the same plaintext into a file, fsynced: the yardstick.
 - ``parts``: what a build cannot avoid, one at a time on one core: a SHA-256 pass over the
   plaintext (the intake hash re-checked; the encrypted file's hash costs as much) and
@@ -79,10 +80,10 @@ def _threads_cpu(pid: int) -> dict[int, float]:
 
 
 class _HelperPeak:
-    """The encrypting process's VmHWM, read every 20 ms while it lives (its memory is
-    allocated at start and stays flat, so the last reading is its peak), and the CPU of the
-    build's busy threads: the encrypting process's two and the builder's bag thread (each
-    thread's last reading, so a thread that ends early is counted whole)."""
+    """The worker processes' VmHWM, read every 20 ms while they live (their memory is
+    allocated at start and stays flat, so the last reading is the peak), and the CPU of the
+    build's busy workers: the two processes and the builder's bag thread (each one's last
+    reading, so one that ends early is counted whole)."""
 
     def __init__(self):
         self.peak = 0

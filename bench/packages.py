@@ -5,7 +5,7 @@ above the process at rest).
 The file is stored once as an encrypted blob; then ``age -r`` and the build take turns,
 ``--package-rounds`` times each (the best wall time of each is compared: on a shared
 machine the slowest rounds measure the neighbours). Each run is a process of its own; CPU
-seconds (user + system, the encrypting process included) are shown beside the wall time.
+seconds (user + system, the worker processes included) are shown beside the wall time.
 A last table shows what one core spends on the work a build cannot avoid and age -r does
 not do: that is why the build needs both cores to come near age's time.
 """
@@ -56,16 +56,16 @@ def run_packages(size_mib: int, rounds: int = 2) -> dict[str, dict]:
     ]), flush=True)
     build, age = results[BUILD], results[AGE]
     workers = build["workers"]
-    print(f"\nThe fastest build's CPU seconds, thread by thread (three busy threads share the "
+    print(f"\nThe fastest build's CPU seconds, worker by worker (three busy processes share the "
           "two cores):")
-    print(table(["thread", "CPU s"], [
-        ["encrypting process: pyrage's encrypt_io (reads the tar from the pipe)",
+    print(table(["worker", "CPU s"], [
+        ["encrypting process: pyrage's encrypt_io (ring A to ring B)",
          f"{workers['pyrage']:.2f}"],
-        ["encrypting process: joins, hashes (.sha256) and writes the age file",
+        ["writing process: hashes (.sha256) and writes the age file (O_DIRECT)",
          f"{workers['writing']:.2f}"],
-        ["builder: the bag (store read, AES-GCM, intake SHA-256, tar, pipe)",
+        ["builder: the bag (store read, AES-GCM, intake SHA-256, tar, into ring A)",
          f"{workers['bag']:.2f}"],
-        ["builder: the rest (waiting, drop-behind, fsync, publication)",
+        ["builder: the rest (starting, waiting, progress, fsync, publication)",
          f"{workers['rest']:.2f}"],
     ]), flush=True)
     print(f"\nThe build spends {build['cpu']:.2f} CPU s where age -r spends {age['cpu']:.2f} "
@@ -91,6 +91,6 @@ def package_checks(results: dict[str, dict]) -> list[Check]:
               f"{build['seconds']:.2f} s vs {yardstick['seconds']:.2f} s ({ratio:.2f}×)",
               ratio <= WALL_RATIO_LIMIT),
         Check(f"package build under {PEAK_ABOVE_REST_LIMIT // MB} MB above rest",
-              f"{above / MB:.0f} MB (the encrypting process's {build['helper_rss'] / MB:.0f} MB "
+              f"{above / MB:.0f} MB (the worker processes' {build['helper_rss'] / MB:.0f} MB "
               "included)", above < PEAK_ABOVE_REST_LIMIT),
     ]

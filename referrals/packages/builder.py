@@ -2,27 +2,28 @@
 ``referrals.packages.shelf``), as one stream, crash-safe.
 
 One stream through small buffers, so memory does not grow with the package; three busy
-threads share the two cores, in two processes (pyrage holds its process's GIL while it
-encrypts):
+workers share the two cores, each in a process (or thread) of its own, handing bytes on
+through shared memory (``age_process.Ring``: 4 slots of 1 MiB), never through a pipe:
 
-- a thread of the builder writes the bag (tar) into a pipe: each item's plaintext comes
+- a thread of the builder writes the bag (tar) into ring A: each item's plaintext comes
   from the evidence store (decrypted as it goes) and is hashed against its intake SHA-256;
-- a process of its own (``age_process.py``) age-encrypts it with pyrage, which cannot
-  share a process with the rest; a second thread there hashes what it encrypted, for the
-  ``.sha256`` (reported on its standard error when it is done), and writes it: on a
-  directory shelf to the age file itself, the temporary name beside the final one;
+- the encrypting process (``age_process.py encrypt``) age-encrypts ring A into ring B
+  with pyrage, which holds its process's GIL while it works and so has one to itself;
+- the writing process (``age_process.py write``) hashes ring B for the ``.sha256``
+  (reported on its standard error when it is done) and writes it: on a directory shelf to
+  the age file itself (its standard output, the temporary name beside the final one),
+  with ``O_DIRECT`` where the file system takes it;
 - the calling thread mostly waits, reporting progress on the way. On a directory shelf it
-  sends the pages written so far to the disk behind the writing (``_await_encryption``); a
-  shelf that is not a local file (S3) gets the bytes through a second pipe
-  (``_take_encrypted``). The size that reached the shelf must be the size the encrypting
-  process reports having hashed.
+  tells ``core.drop_behind`` how far the file got (which matters where ``O_DIRECT`` was
+  refused: ``_await_encryption``); a shelf that is not a local file (S3) gets the bytes
+  through a pipe (``_take_encrypted``). The size that reached the shelf must be the size
+  the writing process reports having hashed.
 
-Pieces are 1 MiB in the builder, batches of 2 MiB in the encrypting process. Only a
-complete, fsynced file is renamed to its final name (on S3: a completed multipart upload),
-with its ``.sha256`` and that file's SSH signature beside it. A build that fails or is
-killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
-clears. If the builder dies, the encrypting process ends too: killed, or at the end of its
-input (what it then writes stays under the ``.partial`` name, which nothing renames).
+Only a complete, fsynced file is renamed to its final name (on S3: a completed multipart
+upload), with its ``.sha256`` and that file's SSH signature beside it. A build that fails or
+is killed leaves only a ``.partial`` file (an incomplete upload), which the package sweep
+clears. If the builder dies, the worker processes end too: killed, or at the end of their
+input (what they then write stays under the ``.partial`` name, which nothing renames).
 """
 
 from __future__ import annotations
@@ -52,11 +53,9 @@ __all__ = ["PARTIAL", "BuiltPackage", "PackageBuildError", "build_package",
 AGE_PROCESS = Path(__file__).with_name("age_process.py")
 CHUNK = 1024 * 1024
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
-# While the encryption writes the age file, how often the builder looks at how far it got
-# (milliseconds): to send the written pages to the disk, and to tell progress.
+# While the writing process writes the age file, how often the builder looks at how far it
+# got (milliseconds): to send the written pages to the disk, and to tell progress.
 WAKE_MS = 10
-# The written pages of the age file are sent to the disk in runs of at least this size.
-WRITE_BEHIND = 8 * CHUNK
 
 
 class PackageBuildError(Exception):
@@ -80,12 +79,17 @@ class _Workers:
     being built) as its standard output, or, with None, to a pipe (``encrypted``)."""
 
     def __init__(self, recipients: list[str], output: int | None):
-        self.ring = Ring.create("referrals-package-plaintext")
-        ring_out = Ring.new_fd("referrals-package-encrypted")
-        emptied_a, returned_a = os.pipe()
-        emptied_b, returned_b = os.pipe()
         self.processes: list[subprocess.Popen] = []
+        self.ring = Ring.create("referrals-package-plaintext")
+        passed: list[int] = []  # the children's ends, closed here once they have them
         try:
+            emptied_a, returned_a = os.pipe()  # slots of ring A given back to this process
+            self._emptied = emptied_a
+            passed.append(returned_a)
+            ring_out = Ring.new_fd("referrals-package-encrypted")
+            passed.append(ring_out)
+            emptied_b, returned_b = os.pipe()  # slots of ring B given back to the encryption
+            passed += [emptied_b, returned_b]
             # -P: the script's folder is not put on the path (only pyrage and the standard
             # library are imported). close_fds (the default) matters: a pipe of another build
             # inherited here would never see its end.
@@ -103,15 +107,13 @@ class _Workers:
             self.processes.append(writing)
         except BaseException:
             self.stop()
-            os.close(emptied_a)
             self.close()
             raise
         finally:
-            for fd in (returned_a, ring_out, emptied_b, returned_b):
+            for fd in passed:
                 os.close(fd)
         encrypting.stdout.close()  # the writing process's now
         self.hand_over = RingWriter(self.ring, encrypting.stdin.fileno(), emptied_a)
-        self._emptied = emptied_a
         self.encrypted = writing.stdout
         if self.encrypted is not None:
             _widen(self.encrypted.fileno())
@@ -256,11 +258,11 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
 def _take_encrypted(workers: _Workers, handle, progress: BagProgress,
                     on_progress: Callable[[BagProgress], None] | None,
                     every: float) -> tuple[int, bytes]:
-    """Copy the encrypted bytes to ``handle`` until the encryption ends, in one reused
-    buffer. Returns (size, what the process said on its standard error).
+    """Copy the encrypted bytes to ``handle`` until the writing process ends, in one reused
+    buffer. Returns (size, what that process said on its standard error).
 
-    Progress is told from the plaintext side (the encryption hands its output on in batches
-    of MiBs, so a slow source would show nothing for long), at most every ``every`` seconds and
+    Progress is told from the plaintext side (the encryption hands its output on in slots
+    of a MiB, so a slow source would show nothing for long), at most every ``every`` seconds and
     only when the payload moved on: a build that stalls stops its heartbeat, and its job's
     lease runs out as it should."""
     buffer = bytearray(CHUNK)
@@ -288,15 +290,16 @@ def _take_encrypted(workers: _Workers, handle, progress: BagProgress,
 def _await_encryption(workers: _Workers, fd: int, progress: BagProgress,
                       on_progress: Callable[[BagProgress], None] | None,
                       every: float) -> tuple[int, bytes]:
-    """Wait for the encrypting process, which writes the age file to ``fd`` itself, to end.
+    """Wait for the writing process, which writes the age file to ``fd`` itself, to end.
     Returns (the file's size, what the process said on its standard error).
 
-    Meanwhile, every ``WAKE_MS``, how far the file got is told to ``core.drop_behind``: the
-    pages written are sent to the disk and, once there, let go of, so the closing fsync has
-    little left to wait for, a large package does not push everything else out of memory,
-    and the encryption writes into pages the cache has just freed rather than fresh ones.
-    That work (the file system's block allocation, the waits) is done here, beside the
-    encryption, not in its process. Progress is told as in ``_take_encrypted``."""
+    Meanwhile, every ``WAKE_MS``, how far the file got is told to ``core.drop_behind``.
+    Written with ``O_DIRECT`` (the usual case) the file has no pages in the cache and this
+    costs a few system calls; where the file system refused it, the pages written are sent
+    to the disk and, once there, let go of, so the closing fsync has little left to wait for,
+    a large package does not push everything else out of memory, and the writing goes into
+    pages the cache has just freed rather than fresh ones. Progress is told as in
+    ``_take_encrypted``."""
     said = bytearray()
     errors = workers.report.fileno()
     waiting = select.poll()
@@ -322,16 +325,16 @@ def _await_encryption(workers: _Workers, fd: int, progress: BagProgress,
 
 
 def _reported_sha256(said: bytes, size: int) -> str:
-    """The encrypted output's SHA-256, from the encrypting process's report (its last line
+    """The encrypted output's SHA-256, from the writing process's report (its last line
     on standard error), checked against the ``size`` that reached the shelf."""
     lines = said.decode(errors="replace").strip().splitlines()
     words = lines[-1].split() if lines else []
     if (len(words) != 3 or words[0] != REPORT or len(words[1]) != 64
             or any(c not in "0123456789abcdef" for c in words[1]) or not words[2].isdigit()):
-        raise PackageBuildError("The package could not be encrypted: the encrypting process "
+        raise PackageBuildError("The package could not be encrypted: the writing process "
                                 "ended without saying what it wrote.")
     if int(words[2]) != size:
-        raise PackageBuildError(f"The package could not be encrypted: the encrypting process "
+        raise PackageBuildError(f"The package could not be encrypted: the writing process "
                                 f"wrote {words[2]} bytes, {size} arrived.")
     return words[1]
 

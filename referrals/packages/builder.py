@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 
 from referrals.core.drop_behind import DropBehind
 from referrals.core.signing import PlatformSigner
-from referrals.packages.age_process import REPORT, Ring, RingWriter
+from referrals.packages.age_process import REPORT, Ring, RingWriter, pin
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
 from referrals.packages.recipients import parse_recipient
@@ -78,7 +78,10 @@ class _Workers:
     writing process hashes that and writes it to ``output`` (the descriptor of the file
     being built) as its standard output, or, with None, to a pipe (``encrypted``)."""
 
-    def __init__(self, recipients: list[str], output: int | None):
+    def __init__(self, recipients: list[str], output: int | None,
+                 lanes: tuple[int, int] | None):
+        self.lanes = lanes
+        lanes_text = "-" if lanes is None else f"{lanes[0]},{lanes[1]}"
         self.processes: list[subprocess.Popen] = []
         self.ring = Ring.create("referrals-package-plaintext")
         passed: list[int] = []  # the children's ends, closed here once they have them
@@ -94,13 +97,14 @@ class _Workers:
             # library are imported). close_fds (the default) matters: a pipe of another build
             # inherited here would never see its end.
             encrypting = subprocess.Popen(
-                [sys.executable, "-P", str(AGE_PROCESS), "encrypt", str(self.ring.fd),
-                 str(returned_a), str(ring_out), str(emptied_b), *recipients],
+                [sys.executable, "-P", str(AGE_PROCESS), "encrypt", lanes_text,
+                 str(self.ring.fd), str(returned_a), str(ring_out), str(emptied_b),
+                 *recipients],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 bufsize=0, pass_fds=(self.ring.fd, returned_a, ring_out, emptied_b))
             self.processes.append(encrypting)
             writing = subprocess.Popen(
-                [sys.executable, "-P", str(AGE_PROCESS), "write", str(ring_out),
+                [sys.executable, "-P", str(AGE_PROCESS), "write", lanes_text, str(ring_out),
                  str(returned_b)],
                 stdin=encrypting.stdout, stdout=subprocess.PIPE if output is None else output,
                 stderr=subprocess.PIPE, bufsize=0, pass_fds=(ring_out, returned_b))
@@ -169,8 +173,18 @@ def _widen(fd: int) -> None:
         pass
 
 
+def _lanes() -> tuple[int, int] | None:
+    """The two CPUs of the build's lanes (``age_process``: each busy worker keeps to one,
+    so that both get the same work), when this process may run on exactly two; else None."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None
+    return (cpus[0], cpus[1]) if len(cpus) == 2 else None
+
+
 def _start_workers(recipients: list[str], output: int | None) -> _Workers:
-    return _Workers(recipients, output)
+    return _Workers(recipients, output, _lanes())
 
 
 def build_package(contents: PackageContents, recipients: list[str], directory: Path | Shelf,
@@ -203,6 +217,7 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
         raise
 
     def produce() -> None:
+        pin(workers.lanes[1] if workers.lanes else None)  # beside the output's hashing
         try:
             write_bag(workers.hand_over, contents,
                       sign=lambda data: signer.sign(data, PACKAGE_NAMESPACE),

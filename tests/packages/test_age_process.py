@@ -252,19 +252,20 @@ def test_o_direct_is_never_set_on_a_pipe():
 AGE_PROCESS = Path(age_process.__file__)
 
 
-def _run_chain(tmp_path: Path, plaintext: bytes, recipient: str, output) -> tuple[str, str]:
+def _run_chain(tmp_path: Path, plaintext: bytes, recipient: str, output,
+               lanes: str = "-") -> tuple[str, str]:
     """The two processes as the builder starts them, fed from this process."""
     ring_a = Ring.create("test-a")
     ring_b = Ring.new_fd("test-b")
     emptied_a, returned_a = os.pipe()
     emptied_b, returned_b = os.pipe()
     encrypting = subprocess.Popen(
-        [sys.executable, "-P", str(AGE_PROCESS), "encrypt", str(ring_a.fd), str(returned_a),
-         str(ring_b), str(emptied_b), recipient],
+        [sys.executable, "-P", str(AGE_PROCESS), "encrypt", lanes, str(ring_a.fd),
+         str(returned_a), str(ring_b), str(emptied_b), recipient],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         pass_fds=(ring_a.fd, returned_a, ring_b, emptied_b))
     writing = subprocess.Popen(
-        [sys.executable, "-P", str(AGE_PROCESS), "write", str(ring_b), str(returned_b)],
+        [sys.executable, "-P", str(AGE_PROCESS), "write", lanes, str(ring_b), str(returned_b)],
         stdin=encrypting.stdout, stdout=output, stderr=subprocess.PIPE,
         pass_fds=(ring_b, returned_b))
     for fd in (returned_a, ring_b, emptied_b, returned_b):
@@ -303,8 +304,9 @@ def test_a_refused_recipient_ends_the_encryption_with_a_plain_message(tmp_path):
     assert said == "encrypted e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 0\n"
 
 
-@pytest.mark.parametrize("arguments", [[], ["encrypt", "3"], ["write"], ["write", "x", "4"],
-                                       ["decrypt", "3", "4"]])
+@pytest.mark.parametrize("arguments", [[], ["encrypt", "-", "3"], ["write"],
+                                       ["write", "-", "x", "4"], ["write", "0", "3", "4"],
+                                       ["write", "3", "4"], ["decrypt", "-", "3", "4"]])
 def test_a_wrong_command_line_is_refused(arguments, capsys):
     assert age_process.main(arguments) == 2
     assert "usage" in capsys.readouterr().err

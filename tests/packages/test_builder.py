@@ -10,6 +10,8 @@ import io
 import os
 import tarfile
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pyrage
@@ -133,8 +135,8 @@ def fake_workers(tmp_path: Path, name: str, *, encrypt: str | None = None,
     taken from ring B and given back) unless it starts with ``# no input``."""
     script = tmp_path / f"{name}.py"
     real = f"sys.exit(real.main(sys.argv[1:]))\n"
-    take = ("reader = real.RingReader(real.Ring.open(int(sys.argv[2]), writable=False), 0, "
-            "int(sys.argv[3]))\n"
+    take = ("reader = real.RingReader(real.Ring.open(int(sys.argv[3]), writable=False), 0, "
+            "int(sys.argv[4]))\n"
             "data = b''\n"
             "while (slot := reader.take()) is not None:\n"
             "    data += bytes(slot)\n"
@@ -309,3 +311,70 @@ def test_the_written_pages_go_to_the_disk_behind_the_writing(tmp_path, signer, m
     assert positions == sorted(positions) and positions[-1] == built.size
     assert len(set(positions)) > 2  # told as it grew, not only at the end
     assert seen[-1][1] > 0  # and pages were let go of before the end
+
+
+@pytest.mark.parametrize("allowed, lanes", [({0, 1}, (0, 1)), ({3, 7}, (3, 7)), ({2}, None),
+                                            ({0, 1, 2}, None), (set(range(16)), None)])
+def test_a_build_has_lanes_only_where_it_may_run_on_exactly_two_cpus(allowed, lanes,
+                                                                      monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: allowed)
+    assert builder._lanes() == lanes
+
+
+def _allowed(pid: int | str, tid: int) -> frozenset[int] | None:
+    try:
+        status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    except OSError:
+        return None
+    [listed] = [line.split(":")[1].strip() for line in status.splitlines()
+                if line.startswith("Cpus_allowed_list:")]
+    cpus = set()
+    for part in listed.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return frozenset(cpus)
+
+
+def test_each_busy_worker_keeps_to_its_lane(tmp_path, signer, monkeypatch, encryptions):  # noqa: F811
+    """On two CPUs, the scheduler gave the encryption (never idle) a CPU of its own and the
+    three other busy workers the second one; the lanes give each CPU the same work: the
+    encryption and the writing thread on the first, the bag and the hashing on the second."""
+    cpus = sorted(os.sched_getaffinity(0))
+    first, second = cpus[0], cpus[-1]
+    monkeypatch.setattr(builder, "_lanes", lambda: (first, second))
+    seen: dict[str, set] = {"encrypting": set(), "hashing": set(), "writing": set(), "bag": set()}
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            for processes in encryptions:
+                encrypting, writing = processes
+                seen["encrypting"].add(_allowed(encrypting.pid, encrypting.pid))
+                seen["hashing"].add(_allowed(writing.pid, writing.pid))
+                try:
+                    threads = [int(tid) for tid in os.listdir(f"/proc/{writing.pid}/task")]
+                except OSError:
+                    threads = []
+                for tid in threads:
+                    if tid != writing.pid:
+                        seen["writing"].add(_allowed(writing.pid, tid))
+            for thread in threading.enumerate():
+                if thread.name.startswith("package "):
+                    seen["bag"].add(_allowed("self", thread.native_id))
+            time.sleep(0.001)
+
+    watching = threading.Thread(target=watch)
+    watching.start()
+    try:
+        build_package(contents([synthetic(1, 96 * MIB)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+    finally:
+        done.set()
+        watching.join()
+    assert frozenset({first}) in seen["encrypting"]
+    assert frozenset({first}) in seen["writing"]
+    assert frozenset({second}) in seen["hashing"]
+    assert frozenset({second}) in seen["bag"]
+    if first != second:
+        assert frozenset({second}) not in seen["encrypting"] | seen["writing"]
+        assert frozenset({first}) not in seen["hashing"] | seen["bag"]

@@ -26,7 +26,7 @@ AGE = "age -r (yardstick)"
 BUILD = "build_package"
 
 
-def run_packages(size_mib: int, rounds: int = 2) -> dict[str, dict]:
+def run_packages(size_mib: int, rounds: int = 3) -> dict[str, dict]:
     heading(f"Evidence package: a {size_mib:,} MiB file, best of {rounds} round(s)")
     work = Path(tempfile.mkdtemp(prefix="referrals-bench-package-"))
     try:

@@ -26,8 +26,8 @@ reader can use the slot where it lies (hashing, ``O_DIRECT``). The plaintext nev
 disk: a memfd is memory, reachable only through these processes' descriptors.
 
 Why ``O_DIRECT`` for the file: written through the page cache, each GiB costs the writer
-0.4 s of system CPU in fresh pages, and the builder as much again sending them to the disk
-and dropping them (``core.drop_behind``). From a ring slot (page-aligned, 1 MiB long) the
+0.4 s of system CPU in fresh pages, and the builder 0.2 s more sending them to the disk and
+dropping them (``core.drop_behind``). From a ring slot (page-aligned, 1 MiB long) the
 disk reads the bytes itself.
 
 Lanes, on a machine (or a cgroup) of exactly two CPUs: the builder hands the two workers
@@ -39,7 +39,7 @@ work was the build's wall time (1.8 s where the lanes take 1.55-1.65, measured s
 on the quiet machine). With one CPU, or three and more, there are no lanes (``-``).
 
 Run by the builder as ``python -P age_process.py encrypt|write …`` (so they start in a few
-milliseconds: only the standard library, and pyrage for ``encrypt``, are loaded); the builder
+milliseconds: only the standard library and pyrage are loaded); the builder
 imports this module for ``Ring``, ``RingWriter`` and ``REPORT``. Ends: when the builder dies,
 its end of ring A's records closes: the encryption ends its (cut) tar, the writer writes it
 under the ``.partial`` name, which nothing renames and the package sweep removes. When a
@@ -60,6 +60,8 @@ import stat
 import sys
 import threading
 from collections import deque
+
+import pyrage
 
 SLOT = 1024 * 1024
 SLOTS = 4
@@ -287,7 +289,6 @@ def pin(cpu: int | None) -> None:
 
 
 def _recipient(text: str):
-    import pyrage  # only the encrypting process needs it
     if text.startswith("age1"):
         return pyrage.x25519.Recipient.from_str(text)
     return pyrage.ssh.Recipient.from_str(text)
@@ -296,7 +297,6 @@ def _recipient(text: str):
 def encrypt(lanes: tuple[int, int] | None, ring_in: int, emptied_in: int, ring_out: int,
             emptied_out: int, recipient_texts: list[str]) -> int:
     """Ring A (records on standard input) → pyrage → ring B (records on standard output)."""
-    import pyrage
     pin(lanes[0] if lanes else None)
     try:
         recipients = [_recipient(text) for text in recipient_texts]
@@ -330,14 +330,17 @@ class DirectWriter:
     def write(self, view: memoryview) -> None:
         if self.direct:
             aligned = len(view) - len(view) % ALIGN
-            try:
-                _write_all(self.fd, view[:aligned])
-                view = view[aligned:]
-            except OSError as error:
-                if error.errno != errno.EINVAL:
-                    raise
-                # Refused by the file system: the plain way from here (nothing was written:
-                # an O_DIRECT write is refused whole before it starts).
+            done = 0
+            while done < aligned:
+                try:
+                    done += os.write(self.fd, view[done:aligned])
+                except OSError as error:
+                    if error.errno != errno.EINVAL:
+                        raise
+                    # Refused (the file system, or a short write that left the file
+                    # unaligned): nothing of this call was written; the plain way from here.
+                    break
+            view = view[done:]
             if view:
                 self._plain()
         _write_all(self.fd, view)

@@ -310,3 +310,39 @@ def test_a_refused_recipient_ends_the_encryption_with_a_plain_message(tmp_path):
 def test_a_wrong_command_line_is_refused(arguments, capsys):
     assert age_process.main(arguments) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_a_short_o_direct_write_is_finished_the_plain_way_without_losing_or_repeating(
+        tmp_path, monkeypatch):
+    """A short write leaves the file unaligned: the next O_DIRECT write is refused, and the
+    rest goes the plain way from where the short one stopped."""
+    write = os.write
+    calls = []
+
+    def short_then_strict(fd, data):
+        direct = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT
+        calls.append(bool(direct))
+        if direct and len(calls) == 1:  # as if it had stopped early, mid-block
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+            try:
+                return write(fd, bytes(data[:ALIGN * 3 + 100]))
+            finally:
+                fcntl.fcntl(fd, fcntl.F_SETFL, flags)
+        if direct and (os.lseek(fd, 0, os.SEEK_CUR) % ALIGN):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return write(fd, data)
+
+    ring = Ring.create("test-short")
+    slot = ring.slot(0)
+    data = os.urandom(SLOT)
+    slot[:] = data
+    with open(tmp_path / "out", "wb", buffering=0) as out:
+        writer = DirectWriter(out.fileno())
+        monkeypatch.setattr(age_process.os, "write", short_then_strict)
+        writer.write(slot)
+        writer.write(slot[:1000])
+    slot.release()
+    ring.close()
+    assert (tmp_path / "out").read_bytes() == data + data[:1000]
+    assert calls[0] is True and calls[-1] is False

@@ -22,8 +22,12 @@ Why rings and not pipes: a pipe allocates, copies, copies and frees a page for e
 of ``SLOTS`` slots of ``SLOT`` bytes mapped by both sides: the writer fills a slot, sends a
 4-byte record (how much of it is filled) on a pipe, and the reader gives the slot back with
 one byte on another pipe. Two small system calls a MiB; one copy in, and none out where the
-reader can use the slot where it lies (hashing, ``O_DIRECT``). The plaintext never touches a
-disk: a memfd is memory, reachable only through these processes' descriptors.
+reader can use the slot where it lies (hashing, ``O_DIRECT``). The plaintext is never written
+to a file: a memfd is memory. The side that writes a ring seals it against every other writer
+once it has mapped it (``F_SEAL_FUTURE_WRITE``): a process of the same user that opened it
+through ``/proc/<pid>/fd`` could read the bytes (as it could read the processes' memory) but
+not change them after their intake hash was checked. Like any process memory, its pages may
+go to swap where swap is configured.
 
 Why ``O_DIRECT`` for the file: written through the page cache, each GiB costs the writer
 0.4 s of system CPU in fresh pages, and the builder 0.2 s more sending them to the disk and
@@ -68,6 +72,10 @@ SLOTS = 4
 RECORD = 4  # a record: how many bytes of the next slot are filled, big-endian
 # The report's first word; the builder reads ``REPORT <sha256 hex> <size>``.
 REPORT = "encrypted"
+# memfd_create's MFD_NOEXEC_SEAL (Linux 6.3) and F_SEAL_FUTURE_WRITE (Linux 5.1), which
+# Python 3.11 does not name.
+MFD_NOEXEC_SEAL = getattr(os, "MFD_NOEXEC_SEAL", 0x0008)
+F_SEAL_FUTURE_WRITE = getattr(fcntl, "F_SEAL_FUTURE_WRITE", 0x0010)
 # O_DIRECT writes must start, end and lie in memory on this boundary (a page: a multiple of
 # every logical block size in use).
 ALIGN = 4096
@@ -86,8 +94,16 @@ class Ring:
 
     @staticmethod
     def new_fd(name: str) -> int:
-        """A memfd the size of a ring, closed on exec (a child gets it through pass_fds)."""
-        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        """A memfd the size of a ring, closed on exec (a child gets it through pass_fds),
+        never executable (sealed so where the kernel can: some refuse a memfd otherwise),
+        open to the writer's seal (``seal_writes``)."""
+        flags = os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING
+        try:
+            fd = os.memfd_create(name, flags | MFD_NOEXEC_SEAL)
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # a kernel before 6.3 does not know the flag
+                raise
+            fd = os.memfd_create(name, flags)
         try:
             os.ftruncate(fd, SLOTS * SLOT)
         except BaseException:
@@ -97,16 +113,41 @@ class Ring:
 
     @classmethod
     def create(cls, name: str) -> Ring:
+        """A new ring, mapped to be written here (and sealed against any other writer)."""
         fd = cls.new_fd(name)
         try:
-            return cls(fd, os.fstat(fd).st_size, writable=True)
+            ring = cls(fd, os.fstat(fd).st_size, writable=True)
         except BaseException:
             os.close(fd)
             raise
+        ring.seal_writes()
+        return ring
 
     @classmethod
     def open(cls, fd: int, *, writable: bool) -> Ring:
-        return cls(fd, os.fstat(fd).st_size, writable=writable)
+        """Map the ring a parent passed (to be written here: then sealed against any other
+        writer), then close the descriptor (the mapping stays)."""
+        ring = cls(fd, os.fstat(fd).st_size, writable=writable)
+        if writable:
+            ring.seal_writes()
+        ring.close_fd()
+        return ring
+
+    def seal_writes(self) -> None:
+        """From now on, no write and no writable mapping through any descriptor of this
+        memfd: only the mapping already made here writes it. Best effort (a kernel before
+        5.1 does not know the seal; the ring works the same without it)."""
+        try:
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS,
+                        F_SEAL_FUTURE_WRITE | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+        except OSError:
+            pass
+
+    def close_fd(self) -> None:
+        """Close the descriptor; the mapping stays usable until ``close``."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     def slot(self, number: int) -> memoryview:
         start = (number % (self.size // SLOT)) * SLOT
@@ -116,9 +157,11 @@ class Ring:
         """Unmap (every slot view handed out must have been released) and close the fd."""
         self.view.release()
         self.map.close()
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.close_fd()
+
+
+class WorkerGone(BrokenPipeError):
+    """The process after this one ended: nothing more can be handed on."""
 
 
 class RingWriter:
@@ -166,13 +209,16 @@ class RingWriter:
         while self._free == 0:
             returned = os.read(self._emptied, 64)
             if not returned:
-                raise BrokenPipeError(errno.EPIPE, "the next process of the build ended")
+                raise WorkerGone(errno.EPIPE, "the next process of the build ended")
             self._free += len(returned)
         self._slot = self._ring.slot(self._handed)
         self._free -= 1
 
     def _hand_on(self) -> None:
-        _write_all(self._records, self._fill.to_bytes(RECORD, "big"))
+        try:
+            _write_all(self._records, self._fill.to_bytes(RECORD, "big"))
+        except BrokenPipeError as error:
+            raise WorkerGone(errno.EPIPE, "the next process of the build ended") from error
         self._slot.release()
         self._slot, self._fill = None, 0
         self._handed += 1
@@ -215,8 +261,9 @@ class RingReader:
 
     def stop_giving_back(self) -> None:
         """Close this end of ``emptied``: the writer, waiting for a slot, finds its end."""
-        os.close(self._emptied)
-        self._emptied = -1
+        if self._emptied >= 0:
+            os.close(self._emptied)
+            self._emptied = -1
 
     def close(self) -> None:
         """Let go of the slots still held (not given back: their writer is gone or done)."""
@@ -342,10 +389,11 @@ class DirectWriter:
                     break
             view = view[done:]
             if view:
-                self._plain()
+                self.plain()
         _write_all(self.fd, view)
 
-    def _plain(self) -> None:
+    def plain(self) -> None:
+        """Writes the plain way from here (``O_DIRECT`` off)."""
         if self.direct:
             fcntl.fcntl(self.fd, fcntl.F_SETFL,
                         fcntl.fcntl(self.fd, fcntl.F_GETFL) & ~os.O_DIRECT)
@@ -357,10 +405,12 @@ def write(lanes: tuple[int, int] | None, ring_in: int, emptied_in: int) -> int:
 
     This thread hashes; a second one writes, in order, and gives each slot back once it is
     written, so that hashing the next slot is not held up by the disk (an ``O_DIRECT`` write
-    returns only once the disk has the bytes). Both let go of the GIL while they work."""
-    pin(lanes[1] if lanes else None)
+    returns once the device has taken the bytes; they are durable only after the fsync at
+    publication, as before). Both let go of the GIL while they work."""
     reader = RingReader(Ring.open(ring_in, writable=False), 0, emptied_in)
-    written = WrittenInOrder(DirectWriter(1), reader, lanes[0] if lanes else None)
+    out = DirectWriter(1)
+    written = WrittenInOrder(out, reader, lanes[0] if lanes else None)  # starts unpinned
+    pin(lanes[1] if lanes else None)
     digest = hashlib.sha256()
     size = 0
     try:
@@ -371,8 +421,11 @@ def write(lanes: tuple[int, int] | None, ring_in: int, emptied_in: int) -> int:
     finally:
         written.close()
     if written.failure is not None:
-        sys.stderr.write(f"age_process: the package could not be written ({written.failure})\n")
+        failure = written.failure
+        sys.stderr.write(f"age_process: the package file could not be written "
+                         f"({failure or type(failure).__name__})\n")
         return 1
+    out.plain()  # the file's description is the builder's too: leave it as it came
     # Only now, all of it written: the report.
     sys.stderr.write(f"{REPORT} {digest.hexdigest()} {size}\n")
     return 0
@@ -386,7 +439,7 @@ class WrittenInOrder:
 
     def __init__(self, out: DirectWriter, reader: RingReader, cpu: int | None = None):
         self._out, self._reader, self._cpu = out, reader, cpu
-        self.failure: OSError | None = None
+        self.failure: BaseException | None = None
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="written in order")
         self._thread.start()
@@ -407,11 +460,10 @@ class WrittenInOrder:
                 continue
             try:
                 self._out.write(slot)
-            except OSError as error:
-                self.failure = error
+                self._reader.give_back()
+            except BaseException as error:  # noqa: BLE001 -- told by the process, then
+                self.failure = error        # the chain stops (nothing waits for a slot)
                 self._reader.stop_giving_back()
-                continue
-            self._reader.give_back()
 
 
 def main(arguments: list[str]) -> int:

@@ -33,6 +33,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +42,7 @@ from pathlib import Path, PurePosixPath
 
 from referrals.core.drop_behind import DropBehind
 from referrals.core.signing import PlatformSigner
-from referrals.packages.age_process import REPORT, Ring, RingWriter, pin
+from referrals.packages.age_process import REPORT, Ring, RingWriter, WorkerGone, pin
 from referrals.packages.bag import (PACKAGE_NAMESPACE, SIGNER_PRINCIPAL, BagProgress,
                                     PackageContents, write_bag)
 from referrals.packages.recipients import parse_recipient
@@ -96,11 +97,14 @@ class _Workers:
             # -P: the script's folder is not put on the path (only pyrage and the standard
             # library are imported). close_fds (the default) matters: a pipe of another build
             # inherited here would never see its end.
+            # Its standard error goes to a file, read once it has ended: a pipe nobody reads
+            # while it runs would stop it at its 64 KiB, ring B's records still open.
+            self._encrypting_said = tempfile.TemporaryFile()
             encrypting = subprocess.Popen(
                 [sys.executable, "-P", str(AGE_PROCESS), "encrypt", lanes_text,
                  str(self.ring.fd), str(returned_a), str(ring_out), str(emptied_b),
                  *recipients],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._encrypting_said,
                 bufsize=0, pass_fds=(self.ring.fd, returned_a, ring_out, emptied_b))
             self.processes.append(encrypting)
             writing = subprocess.Popen(
@@ -111,11 +115,15 @@ class _Workers:
             self.processes.append(writing)
         except BaseException:
             self.stop()
+            if self.processes:
+                self.end_input()
             self.close()
+            self.release()
             raise
         finally:
             for fd in passed:
                 os.close(fd)
+        self.ring.close_fd()  # mapped here and in the encrypting process, which have it
         encrypting.stdout.close()  # the writing process's now
         self.hand_over = RingWriter(self.ring, encrypting.stdin.fileno(), emptied_a)
         self.encrypted = writing.stdout
@@ -142,18 +150,29 @@ class _Workers:
         for process in self.processes:
             process.wait()
         encrypting, writing = self.processes
-        for process, said in ((writing, written_said), (encrypting, encrypting.stderr.read())):
+        self._encrypting_said.seek(0)
+        for name, process, said in (("writing", writing, written_said),
+                                    ("encrypting", encrypting, self._encrypting_said.read())):
+            if process.returncode < 0:
+                return f"the {name} process was stopped (signal {-process.returncode})"
             if process.returncode != 0:
                 reason = said.decode(errors="replace").strip()
                 return reason.splitlines()[-1] if reason else ""
         return None
 
     def close(self) -> None:
-        """Every descriptor and the ring's memory (only once the bag thread is done)."""
+        """The pipes from the processes. (The records pipe into the encryption and the ring
+        are the bag thread's, which may outlive a failed build: ``end_input``, ``release``.)"""
         for process in self.processes:
-            for pipe in (process.stdin, process.stdout, process.stderr):
+            for pipe in (process.stdout, process.stderr):
                 if pipe is not None:
                     pipe.close()
+        if self._encrypting_said is not None:
+            self._encrypting_said.close()
+
+    def release(self) -> None:
+        """The ring's memory and the pipe its slots come back on, once the bag is done with
+        them (called by the bag thread as it ends, or here if it never started)."""
         if self._emptied is not None:
             os.close(self._emptied)
             self._emptied = None
@@ -162,6 +181,7 @@ class _Workers:
         self.ring.close()
 
     _emptied: int | None = None
+    _encrypting_said = None
     hand_over: RingWriter | None = None
 
 
@@ -226,10 +246,11 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
             workers.hand_over.finish()
         except BaseException as error:  # handed to the building thread, which raises it
             failure.append(error)
-            if not isinstance(error, BrokenPipeError):  # (then the workers ended on their own)
+            if not isinstance(error, WorkerGone):  # (then the workers ended on their own)
                 workers.stop()  # before its input ends: a cut tar is never encrypted whole
         finally:
             workers.end_input()
+            workers.release()
 
     producer = threading.Thread(target=produce, name=f"package {contents.label}", daemon=True)
     try:
@@ -242,11 +263,11 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
                                            progress_every)
         producer.join()
         reason = workers.failure(said)
-        # The bag's own failure first; a broken pipe only says the encryption ended early.
-        if failure and not isinstance(failure[0], BrokenPipeError):
+        # The bag's own failure first; a worker gone only says the chain ended early.
+        if failure and not isinstance(failure[0], WorkerGone):
             raise failure[0]
         if reason is not None:
-            raise PackageBuildError("The package could not be encrypted"
+            raise PackageBuildError("The package could not be built"
                                     + (f": {reason}" if reason else "."))
         if failure:
             raise failure[0]
@@ -260,8 +281,10 @@ def build_package(contents: PackageContents, recipients: list[str], directory: P
         handle.discard()
         raise
     finally:
-        if not producer.is_alive():  # the ring's memory is the bag thread's until it ends
-            workers.close()
+        if producer.ident is None:  # never started: its input and ring are closed here
+            workers.end_input()
+            workers.release()
+        workers.close()
     checksum = f"{digest}  {final}\n".encode()
     shelf.put(final + ".sha256", checksum)
     shelf.put(final + ".sha256.sig", signer.sign(checksum, PACKAGE_NAMESPACE).encode())

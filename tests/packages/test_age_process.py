@@ -21,7 +21,8 @@ import pytest
 
 from referrals.packages import age_process
 from referrals.packages.age_process import (ALIGN, RECORD, SLOT, SLOTS, DirectWriter, Ring,
-                                            RingInput, RingReader, RingWriter, WrittenInOrder)
+                                            RingInput, RingReader, RingWriter, WorkerGone,
+                                            WrittenInOrder)
 from referrals.packages.recipients import one_time_identity
 from tests.core.test_drop_behind import cached_fraction
 from tests.packages.test_package_format import pyrage_decrypt
@@ -346,3 +347,44 @@ def test_a_short_o_direct_write_is_finished_the_plain_way_without_losing_or_repe
     ring.close()
     assert (tmp_path / "out").read_bytes() == data + data[:1000]
     assert calls[0] is True and calls[-1] is False
+
+
+def test_any_failure_of_the_writing_thread_stops_the_chain(tmp_path):
+    """Not only a failed write: whatever stops the writing thread stops its giving slots
+    back, so the process before this one ends instead of waiting for a slot for ever."""
+    hand = Hand()
+
+    class Broken(DirectWriter):
+        def write(self, view):
+            raise MemoryError()
+
+    with open(tmp_path / "out", "wb", buffering=0) as out:
+        written = WrittenInOrder(Broken(out.fileno()), hand.reader)
+        failure = []
+
+        def produce():
+            try:
+                for _ in range(4 * SLOTS):
+                    hand.writer.write(b"z" * SLOT)
+            except WorkerGone as error:
+                failure.append(error)
+            finally:
+                os.close(hand.records_w)
+
+        producing = threading.Thread(target=produce)
+        producing.start()
+        while (slot := hand.reader.take()) is not None:
+            written.put(slot)
+        written.close()
+        producing.join(10)
+    assert isinstance(written.failure, MemoryError)
+    assert failure and not producing.is_alive()
+
+
+def test_a_ring_opened_from_its_descriptor_keeps_no_descriptor_of_its_own():
+    fd = Ring.new_fd("test-open")
+    ring = Ring.open(fd, writable=False)
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    assert ring.fd == -1
+    ring.close()

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 import tarfile
 import textwrap
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyrage
 import pytest
@@ -212,14 +213,12 @@ def test_a_build_refused_just_before_publication_publishes_nothing(tmp_path, sig
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_the_encrypting_process_writes_the_file_and_its_hash_is_the_files(tmp_path, signer,  # noqa: F811
-                                                                          monkeypatch):
-    """The age file does not pass through the building process (two pipe copies and a write
-    saved), nor is it read back: the encrypting process's standard output is the package
-    file, and that process hashes each piece as it writes it. A second busy thread in the
-    builder (reading the file back to hash it) made the two threads take turns for the GIL
-    and three workers share two cores: a 1 GiB build took 3.0-3.4 s where it now takes
-    2.4-2.6 (age -r: 1.7)."""
+def test_the_writing_process_writes_the_file_and_its_hash_is_the_files(tmp_path, signer,  # noqa: F811
+                                                                        monkeypatch):
+    """The age file does not pass through the building process, nor is it read back: the
+    writing process's standard output is the package file, and that process hashes each
+    slot as it writes it. (A second busy thread in the builder, reading the file back to
+    hash it, once made the builder's threads take turns for the GIL.)"""
     reads = []
     preadv, pread = os.preadv, os.pread
 
@@ -290,10 +289,10 @@ def test_an_encryption_that_ends_without_its_report_publishes_nothing(tmp_path, 
 
 
 def test_the_written_pages_go_to_the_disk_behind_the_writing(tmp_path, signer, monkeypatch):  # noqa: F811
-    """While the encryption writes, the builder tells the drop-behind how far the file got,
-    so that the written pages reach the disk and leave the page cache as the build goes on
-    (the encryption then writes into pages just freed, not fresh ones; the closing fsync has
-    little left to do)."""
+    """While the writing process writes, the builder tells the drop-behind how far the file
+    got. With O_DIRECT (the usual case) there is nothing to drop; where a file system refuses
+    it, this sends the written pages to the disk and out of the page cache as the build goes
+    on, so the closing fsync has little left to do."""
     seen = []
 
     class Watched(DropBehind):
@@ -378,3 +377,134 @@ def test_each_busy_worker_keeps_to_its_lane(tmp_path, signer, monkeypatch, encry
     if first != second:
         assert frozenset({second}) not in seen["encrypting"] | seen["writing"]
         assert frozenset({first}) not in seen["hashing"] | seen["bag"]
+
+
+def test_a_writing_process_that_fails_mid_stream_stops_the_chain_and_says_why(  # noqa: F811
+        tmp_path, signer, monkeypatch):
+    """The writing process takes two slots, then fails: the encryption, finding no slot
+    given back, ends on a broken pipe, then the bag; nothing waits for ever."""
+    failing = fake_workers(tmp_path, "failing_mid_stream", write=(
+        "# no input: this code takes the slots itself\n"
+        "reader = real.RingReader(real.Ring.open(int(sys.argv[3]), writable=False), 0, "
+        "int(sys.argv[4]))\n"
+        "for _ in range(2):\n"
+        "    reader.take()\n"
+        "    reader.give_back()\n"
+        "sys.stderr.write('age_process: the package file could not be written (disk full)\\n')\n"
+        "sys.exit(1)\n"))
+    monkeypatch.setattr(builder, "AGE_PROCESS", failing)
+    with pytest.raises(PackageBuildError, match=r"could not be written \(disk full\)"):
+        build_package(contents([synthetic(1, 64 * MIB)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_encrypting_process_that_says_much_before_failing_does_not_hang_the_build(  # noqa: F811
+        tmp_path, signer, monkeypatch):
+    """Its standard error is read once it has ended; 200 KB of it (a long traceback) once
+    filled a pipe nobody read, and the build waited for ever."""
+    noisy = fake_workers(tmp_path, "noisy_encrypt", encrypt=(
+        "sys.stderr.write('x' * 200_000 + '\\nage_process: the helper broke\\n')\n"
+        "sys.exit(3)\n"))
+    monkeypatch.setattr(builder, "AGE_PROCESS", noisy)
+    with pytest.raises(PackageBuildError, match="the helper broke"):
+        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+
+
+def test_a_worker_stopped_by_a_signal_is_named(tmp_path, signer, monkeypatch):  # noqa: F811
+    killed = fake_workers(tmp_path, "killed_encrypt", encrypt=(
+        "import signal\nos.kill(os.getpid(), signal.SIGKILL)\n"))
+    monkeypatch.setattr(builder, "AGE_PROCESS", killed)
+    with pytest.raises(PackageBuildError,
+                       match=r"the encrypting process was stopped \(signal 9\)"):
+        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+
+
+class MemoryShelf:
+    """A shelf that is not a local file (like S3): the encrypted bytes come back to the
+    builder through a pipe."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+
+    def start(self, file_name):
+        shelf = self
+
+        class Upload:
+            def __init__(self):
+                self.parts = []
+
+            def local_file(self):
+                return None
+
+            def write(self, data):
+                self.parts.append(bytes(data))
+
+            def publish(self, before_publish):
+                shelf.files[file_name] = b"".join(self.parts)
+
+            def discard(self):
+                self.parts = []
+
+        return Upload()
+
+    def put(self, file_name, data):
+        self.files[file_name] = data
+
+    def settle(self):
+        pass
+
+    def where(self, file_name):
+        return PurePosixPath(file_name)
+
+
+def test_a_shelf_that_is_not_a_file_gets_the_age_file_through_a_pipe(tmp_path, signer):  # noqa: F811
+    key = one_time_identity()
+    (tmp_path / "key.txt").write_text(key.secret)
+    shelf = MemoryShelf()
+    built = build_package(contents([synthetic(1, 5 * MIB)]), [key.recipient], shelf, signer)
+    data = shelf.files["REQ-2026-000001-P1.tar.age"]
+    assert built.size == len(data)
+    assert built.sha256 == hashlib.sha256(data).hexdigest()
+    (tmp_path / "out.age").write_bytes(data)
+    with tarfile.open(fileobj=io.BytesIO(pyrage_decrypt(tmp_path / "out.age",
+                                                        tmp_path / "key.txt"))) as tar:
+        assert "REQ-2026-000001-P1/data/1/synthetic-5242880.bin" in tar.getnames()
+
+
+def test_only_the_writer_of_a_ring_can_write_it(signer):  # noqa: F811
+    """A process of the same user could open a ring through /proc/<pid>/fd; the writer's
+    seal keeps it from changing the plaintext after its intake hash was checked (ring A)
+    or the age file after the encryption (ring B)."""
+    workers = builder._Workers([one_time_identity().recipient], None, None)
+    try:
+        workers.hand_over.write(b"x" * (2 * MIB))  # the encryption has started and mapped B
+        workers.encrypted.read(1)
+        encrypting, _ = workers.processes
+        rings = {}
+        for pid in ("self", encrypting.pid):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                try:
+                    target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                except OSError:
+                    continue
+                if "memfd:referrals-package" in target:
+                    rings[target] = f"/proc/{pid}/fd/{fd}"
+        assert len(rings) == 2, rings  # plaintext (A) and encrypted (B)
+        for path in rings.values():
+            opened = os.open(path, os.O_RDWR)
+            try:
+                with pytest.raises(PermissionError):
+                    os.pwrite(opened, b"changed", 0)
+                with pytest.raises(PermissionError):
+                    mmap.mmap(opened, 4096)
+                assert len(os.pread(opened, 16, 0)) == 16  # reading is not sealed
+            finally:
+                os.close(opened)
+    finally:
+        workers.stop()
+        workers.end_input()
+        workers.close()
+        workers.release()

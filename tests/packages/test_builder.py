@@ -297,14 +297,14 @@ def test_the_written_pages_go_to_the_disk_behind_the_writing(tmp_path, signer, m
 
     class Watched(DropBehind):
         def __init__(self, fd):
-            super().__init__(fd, window=MIB)  # many windows in a small file
+            super().__init__(fd, window=MIB, in_flight=1)  # many windows, dropped early
 
         def wrote(self, count):
             super().wrote(count)
             seen.append((self.position, self.dropped))
 
     monkeypatch.setattr(builder, "DropBehind", Watched)
-    built = build_package(contents([synthetic(1, 32 * MIB)]), [one_time_identity().recipient],
+    built = build_package(contents([synthetic(1, 96 * MIB)]), [one_time_identity().recipient],
                           tmp_path / "out", signer)
     positions = [position for position, _ in seen]
     assert positions == sorted(positions) and positions[-1] == built.size

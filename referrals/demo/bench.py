@@ -119,8 +119,9 @@ def refresh_statistics() -> None:
     VACUUM cannot run inside a transaction, so it runs on a connection of its own (it sees
     what the seed committed). ``TRUNCATE false``: giving empty trailing pages back to the
     system needs a table's exclusive lock, for which VACUUM waits seconds per table while
-    anything else has it open; nothing here is worth that wait. SQLite's planner does not use statistics unless ANALYZE was run
-    once, and its plans were measured without: unchanged."""
+    anything else has it open; nothing here is worth that wait. SQLite's planner does not
+    use statistics unless ANALYZE was run once, and its plans were measured without:
+    unchanged."""
     bind = db.session.get_bind()
     if bind.dialect.name != "postgresql":
         return

@@ -291,8 +291,7 @@ class RingInput(io.RawIOBase):
             if self._slot is None:
                 return 0  # the end
         count = min(len(buffer), len(self._slot) - self._at)
-        with memoryview(buffer) as target, target.cast("B") as bytes_:
-            bytes_[:count] = self._slot[self._at:self._at + count]
+        buffer[:count] = self._slot[self._at:self._at + count]
         self._at += count
         if self._at == len(self._slot):
             self._slot = None

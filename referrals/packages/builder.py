@@ -94,24 +94,19 @@ class _Workers:
             passed.append(ring_out)
             emptied_b, returned_b = os.pipe()  # slots of ring B given back to the encryption
             passed += [emptied_b, returned_b]
-            # -P: the script's folder is not put on the path (only pyrage and the standard
-            # library are imported). close_fds (the default) matters: a pipe of another build
-            # inherited here would never see its end.
-            # Its standard error goes to a file, read once it has ended: a pipe nobody reads
-            # while it runs would stop it at its 64 KiB, ring B's records still open.
+            # The encrypting process's standard error goes to a file, read once it has ended:
+            # a pipe nobody reads while it runs would stop it at its 64 KiB, ring B's records
+            # still open.
             self._encrypting_said = tempfile.TemporaryFile()
-            encrypting = subprocess.Popen(
-                [sys.executable, "-P", str(AGE_PROCESS), "encrypt", lanes_text,
-                 str(self.ring.fd), str(returned_a), str(ring_out), str(emptied_b),
-                 *recipients],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._encrypting_said,
-                bufsize=0, pass_fds=(self.ring.fd, returned_a, ring_out, emptied_b))
+            encrypting = _start("encrypt", lanes_text,
+                                (self.ring.fd, returned_a, ring_out, emptied_b), recipients,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=self._encrypting_said)
             self.processes.append(encrypting)
-            writing = subprocess.Popen(
-                [sys.executable, "-P", str(AGE_PROCESS), "write", lanes_text, str(ring_out),
-                 str(returned_b)],
-                stdin=encrypting.stdout, stdout=subprocess.PIPE if output is None else output,
-                stderr=subprocess.PIPE, bufsize=0, pass_fds=(ring_out, returned_b))
+            writing = _start("write", lanes_text, (ring_out, returned_b), [],
+                             stdin=encrypting.stdout,
+                             stdout=subprocess.PIPE if output is None else output,
+                             stderr=subprocess.PIPE)
             self.processes.append(writing)
         except BaseException:
             self.stop()
@@ -123,7 +118,7 @@ class _Workers:
         finally:
             for fd in passed:
                 os.close(fd)
-        self.ring.close_fd()  # mapped here and in the encrypting process, which have it
+        self.ring.close_fd()  # the encrypting process has its own; the mapping stays here
         encrypting.stdout.close()  # the writing process's now
         self.hand_over = RingWriter(self.ring, encrypting.stdin.fileno(), emptied_a)
         self.encrypted = writing.stdout
@@ -183,6 +178,18 @@ class _Workers:
     _emptied: int | None = None
     _encrypting_said = None
     hand_over: RingWriter | None = None
+
+
+def _start(role: str, lanes: str, fds: tuple[int, ...], arguments: list[str],
+           **pipes) -> subprocess.Popen:
+    """``age_process.py ROLE LANES FD… ARGUMENT…``, given those descriptors and no other.
+
+    -P: the script's folder is not put on the path (only pyrage and the standard library
+    are imported). close_fds (the default) matters: a pipe of another build inherited here
+    would never see its end."""
+    return subprocess.Popen([sys.executable, "-P", str(AGE_PROCESS), role, lanes,
+                             *(str(fd) for fd in fds), *arguments],
+                            bufsize=0, pass_fds=fds, **pipes)
 
 
 def _widen(fd: int) -> None:

@@ -155,6 +155,17 @@ def fake_workers(tmp_path: Path, name: str, *, encrypt: str | None = None,
     return script
 
 
+def refused_build(tmp_path: Path, signer, monkeypatch, script: Path, match: str,  # noqa: F811
+                  size: int = 16 * MIB) -> None:
+    """A build with ``script`` standing in for ``age_process.py``: refused with a message
+    that matches ``match``, and nothing left on the shelf."""
+    monkeypatch.setattr(builder, "AGE_PROCESS", script)
+    with pytest.raises(PackageBuildError, match=match):
+        build_package(contents([synthetic(1, size)]), [one_time_identity().recipient],
+                      tmp_path / "out", signer)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_a_writing_process_that_fails_says_why_and_publishes_nothing(tmp_path, signer,  # noqa: F811
                                                                      monkeypatch):
     """The writing process fails (a full disk): the encryption, finding no slot given back,
@@ -163,11 +174,7 @@ def test_a_writing_process_that_fails_says_why_and_publishes_nothing(tmp_path, s
         "# no input: at once, without reading what the encryption sends\n"
         "sys.stderr.write('age_process: the disk of the helper is full\\n')\n"
         "sys.exit(3)\n"))
-    monkeypatch.setattr(builder, "AGE_PROCESS", failing)
-    with pytest.raises(PackageBuildError, match="the disk of the helper is full"):
-        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
-    assert list((tmp_path / "out").iterdir()) == []
+    refused_build(tmp_path, signer, monkeypatch, failing, "the disk of the helper is full")
 
 
 def test_an_encryption_that_fails_says_why_and_publishes_nothing(tmp_path, signer,  # noqa: F811
@@ -177,11 +184,7 @@ def test_an_encryption_that_fails_says_why_and_publishes_nothing(tmp_path, signe
     failing = fake_workers(tmp_path, "failing_encrypt", encrypt=(
         "sys.stderr.write('age_process: the helper broke\\n')\n"
         "sys.exit(3)\n"))
-    monkeypatch.setattr(builder, "AGE_PROCESS", failing)
-    with pytest.raises(PackageBuildError, match="the helper broke"):
-        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
-    assert list((tmp_path / "out").iterdir()) == []
+    refused_build(tmp_path, signer, monkeypatch, failing, "the helper broke")
 
 
 def test_progress_is_told_as_each_file_streams(tmp_path, signer):  # noqa: F811
@@ -281,11 +284,8 @@ def test_a_file_of_another_size_than_the_one_reported_is_not_published(tmp_path,
 def test_an_encryption_that_ends_without_its_report_publishes_nothing(tmp_path, signer,  # noqa: F811
                                                                       monkeypatch):
     silent = fake_workers(tmp_path, "silent_age", write="sys.stdout.buffer.write(data)\n")
-    monkeypatch.setattr(builder, "AGE_PROCESS", silent)
-    with pytest.raises(PackageBuildError, match="without saying what it wrote"):
-        build_package(contents([synthetic(1, MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
-    assert list((tmp_path / "out").iterdir()) == []
+    refused_build(tmp_path, signer, monkeypatch, silent, "without saying what it wrote",
+                  size=MIB)
 
 
 def test_the_written_pages_go_to_the_disk_behind_the_writing(tmp_path, signer, monkeypatch):  # noqa: F811
@@ -392,11 +392,8 @@ def test_a_writing_process_that_fails_mid_stream_stops_the_chain_and_says_why(  
         "    reader.give_back()\n"
         "sys.stderr.write('age_process: the package file could not be written (disk full)\\n')\n"
         "sys.exit(1)\n"))
-    monkeypatch.setattr(builder, "AGE_PROCESS", failing)
-    with pytest.raises(PackageBuildError, match=r"could not be written \(disk full\)"):
-        build_package(contents([synthetic(1, 64 * MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
-    assert list((tmp_path / "out").iterdir()) == []
+    refused_build(tmp_path, signer, monkeypatch, failing, r"could not be written \(disk full\)",
+                  size=64 * MIB)
 
 
 def test_an_encrypting_process_that_says_much_before_failing_does_not_hang_the_build(  # noqa: F811
@@ -406,20 +403,14 @@ def test_an_encrypting_process_that_says_much_before_failing_does_not_hang_the_b
     noisy = fake_workers(tmp_path, "noisy_encrypt", encrypt=(
         "sys.stderr.write('x' * 200_000 + '\\nage_process: the helper broke\\n')\n"
         "sys.exit(3)\n"))
-    monkeypatch.setattr(builder, "AGE_PROCESS", noisy)
-    with pytest.raises(PackageBuildError, match="the helper broke"):
-        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
+    refused_build(tmp_path, signer, monkeypatch, noisy, "the helper broke")
 
 
 def test_a_worker_stopped_by_a_signal_is_named(tmp_path, signer, monkeypatch):  # noqa: F811
     killed = fake_workers(tmp_path, "killed_encrypt", encrypt=(
         "import signal\nos.kill(os.getpid(), signal.SIGKILL)\n"))
-    monkeypatch.setattr(builder, "AGE_PROCESS", killed)
-    with pytest.raises(PackageBuildError,
-                       match=r"the encrypting process was stopped \(signal 9\)"):
-        build_package(contents([synthetic(1, 16 * MIB)]), [one_time_identity().recipient],
-                      tmp_path / "out", signer)
+    refused_build(tmp_path, signer, monkeypatch, killed,
+                  r"the encrypting process was stopped \(signal 9\)")
 
 
 class MemoryShelf:
